@@ -1,0 +1,40 @@
+"""Kraken's v1 public WebSocket protocol (``wss://ws.kraken.com``), adapter name ``kraken-v1``.
+
+v1 names assets with Kraken's legacy codes (``XBT/USD``, ``XDG/USD``); users write the shared
+``BTC/USD`` and ``DOGE/USD`` and the adapter translates both ways.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from adapters.kraken_v1.channels import BOOK_DEPTHS, CANDLE_INTERVALS
+from adapters.kraken_v1.codec import KrakenV1Codec
+from sdk.adapter import Adapter
+from sdk.capabilities import Capabilities
+from sdk.symbols import AliasedSymbols
+
+if TYPE_CHECKING:
+    from sdk.simulation.simulator import Simulator
+
+SYMBOLS = AliasedSymbols({"XBT": "BTC", "XDG": "DOGE"})
+
+
+def _simulator(**options: Any) -> Simulator:
+    from adapters.kraken_v1.simulator import KrakenV1Simulator
+
+    return KrakenV1Simulator(**options)
+
+
+adapter = Adapter(
+    name="kraken-v1",
+    default_url="wss://ws.kraken.com",
+    capabilities=Capabilities(
+        channels=frozenset({"trades", "book", "ticker", "quotes", "candles"}),
+        book_depths=BOOK_DEPTHS,
+        candle_intervals=CANDLE_INTERVALS,
+    ),
+    symbols=SYMBOLS,
+    new_codec=lambda: KrakenV1Codec(SYMBOLS),
+    simulator=_simulator,
+)

@@ -1,0 +1,316 @@
+"""Sans-I/O codec for Kraken's v1 public WebSocket protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import msgspec
+
+from adapters.kraken_v1.channels import (
+    DEFAULT_BOOK_DEPTH,
+    candle_interval,
+    subscription_from_wire,
+    wire_options,
+)
+from adapters.kraken_v1.wire import (
+    Error,
+    Heartbeat,
+    Ping,
+    Pong,
+    ServerMessage,
+    Subscribe,
+    SubscriptionStatus,
+    SystemStatus,
+    Unsubscribe,
+)
+from schemas.events import (
+    BookLevel,
+    BookSnapshot,
+    BookUpdate,
+    Candle,
+    Event,
+    Quote,
+    Status,
+    Subscribed,
+    SubscriptionError,
+    SystemState,
+    Ticker,
+    Trade,
+    Unsubscribed,
+)
+from schemas.subscription import Subscription
+from sdk.codec import CodecBase
+from sdk.symbols import SymbolMap
+from sdk.wiretext import WireValueError, decimal_from_text, seconds_text_to_ns
+
+EXCHANGE = "kraken-v1"
+
+_SIDES = {"b": "buy", "s": "sell"}
+_ORDER_TYPES = {"m": "market", "l": "limit"}
+_STATES: frozenset[str] = frozenset(
+    {"online", "maintenance", "cancel_only", "post_only", "limit_only"}
+)
+
+DataHandler = Callable[[list[Any], str, str, int], list[Event]]
+
+
+class KrakenV1Codec(CodecBase):
+    """Turns shared subscriptions into v1 requests and v1 frames into schema events."""
+
+    exchange = EXCHANGE
+
+    def __init__(self, symbols: SymbolMap) -> None:
+        super().__init__()
+        self._symbols = symbols
+        self._decoder = msgspec.json.Decoder(ServerMessage)
+        self._encoder = msgspec.json.Encoder()
+        self._data: dict[str, DataHandler] = {
+            "trade": self._trades,
+            "book": self._book,
+            "ticker": self._ticker,
+            "spread": self._spread,
+            "ohlc": self._ohlc,
+        }
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def subscribe(self, subscriptions: Sequence[Subscription]) -> list[str]:
+        return self._requests(Subscribe, subscriptions)
+
+    def unsubscribe(self, subscriptions: Sequence[Subscription]) -> list[str]:
+        return self._requests(Unsubscribe, subscriptions)
+
+    def ping(self) -> str:
+        return self._encoder.encode(Ping(reqid=self.next_request_id())).decode()
+
+    def _requests(
+        self, kind: type[Subscribe] | type[Unsubscribe], subscriptions: Sequence[Subscription]
+    ) -> list[str]:
+        """One frame per distinct channel option, listing all of its pairs (Kraken's batching)."""
+        pairs_by_options: dict[bytes, tuple[Any, list[str]]] = {}
+        for subscription in subscriptions:
+            options = wire_options(subscription)
+            key = self._encoder.encode(options)
+            pairs = pairs_by_options.setdefault(key, (options, []))[1]
+            pair = self._symbols.to_wire(subscription.symbol)
+            if pair not in pairs:
+                pairs.append(pair)
+        return [
+            self._encoder.encode(
+                kind(subscription=options, pair=pairs, reqid=self.next_request_id())
+            ).decode()
+            for options, pairs in pairs_by_options.values()
+        ]
+
+    # -- frames -----------------------------------------------------------------------------
+
+    def decode_frame(self, frame: bytes | str, received_ns: int) -> list[Event]:
+        message = self._decoder.decode(frame)
+        if type(message) is list:
+            return self._decode_data(message, received_ns)
+        if type(message) is SubscriptionStatus:
+            return [self._subscription_status(message, frame, received_ns)]
+        if type(message) is SystemStatus:
+            state: SystemState = message.status if message.status in _STATES else "unknown"  # type: ignore[assignment]
+            detail = f"{message.status} (version {message.version})" if message.version else message.status
+            return [Status(exchange=EXCHANGE, state=state, detail=detail, ts_received=received_ns)]
+        if type(message) is Error:
+            return [self.error(f"exchange error: {message.errorMessage}", frame, received_ns)]
+        assert type(message) in (Heartbeat, Pong)
+        return []
+
+    def _decode_data(self, message: list[Any], received_ns: int) -> list[Event]:
+        if len(message) < 4:
+            raise WireValueError("a data frame has a channel id, payloads, channel name and pair")
+        channel_name, pair = message[-2], message[-1]
+        if type(channel_name) is not str or type(pair) is not str:
+            raise WireValueError("channel name and pair must be strings")
+        kind, _, option = channel_name.partition("-")
+        handler = self._data.get(kind)
+        if handler is None:
+            raise WireValueError(f"unknown channel {channel_name!r}")
+        return handler(message[1:-2], option, self._symbols.from_wire(pair), received_ns)
+
+    def _subscription_status(
+        self, message: SubscriptionStatus, frame: bytes | str, received_ns: int
+    ) -> Event:
+        symbol = self._symbols.from_wire(message.pair) if message.pair else None
+        subscription = (
+            subscription_from_wire(message.subscription, symbol)
+            if message.subscription is not None and symbol is not None
+            else None
+        )
+        if message.status == "error":
+            return SubscriptionError(
+                exchange=EXCHANGE,
+                symbol=symbol,
+                subscription=subscription,
+                message=message.errorMessage or "subscription refused without a reason",
+                ts_received=received_ns,
+            )
+        if subscription is not None and symbol is not None:
+            if message.status == "subscribed":
+                return Subscribed(
+                    exchange=EXCHANGE, symbol=symbol, subscription=subscription, ts_received=received_ns
+                )
+            if message.status == "unsubscribed":
+                return Unsubscribed(
+                    exchange=EXCHANGE, symbol=symbol, subscription=subscription, ts_received=received_ns
+                )
+        return self.error(f"unexpected subscription status {message.status!r}", frame, received_ns)
+
+    # -- data channels ----------------------------------------------------------------------
+
+    def _trades(self, payloads: list[Any], option: str, symbol: str, received_ns: int) -> list[Event]:
+        return [
+            Trade(
+                exchange=EXCHANGE,
+                symbol=symbol,
+                price=decimal_from_text(price),
+                qty=decimal_from_text(qty),
+                side=_SIDES[side],  # type: ignore[arg-type]
+                order_type=_ORDER_TYPES.get(order_type),  # type: ignore[arg-type]
+                ts_exchange=seconds_text_to_ns(time),
+                ts_received=received_ns,
+            )
+            for price, qty, time, side, order_type, *_ in _only(payloads)
+        ]
+
+    def _ticker(self, payloads: list[Any], option: str, symbol: str, received_ns: int) -> list[Event]:
+        data = _only(payloads)
+        return [
+            Ticker(
+                exchange=EXCHANGE,
+                symbol=symbol,
+                bid=decimal_from_text(data["b"][0]),
+                bid_qty=decimal_from_text(data["b"][2]),
+                ask=decimal_from_text(data["a"][0]),
+                ask_qty=decimal_from_text(data["a"][2]),
+                last=decimal_from_text(data["c"][0]),
+                last_qty=decimal_from_text(data["c"][1]),
+                volume_24h=decimal_from_text(data["v"][1]),
+                vwap_24h=decimal_from_text(data["p"][1]),
+                low_24h=decimal_from_text(data["l"][1]),
+                high_24h=decimal_from_text(data["h"][1]),
+                open_24h=decimal_from_text(data["o"][1]),
+                trades_24h=_integer(data["t"][1]),
+                ts_received=received_ns,
+            )
+        ]
+
+    def _spread(self, payloads: list[Any], option: str, symbol: str, received_ns: int) -> list[Event]:
+        bid, ask, time, bid_qty, ask_qty = _only(payloads)
+        return [
+            Quote(
+                exchange=EXCHANGE,
+                symbol=symbol,
+                bid=decimal_from_text(bid),
+                bid_qty=decimal_from_text(bid_qty),
+                ask=decimal_from_text(ask),
+                ask_qty=decimal_from_text(ask_qty),
+                ts_exchange=seconds_text_to_ns(time),
+                ts_received=received_ns,
+            )
+        ]
+
+    def _ohlc(self, payloads: list[Any], option: str, symbol: str, received_ns: int) -> list[Event]:
+        time, end, open_, high, low, close, vwap, volume, count = _only(payloads)
+        minutes = int(option)
+        end_ns = seconds_text_to_ns(end)
+        return [
+            Candle(
+                exchange=EXCHANGE,
+                symbol=symbol,
+                interval=candle_interval(minutes),
+                start=end_ns - minutes * 60_000_000_000,
+                end=end_ns,
+                open=decimal_from_text(open_),
+                high=decimal_from_text(high),
+                low=decimal_from_text(low),
+                close=decimal_from_text(close),
+                vwap=decimal_from_text(vwap),
+                volume=decimal_from_text(volume),
+                trades=_integer(count),
+                ts_exchange=seconds_text_to_ns(time),
+                ts_received=received_ns,
+            )
+        ]
+
+    def _book(self, payloads: list[Any], option: str, symbol: str, received_ns: int) -> list[Event]:
+        depth = int(option) if option else DEFAULT_BOOK_DEPTH
+        first = payloads[0]
+        if "as" in first or "bs" in first:
+            asks, asks_time = _levels(first.get("as", ()))
+            bids, bids_time = _levels(first.get("bs", ()))
+            return [
+                BookSnapshot(
+                    exchange=EXCHANGE,
+                    symbol=symbol,
+                    depth=depth,
+                    bids=bids,
+                    asks=asks,
+                    ts_exchange=max(asks_time, bids_time) or None,
+                    ts_received=received_ns,
+                )
+            ]
+        asks, bids, latest, checksum = (), (), 0, None
+        for payload in payloads:  # one payload per side; the last one carries the checksum
+            if "a" in payload:
+                asks, time = _levels(payload["a"])
+                latest = max(latest, time)
+            if "b" in payload:
+                bids, time = _levels(payload["b"])
+                latest = max(latest, time)
+            if "c" in payload:
+                checksum = _checksum(payload["c"])
+        return [
+            BookUpdate(
+                exchange=EXCHANGE,
+                symbol=symbol,
+                depth=depth,
+                bids=bids,
+                asks=asks,
+                checksum=checksum,
+                ts_exchange=latest or None,
+                ts_received=received_ns,
+            )
+        ]
+
+
+def _only(payloads: list[Any]) -> Any:
+    """The single payload of a non-book data frame."""
+    if len(payloads) != 1:
+        raise WireValueError(f"expected one payload, got {len(payloads)}")
+    return payloads[0]
+
+
+def _levels(rows: Any) -> tuple[tuple[BookLevel, ...], int]:
+    """Book levels in wire order, and the latest level time in ns (0 for no levels)."""
+    levels = []
+    latest = 0
+    for row in rows:
+        levels.append(
+            BookLevel(
+                decimal_from_text(row[0]),
+                decimal_from_text(row[1]),
+                len(row) > 3 and row[3] == "r",
+            )
+        )
+        time = seconds_text_to_ns(row[2])
+        if time > latest:
+            latest = time
+    return tuple(levels), latest
+
+
+def _checksum(text: Any) -> int:
+    if type(text) is not str or not text.isdigit():
+        raise WireValueError(f"checksum must be a decimal string, got {text!r}")
+    return int(text)
+
+
+def _integer(value: Any) -> int:
+    if type(value) is not int:
+        raise WireValueError(f"expected an integer, got {value!r}")
+    return value
+

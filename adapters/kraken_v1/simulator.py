@@ -1,0 +1,331 @@
+"""A local Kraken v1 exchange: the v1 public protocol over the shared synthetic market.
+
+Book updates follow Kraken's depth rules (explicit deletions, ``r`` republishes of levels that move
+into the window, nothing for levels pushed out by inserts) and carry correct checksums, so a
+client that maintains the book exactly as Kraken documents stays verified.
+"""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from adapters.kraken_checksum import checksum
+from adapters.kraken_v1.channels import BOOK_DEPTHS, OHLC_MINUTES, channel_name
+from adapters.kraken_v1.wire import (
+    ClientMessage,
+    Error,
+    Heartbeat,
+    Ping,
+    Pong,
+    Subscribe,
+    SubscriptionOptions,
+    SubscriptionStatus,
+    SystemStatus,
+)
+from sdk.simulation.market import BookSide, Instrument, InstrumentState, MarketStep, SimTrade
+from sdk.simulation.simulator import Session, Simulator
+from sdk.symbols import AliasedSymbols
+from sdk.transport import WebSocket
+
+SYMBOLS = AliasedSymbols({"XBT": "BTC", "XDG": "DOGE"})
+_NAMES = ("trade", "book", "ticker", "spread", "ohlc")
+_PRICE_DECIMALS = {"DOGE/USD": 7, "XRP/USD": 5}
+_QTY_DECIMALS = 8
+_ZERO_QTY = f"{0:.{_QTY_DECIMALS}f}"
+
+Level = tuple[str, str]
+
+
+def _price_text(symbol: str, price: Decimal) -> str:
+    return f"{price:.{_PRICE_DECIMALS.get(symbol, 5)}f}"
+
+
+def _qty_text(qty: Decimal) -> str:
+    return f"{qty:.{_QTY_DECIMALS}f}"
+
+
+def _time_text(ns: int) -> str:
+    return f"{ns // 1_000_000_000}.{ns % 1_000_000_000 // 1_000:06d}"
+
+
+class KrakenV1Simulator(Simulator):
+    """Kraken v1 on loopback. ``xfeeds simulate kraken-v1 --port 8765`` runs one."""
+
+    exchange = "kraken-v1"
+
+    def instruments(self) -> list[Instrument]:
+        return [
+            Instrument("BTC/USD", Decimal("30000"), Decimal("0.1"), Decimal("0.0001")),
+            Instrument("ETH/USD", Decimal("2000"), Decimal("0.01"), Decimal("0.001")),
+            Instrument("BTC/EUR", Decimal("28000"), Decimal("0.1"), Decimal("0.0001")),
+            Instrument("ETH/BTC", Decimal("0.06"), Decimal("0.00001"), Decimal("0.001")),
+            Instrument("SOL/USD", Decimal("100"), Decimal("0.01"), Decimal("0.01")),
+            Instrument("XRP/USD", Decimal("0.5"), Decimal("0.00001"), Decimal("1")),
+            Instrument("DOGE/USD", Decimal("0.1"), Decimal("0.0000001"), Decimal("1")),
+        ]
+
+    def new_session(self, websocket: WebSocket) -> Session:
+        return KrakenV1Session(self, websocket)
+
+
+class KrakenV1Session(Session):
+    """One client connection: its subscriptions and, per book, the levels it has been sent."""
+
+    def __init__(self, simulator: Simulator, websocket: WebSocket) -> None:
+        super().__init__(simulator, websocket)
+        self._decoder = msgspec.json.Decoder(ClientMessage)
+        self._encoder = msgspec.json.Encoder()
+        self._next_channel_id = 100
+        # shared symbol -> channelName -> (channel id, options)
+        self._channels: dict[str, dict[str, tuple[int, SubscriptionOptions]]] = {}
+        self._books: dict[tuple[str, int], tuple[list[Level], list[Level]]] = {}
+        self._quotes: dict[str, tuple[Level, Level]] = {}
+
+    async def on_open(self) -> None:
+        await self._send(SystemStatus(status="online", version="1.9.6", connectionID=18239578009413566319))
+
+    def heartbeat(self) -> str | None:
+        return self._encoder.encode(Heartbeat()).decode() if self._channels else None
+
+    async def on_message(self, data: bytes) -> None:
+        try:
+            message = self._decoder.decode(data)
+        except msgspec.DecodeError:
+            await self._send(Error(errorMessage="Malformed request"))
+            return
+        if isinstance(message, Ping):
+            await self._send(Pong(reqid=message.reqid))
+        elif isinstance(message, Subscribe):
+            for pair in message.pair or []:
+                await self._subscribe(pair, message.subscription, message.reqid)
+        else:
+            for pair in message.pair or self._all_pairs():
+                await self._unsubscribe(pair, message.subscription, message.reqid)
+
+    # -- subscriptions ----------------------------------------------------------------------
+
+    async def _subscribe(self, pair: str, options: SubscriptionOptions, reqid: int | None) -> None:
+        options = _normalized(options)
+        problem = self._refusal(pair, options)
+        symbol = SYMBOLS.from_wire(pair)
+        name = channel_name(options)
+        if problem is None and name in self._channels.get(symbol, {}):
+            problem = "Already subscribed"
+        if problem is not None:
+            await self._send(_status("error", pair, options, reqid, error=problem))
+            return
+        self._next_channel_id += 1
+        self._channels.setdefault(symbol, {})[name] = (self._next_channel_id, options)
+        await self._send(_status("subscribed", pair, options, reqid, name, self._next_channel_id))
+        await self._send_initial(symbol, name)
+
+    async def _unsubscribe(self, pair: str, options: SubscriptionOptions, reqid: int | None) -> None:
+        symbol = SYMBOLS.from_wire(pair)
+        names = list(self._channels.get(symbol, {})) if options.name == "*" else [channel_name(_normalized(options))]
+        for name in names:
+            entry = self._channels.get(symbol, {}).pop(name, None)
+            if entry is None:
+                await self._send(_status("error", pair, options, reqid, error="Subscription Not Found"))
+                continue
+            if options.name == "book":
+                self._books.pop((symbol, entry[1].depth or 10), None)
+            await self._send(_status("unsubscribed", pair, entry[1], reqid, name, entry[0]))
+
+    def _refusal(self, pair: str, options: SubscriptionOptions) -> str | None:
+        if options.name not in _NAMES:
+            return "Subscription name invalid"
+        if options.name == "book" and options.depth not in BOOK_DEPTHS:
+            return "Subscription depth not supported"
+        if options.name == "ohlc" and options.interval not in OHLC_MINUTES:
+            return "Subscription ohlc interval not supported"
+        if "/" not in pair:
+            return f"Currency pair not in ISO 4217-A3 format {pair}"
+        if SYMBOLS.from_wire(pair) not in self.market.states:
+            return f"Currency pair not supported {pair}"
+        return None
+
+    def _all_pairs(self) -> list[str]:
+        return [SYMBOLS.to_wire(symbol) for symbol in self._channels]
+
+    # -- market data ------------------------------------------------------------------------
+
+    async def _send_initial(self, symbol: str, name: str) -> None:
+        """What Kraken sends right after an ack: book snapshot, ticker, running candle."""
+        state = self.market.state(symbol)
+        kind, _, option = name.partition("-")
+        now = time.time_ns()
+        if kind == "book":
+            bids, asks = _view(state, int(option))
+            self._books[(symbol, int(option))] = (bids, asks)
+            stamp = _time_text(now)
+            payload = {"as": [[p, q, stamp] for p, q in asks], "bs": [[p, q, stamp] for p, q in bids]}
+            await self._data(symbol, name, payload)
+        elif kind == "ticker":
+            await self._data(symbol, name, _ticker(state))
+        elif kind == "ohlc":
+            await self._data(symbol, name, _candle(state, int(option), now))
+
+    async def on_market(self, steps: list[MarketStep]) -> None:
+        for step in steps:
+            channels = self._channels.get(step.symbol)
+            if not channels:
+                continue
+            state = self.market.state(step.symbol)
+            for name in list(channels):
+                kind, _, option = name.partition("-")
+                if kind == "book":
+                    payloads = self._book_update(state, int(option), step.time_ns)
+                    if payloads:
+                        await self._data(step.symbol, name, *payloads)
+                elif kind == "spread":
+                    quote = self._quote_change(state)
+                    if quote is not None:
+                        await self._data(step.symbol, name, [*quote[:2], _time_text(step.time_ns), *quote[2:]])
+                elif step.trades and kind == "trade":
+                    await self._data(step.symbol, name, [_trade_row(state.instrument.symbol, t) for t in step.trades])
+                elif step.trades and kind == "ticker":
+                    await self._data(step.symbol, name, _ticker(state))
+                elif step.trades and kind == "ohlc":
+                    await self._data(step.symbol, name, _candle(state, int(option), step.time_ns))
+
+    def _book_update(self, state: InstrumentState, depth: int, now_ns: int) -> list[dict[str, Any]]:
+        """The update payloads turning what the client holds into the current top ``depth``."""
+        symbol = state.instrument.symbol
+        old_bids, old_asks = self._books[(symbol, depth)]
+        bids, asks = _view(state, depth)
+        stamp = _time_text(now_ns)
+        ask_rows = _changes(old_asks, asks, state.asks, depth, stamp, ascending=True)
+        bid_rows = _changes(old_bids, bids, state.bids, depth, stamp, ascending=False)
+        if not ask_rows and not bid_rows:
+            return []
+        self._books[(symbol, depth)] = (bids, asks)
+        check = str(checksum(asks, bids))
+        if ask_rows and bid_rows:
+            return [{"a": ask_rows}, {"b": bid_rows, "c": check}]
+        return [{"a": ask_rows, "c": check} if ask_rows else {"b": bid_rows, "c": check}]
+
+    def _quote_change(self, state: InstrumentState) -> list[str] | None:
+        bids, asks = _view(state, 1)
+        top = (bids[0], asks[0])
+        if self._quotes.get(state.instrument.symbol) == top:
+            return None
+        self._quotes[state.instrument.symbol] = top
+        return [top[0][0], top[1][0], top[0][1], top[1][1]]
+
+    async def _data(self, symbol: str, name: str, *payloads: Any) -> None:
+        channel_id = self._channels[symbol][name][0]
+        await self.send(self._encoder.encode([channel_id, *payloads, name, SYMBOLS.to_wire(symbol)]).decode())
+
+    async def _send(self, message: msgspec.Struct) -> None:
+        await self.send(self._encoder.encode(message).decode())
+
+
+def _normalized(options: SubscriptionOptions) -> SubscriptionOptions:
+    """Options with Kraken's defaults filled in, as its acks echo them."""
+    if options.name == "book":
+        return SubscriptionOptions(name="book", depth=options.depth or 10)
+    if options.name == "ohlc":
+        return SubscriptionOptions(name="ohlc", interval=options.interval or 1)
+    return SubscriptionOptions(name=options.name)
+
+
+def _status(
+    status: str,
+    pair: str,
+    options: SubscriptionOptions,
+    reqid: int | None,
+    name: str | None = None,
+    channel_id: int | None = None,
+    error: str | None = None,
+) -> SubscriptionStatus:
+    return SubscriptionStatus(
+        status=status,
+        pair=pair,
+        channelName=name,
+        channelID=channel_id,
+        reqid=reqid,
+        subscription=options,
+        errorMessage=error,
+    )
+
+
+def _view(state: InstrumentState, depth: int) -> tuple[list[Level], list[Level]]:
+    """The top ``depth`` bids and asks as wire text."""
+    symbol = state.instrument.symbol
+    return (
+        [(_price_text(symbol, p), _qty_text(q)) for p, q in state.bids.top(depth)],
+        [(_price_text(symbol, p), _qty_text(q)) for p, q in state.asks.top(depth)],
+    )
+
+
+def _changes(
+    old: list[Level], new: list[Level], book: BookSide, depth: int, stamp: str, *, ascending: bool
+) -> list[list[str]]:
+    """Kraken's update rows for one side: deletions first, then new and changed levels.
+
+    A level that left the window but is still in the book (pushed out by an insert) is not
+    mentioned: the client's depth cut removes it. A level entering from beyond the old window's
+    worst price is a republish (``r``).
+    """
+    held = dict(old)
+    now = dict(new)
+    rows = [[price, _ZERO_QTY, stamp] for price, _ in old if price not in now and Decimal(price) not in book.qty]
+    worst = Decimal(old[-1][0]) if len(old) == depth else None
+    for price, qty in new:
+        if held.get(price) == qty:
+            continue
+        row = [price, qty, stamp]
+        if price not in held and worst is not None and (Decimal(price) > worst if ascending else Decimal(price) < worst):
+            row.append("r")
+        rows.append(row)
+    return rows
+
+
+def _trade_row(symbol: str, trade: SimTrade) -> list[str]:
+    return [
+        _price_text(symbol, trade.price),
+        _qty_text(trade.qty),
+        _time_text(trade.time_ns),
+        "b" if trade.side == "buy" else "s",
+        "m" if trade.order_type == "market" else "l",
+        "",
+    ]
+
+
+def _ticker(state: InstrumentState) -> dict[str, list[Any]]:
+    symbol = state.instrument.symbol
+    (bid, bid_qty), (ask, ask_qty) = state.bids.top(1)[0], state.asks.top(1)[0]
+
+    def both(value: Decimal) -> list[str]:
+        return [_price_text(symbol, value)] * 2
+
+    volume = _qty_text(state.volume_24h)
+    return {
+        "a": [_price_text(symbol, ask), int(ask_qty), _qty_text(ask_qty)],
+        "b": [_price_text(symbol, bid), int(bid_qty), _qty_text(bid_qty)],
+        "c": [_price_text(symbol, state.last_price), _qty_text(state.last_qty)],
+        "v": [volume, volume],
+        "p": both(state.vwap_24h),
+        "t": [state.trades_24h, state.trades_24h],
+        "l": both(state.low_24h),
+        "h": both(state.high_24h),
+        "o": both(state.open_24h),
+    }
+
+
+def _candle(state: InstrumentState, minutes: int, now_ns: int) -> list[Any]:
+    interval_ns = minutes * 60_000_000_000
+    candle = state.candle(interval_ns, now_ns)
+    symbol = state.instrument.symbol
+    vwap = candle.notional / candle.volume if candle.volume else candle.close
+    return [
+        _time_text(now_ns),
+        _time_text(candle.start_ns + interval_ns),
+        *(_price_text(symbol, value) for value in (candle.open, candle.high, candle.low, candle.close, vwap)),
+        _qty_text(candle.volume),
+        candle.count,
+    ]

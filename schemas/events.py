@@ -1,0 +1,201 @@
+"""The exchange-agnostic event types every adapter decodes into.
+
+Every event is a frozen msgspec Struct tagged by its class name in the ``type`` field, so a stream
+of events round-trips through JSON (``msgspec.json.encode``/``decode(..., type=Event)``) without
+losing which kind each one is. Prices and quantities are ``Decimal`` built from the exchange's own
+text; times are integer nanoseconds since the Unix epoch.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+import msgspec
+
+from schemas.subscription import Subscription
+
+Side = Literal["buy", "sell"]
+"""The taker's side of a trade: ``buy`` lifted an ask, ``sell`` hit a bid."""
+
+OrderType = Literal["market", "limit"]
+
+SystemState = Literal["online", "maintenance", "cancel_only", "post_only", "limit_only", "unknown"]
+"""Trading state an exchange announces; ``unknown`` when the exchange sends a state not listed."""
+
+
+class _Event(msgspec.Struct, frozen=True, tag_field="type", tag=True, kw_only=True):
+    """Fields every event has.
+
+    ``ts_exchange`` is the exchange's own time for the event (None where it gives none);
+    ``ts_received`` is when this process received the frame that carried it.
+    """
+
+    exchange: str
+    ts_exchange: int | None = None
+    ts_received: int
+
+
+class Trade(_Event, frozen=True, kw_only=True):
+    """One fill. ``side`` is the taker's side (None if the exchange does not say)."""
+
+    symbol: str
+    price: Decimal
+    qty: Decimal
+    side: Side | None
+    order_type: OrderType | None = None
+    trade_id: str | None = None
+
+
+class BookLevel(msgspec.Struct, frozen=True, array_like=True):
+    """One price level. ``qty`` zero in an update deletes the level.
+
+    ``republished`` marks a level the exchange re-sent only to refill the subscribed depth after
+    another one left it (Kraken's ``r`` flag); it is applied like any other level.
+    """
+
+    price: Decimal
+    qty: Decimal
+    republished: bool = False
+
+
+class BookSnapshot(_Event, frozen=True, kw_only=True):
+    """The whole book up to ``depth``: bids best (highest) first, asks best (lowest) first."""
+
+    symbol: str
+    depth: int
+    bids: tuple[BookLevel, ...]
+    asks: tuple[BookLevel, ...]
+    checksum: int | None = None
+
+
+class BookUpdate(_Event, frozen=True, kw_only=True):
+    """Level changes to apply in wire order, then cut each side to the subscribed depth.
+
+    ``checksum`` is the exchange's checksum of the book after this update, where it sends one.
+    """
+
+    symbol: str
+    depth: int
+    bids: tuple[BookLevel, ...]
+    asks: tuple[BookLevel, ...]
+    checksum: int | None = None
+
+
+class Ticker(_Event, frozen=True, kw_only=True):
+    """Top of book plus rolling 24-hour statistics."""
+
+    symbol: str
+    bid: Decimal
+    bid_qty: Decimal
+    ask: Decimal
+    ask_qty: Decimal
+    last: Decimal
+    last_qty: Decimal | None = None
+    volume_24h: Decimal
+    vwap_24h: Decimal | None = None
+    low_24h: Decimal
+    high_24h: Decimal
+    open_24h: Decimal | None = None
+    trades_24h: int | None = None
+
+
+class Quote(_Event, frozen=True, kw_only=True):
+    """Best bid and ask with their sizes."""
+
+    symbol: str
+    bid: Decimal
+    bid_qty: Decimal
+    ask: Decimal
+    ask_qty: Decimal
+
+
+class Candle(_Event, frozen=True, kw_only=True):
+    """An OHLC candle; exchanges re-send the running candle as trades arrive.
+
+    ``start`` and ``end`` bound the candle's interval in ns; ``interval`` is the requested one
+    (``1m``, ``1h``, ...).
+    """
+
+    symbol: str
+    interval: str
+    start: int
+    end: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+    vwap: Decimal | None = None
+    trades: int | None = None
+
+
+class Status(_Event, frozen=True, kw_only=True):
+    """The exchange's trading state, sent on connect and whenever it changes."""
+
+    state: SystemState
+    detail: str = ""
+
+
+class Subscribed(_Event, frozen=True, kw_only=True):
+    """The exchange confirmed a subscription."""
+
+    symbol: str
+    subscription: Subscription
+
+
+class Unsubscribed(_Event, frozen=True, kw_only=True):
+    """The exchange confirmed an unsubscription."""
+
+    symbol: str
+    subscription: Subscription
+
+
+class SubscriptionError(_Event, frozen=True, kw_only=True):
+    """The exchange refused a (un)subscription; ``message`` is the exchange's own text."""
+
+    symbol: str | None = None
+    subscription: Subscription | None = None
+    message: str
+
+
+class ErrorEvent(_Event, frozen=True, kw_only=True):
+    """A frame that could not be decoded, or an error the exchange reported.
+
+    ``raw`` is the frame's text, so nothing received is lost.
+    """
+
+    message: str
+    raw: str = ""
+    symbol: str | None = None
+
+
+class Disconnected(_Event, frozen=True, kw_only=True):
+    """The connection closed; the feed will reconnect unless it says ``final``."""
+
+    reason: str
+    final: bool = False
+
+
+class Reconnected(_Event, frozen=True, kw_only=True):
+    """A new connection is up and the active subscriptions were sent again.
+
+    ``downtime`` is how long the feed had no connection, in ns.
+    """
+
+    attempt: int
+    downtime: int
+
+
+MarketEvent = Trade | BookSnapshot | BookUpdate | Ticker | Quote | Candle
+ControlEvent = (
+    Status
+    | Subscribed
+    | Unsubscribed
+    | SubscriptionError
+    | ErrorEvent
+    | Disconnected
+    | Reconnected
+)
+Event = MarketEvent | ControlEvent
+"""Everything a feed yields."""

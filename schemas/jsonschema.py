@@ -1,0 +1,29 @@
+"""The JSON Schema of ``Event``, for consumers outside Python.
+
+The committed copy lives beside this module as ``event.schema.json``; regenerate it with
+``xfeeds schema --write`` whenever a schema type changes (a test fails while it is stale).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+
+from schemas.events import Event
+
+SCHEMA_PATH = Path(__file__).with_name("event.schema.json")
+
+
+def render() -> str:
+    """The schema of the ``Event`` union as stable, indented JSON text."""
+    schema = msgspec.json.schema(Event)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "xfeeds Event"
+    return msgspec.json.format(msgspec.json.encode(schema, order="sorted"), indent=2).decode() + "\n"
+
+
+def write(path: Path = SCHEMA_PATH) -> Path:
+    """Write the current schema to ``path`` and return it."""
+    path.write_text(render(), encoding="utf-8")
+    return path

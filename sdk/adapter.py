@@ -1,0 +1,71 @@
+"""The contract between the feed core and an exchange adapter.
+
+An adapter describes an exchange (name, default URL, capabilities, symbol mapping) and makes one
+``Codec`` per connection. The codec is sans-I/O: it turns subscriptions into frames to send and
+received frames into schema events, holding only protocol state. It never touches a socket, a
+clock or an event loop, so it can be driven byte by byte from tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from schemas.events import Event
+from schemas.subscription import Subscription
+from sdk.capabilities import Capabilities
+from sdk.symbols import SymbolMap
+
+if TYPE_CHECKING:
+    from sdk.simulation.simulator import Simulator
+
+
+class Codec(Protocol):
+    """Per-connection protocol state machine of one exchange."""
+
+    def subscribe(self, subscriptions: Sequence[Subscription]) -> list[str]:
+        """Frames that request ``subscriptions`` (already checked against the capabilities)."""
+        ...
+
+    def unsubscribe(self, subscriptions: Sequence[Subscription]) -> list[str]:
+        """Frames that cancel ``subscriptions``."""
+        ...
+
+    def decode(self, frame: bytes | str, received_ns: int) -> list[Event]:
+        """Events carried by one received frame.
+
+        Must never raise: a frame it cannot understand becomes an ``ErrorEvent`` holding the raw
+        text, and the next frame decodes normally. ``received_ns`` is stamped on every event.
+        """
+        ...
+
+    def ping(self) -> str | None:
+        """The protocol's keep-alive request, or None to use WebSocket ping frames."""
+        ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class Adapter:
+    """Everything the feed core needs to know about one exchange protocol.
+
+    ``simulator`` builds the exchange's local simulator (keyword options go to its constructor);
+    adapters without one leave it None.
+    """
+
+    name: str
+    default_url: str
+    capabilities: Capabilities
+    symbols: SymbolMap
+    new_codec: Callable[[], Codec]
+    simulator: Callable[..., Simulator] | None = None
+
+    def check(self, subscription: Subscription) -> None:
+        """Raise ``UnsupportedSubscription`` if this adapter cannot serve ``subscription``."""
+        self.capabilities.check(self.name, subscription)
+
+    def make_simulator(self, **options: Any) -> Simulator:
+        """This exchange's simulator; raises LookupError for adapters that ship none."""
+        if self.simulator is None:
+            raise LookupError(f"adapter {self.name!r} ships no simulator")
+        return self.simulator(**options)

@@ -1,0 +1,58 @@
+"""A base for codecs that keeps the contract's promise: ``decode`` never raises.
+
+Adapters implement ``decode_frame`` and may raise from it freely on malformed input (a missing
+key, a wrong type, a bad number); the base turns any such failure into an ``ErrorEvent`` that
+keeps the raw frame, so one bad frame costs only itself.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+from schemas.events import ErrorEvent, Event
+from schemas.subscription import Subscription
+
+
+def frame_text(frame: bytes | str) -> str:
+    """A received frame as text, for error reports (undecodable bytes are replaced)."""
+    return frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
+
+
+class CodecBase(ABC):
+    """Shared shape of the built-in codecs: error wrapping and request ids."""
+
+    exchange: str
+
+    def __init__(self) -> None:
+        self._last_request_id = 0
+
+    def next_request_id(self) -> int:
+        """A fresh id for a request, unique on this connection."""
+        self._last_request_id += 1
+        return self._last_request_id
+
+    def decode(self, frame: bytes | str, received_ns: int) -> list[Event]:
+        try:
+            return self.decode_frame(frame, received_ns)
+        except Exception as exc:  # the contract: no frame may break the stream
+            return [self.error(f"undecodable frame: {type(exc).__name__}: {exc}", frame, received_ns)]
+
+    def error(self, message: str, frame: bytes | str, received_ns: int) -> ErrorEvent:
+        """An ``ErrorEvent`` for ``frame`` with this codec's exchange name."""
+        return ErrorEvent(
+            exchange=self.exchange, message=message, raw=frame_text(frame), ts_received=received_ns
+        )
+
+    @abstractmethod
+    def decode_frame(self, frame: bytes | str, received_ns: int) -> list[Event]:
+        """Events carried by ``frame``; may raise on malformed input."""
+
+    @abstractmethod
+    def subscribe(self, subscriptions: Sequence[Subscription]) -> list[str]: ...
+
+    @abstractmethod
+    def unsubscribe(self, subscriptions: Sequence[Subscription]) -> list[str]: ...
+
+    @abstractmethod
+    def ping(self) -> str | None: ...

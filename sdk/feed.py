@@ -1,0 +1,280 @@
+"""The async feed: one exchange connection, its subscriptions, and the stream of events.
+
+This is the single core both facades drive. It owns the connection lifecycle (connect, keep-alive,
+reconnect with backoff, re-sending the active subscriptions) and hands decoded events to the
+consumer in batches through a bounded buffer.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
+
+import anyio
+import anyio.abc
+
+from schemas.events import (
+    Disconnected,
+    ErrorEvent,
+    Event,
+    Reconnected,
+    SubscriptionError,
+)
+from schemas.subscription import Subscription
+from sdk.adapter import Adapter, Codec
+from sdk.buffer import EventBuffer, FeedClosed
+from sdk.codec import frame_text
+from sdk.reconnect import ReconnectPolicy
+from sdk.transport import DEFAULT_MAX_MESSAGE, ConnectionClosed, HandshakeFailed, WebSocket, connect
+
+logger = logging.getLogger("xfeeds")
+
+_CONNECT_ERRORS = (OSError, HandshakeFailed, anyio.BrokenResourceError, ConnectionClosed)
+
+
+@dataclass
+class FeedStats:
+    """Running counts a user can inspect at any time."""
+
+    frames: int = 0
+    events: int = 0
+    errors: int = 0
+    subscription_errors: int = 0
+    disconnects: int = 0
+    reconnects: int = 0
+    callback_errors: int = 0
+
+
+class Feed:
+    """A stream of normalized events from one exchange; use as an async context manager.
+
+    ``async for event in feed`` yields every event in arrival order, including acks, rejections,
+    errors and reconnects. ``buffer_size`` bounds the events held for a slow consumer (the reader
+    then waits). ``ping_interval`` is how often an idle connection is kept alive.
+    """
+
+    def __init__(
+        self,
+        adapter: Adapter,
+        url: str | None = None,
+        *,
+        reconnect: ReconnectPolicy | None = None,
+        buffer_size: int = 100_000,
+        ping_interval: float = 30.0,
+        max_message: int = DEFAULT_MAX_MESSAGE,
+        seed: int | None = None,
+    ) -> None:
+        self.adapter = adapter
+        self.url = url or adapter.default_url
+        self.stats = FeedStats()
+        self._reconnect_policy = reconnect or ReconnectPolicy()
+        self._ping_interval = ping_interval
+        self._max_message = max_message
+        self._rng = random.Random(seed)
+        self._buffer = EventBuffer(buffer_size)
+        self._subscriptions: dict[Subscription, None] = {}
+        self._websocket: WebSocket | None = None
+        self._codec: Codec = adapter.new_codec()
+        self._task_group: anyio.abc.TaskGroup | None = None
+
+    @property
+    def subscriptions(self) -> list[Subscription]:
+        """What the feed keeps subscribed (and restores after a reconnect)."""
+        return list(self._subscriptions)
+
+    @property
+    def connected(self) -> bool:
+        return self._websocket is not None
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        """Connect; a failure of this first connection raises instead of retrying."""
+        self._websocket = await self._open()
+        self._task_group = anyio.create_task_group()
+        await self._task_group.__aenter__()
+        self._task_group.start_soon(self._supervise, self._websocket)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool | None:
+        self._buffer.close("feed closed by the user")
+        assert self._task_group is not None
+        self._task_group.cancel_scope.cancel()
+        try:
+            return await self._task_group.__aexit__(exc_type, exc, traceback)
+        finally:
+            if self._websocket is not None:
+                with anyio.CancelScope(shield=True):
+                    await self._websocket.close()
+                self._websocket = None
+
+    # -- subscriptions ----------------------------------------------------------------------
+
+    async def subscribe(self, *subscriptions: Subscription) -> None:
+        """Subscribe; every request is checked before anything is sent.
+
+        Raises ``UnsupportedSubscription`` naming what the adapter supports. Acks and rejections
+        arrive later in the stream as ``Subscribed`` and ``SubscriptionError``.
+        """
+        for subscription in subscriptions:
+            self.adapter.check(subscription)
+        new = [s for s in dict.fromkeys(subscriptions) if s not in self._subscriptions]
+        self._subscriptions.update(dict.fromkeys(new))
+        if new:
+            await self._send(self._codec.subscribe(new))
+
+    async def unsubscribe(self, *subscriptions: Subscription) -> None:
+        """Stop streams; the exchange confirms each with ``Unsubscribed``."""
+        known = [s for s in dict.fromkeys(subscriptions) if s in self._subscriptions]
+        for subscription in known:
+            del self._subscriptions[subscription]
+        if known:
+            await self._send(self._codec.unsubscribe(known))
+
+    async def _send(self, frames: list[str]) -> None:
+        """Send now if connected; otherwise the reconnect sends every active subscription."""
+        websocket = self._websocket
+        if websocket is None:
+            return
+        try:
+            for frame in frames:
+                await websocket.send_text(frame)
+        except _CONNECT_ERRORS as exc:
+            logger.info("%s: send failed (%s); the reconnect will resend", self.adapter.name, exc)
+
+    # -- consuming --------------------------------------------------------------------------
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self
+
+    async def __anext__(self) -> Event:
+        try:
+            return await self._buffer.get()
+        except FeedClosed:
+            raise StopAsyncIteration from None
+
+    async def next_batch(self) -> list[Event]:
+        """Every event buffered so far (at least one); raises ``FeedClosed`` at the end."""
+        return await self._buffer.get_batch()
+
+    # -- connection -------------------------------------------------------------------------
+
+    async def _open(self) -> WebSocket:
+        """Connect with a fresh codec and request every active subscription."""
+        websocket = await connect(self.url, max_message=self._max_message)
+        self._codec = self.adapter.new_codec()
+        if self._subscriptions:
+            for frame in self._codec.subscribe(list(self._subscriptions)):
+                await websocket.send_text(frame)
+        return websocket
+
+    async def _supervise(self, websocket: WebSocket) -> None:
+        """Read until the connection ends, then reconnect, for the life of the feed."""
+        while True:
+            reason = await self._read(websocket)
+            self._websocket = None
+            self.stats.disconnects += 1
+            down_since = time.monotonic_ns()
+            logger.warning("%s: disconnected: %s", self.adapter.name, reason)
+            await self._buffer.put([self._control(Disconnected, reason=reason)])
+            reconnected = await self._reconnect(down_since)
+            if reconnected is None:
+                return
+            websocket = reconnected
+
+    async def _reconnect(self, down_since: int) -> WebSocket | None:
+        attempt = 0
+        while True:
+            attempt += 1
+            if self._reconnect_policy.exhausted(attempt):
+                reason = f"gave up after {attempt - 1} reconnect attempts"
+                logger.error("%s: %s", self.adapter.name, reason)
+                await self._buffer.put([self._control(Disconnected, reason=reason, final=True)])
+                self._buffer.close(reason)
+                return None
+            await anyio.sleep(self._reconnect_policy.delay(attempt, self._rng))
+            try:
+                websocket = await self._open()
+            except _CONNECT_ERRORS as exc:
+                logger.info("%s: reconnect attempt %d failed: %s", self.adapter.name, attempt, exc)
+                continue
+            self._websocket = websocket
+            self.stats.reconnects += 1
+            downtime = time.monotonic_ns() - down_since
+            await self._buffer.put([self._control(Reconnected, attempt=attempt, downtime=downtime)])
+            return websocket
+
+    async def _read(self, websocket: WebSocket) -> str:
+        """Decode and buffer everything received until the connection ends; returns why."""
+        async with anyio.create_task_group() as keepalive:
+            keepalive.start_soon(self._keep_alive, websocket)
+            try:
+                while True:
+                    messages = await websocket.receive_batch()
+                    await self._buffer.put(self._decode(messages, time.time_ns()))
+            except _CONNECT_ERRORS as exc:
+                reason = str(exc) or type(exc).__name__
+            finally:
+                keepalive.cancel_scope.cancel()
+        return reason
+
+    def _decode(self, messages: list[bytes], received_ns: int) -> list[Event]:
+        codec = self._codec
+        events: list[Event] = []
+        for message in messages:
+            try:
+                events.extend(codec.decode(message, received_ns))
+            except Exception as exc:  # a third-party codec broke its contract; keep the stream
+                events.append(
+                    ErrorEvent(
+                        exchange=self.adapter.name,
+                        message=f"codec raised {type(exc).__name__}: {exc}",
+                        raw=frame_text(message),
+                        ts_received=received_ns,
+                    )
+                )
+        self.stats.frames += len(messages)
+        self.stats.events += len(events)
+        for event in events:
+            if type(event) in _NOTEWORTHY:
+                self._note(event)
+        return events
+
+    def _note(self, event: Event) -> None:
+        """Count and log errors; forget subscriptions the exchange refused."""
+        if isinstance(event, SubscriptionError):
+            self.stats.subscription_errors += 1
+            logger.warning("%s: subscription refused: %s", self.adapter.name, event.message)
+            if event.subscription is not None:
+                self._subscriptions.pop(event.subscription, None)
+        elif isinstance(event, ErrorEvent):
+            self.stats.errors += 1
+            logger.warning("%s: %s: %.200s", self.adapter.name, event.message, event.raw)
+
+    async def _keep_alive(self, websocket: WebSocket) -> None:
+        while True:
+            await anyio.sleep(self._ping_interval)
+            frame = self._codec.ping()
+            try:
+                if frame is None:
+                    await websocket.ping()
+                else:
+                    await websocket.send_text(frame)
+            except _CONNECT_ERRORS:
+                return
+
+    def _control(self, kind: type[Disconnected] | type[Reconnected], **fields: object) -> Event:
+        return kind(exchange=self.adapter.name, ts_received=time.time_ns(), **fields)  # type: ignore[arg-type]
+
+
+_NOTEWORTHY = frozenset({SubscriptionError, ErrorEvent})

@@ -1,0 +1,176 @@
+"""The base of every exchange simulator: a WebSocket server on loopback over a synthetic market.
+
+A simulator owns the market and the listening socket; each client connection gets a ``Session``
+that speaks the exchange's protocol. Subclasses supply the instruments and the session class;
+everything else (serving, the market clock, heartbeats when idle, fault switches) lives here once.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from types import TracebackType
+from typing import Self
+
+import anyio
+import anyio.abc
+from anyio.abc import SocketAttribute
+
+from sdk.simulation.market import Instrument, MarketStep, SyntheticMarket
+from sdk.transport import ConnectionClosed, HandshakeFailed, WebSocket, accept
+
+
+_GONE = (ConnectionClosed, anyio.BrokenResourceError, anyio.ClosedResourceError)
+"""What a send or receive raises once the client has gone."""
+
+
+class Session(ABC):
+    """One client connection, speaking one exchange's protocol."""
+
+    def __init__(self, simulator: Simulator, websocket: WebSocket) -> None:
+        self.simulator = simulator
+        self.websocket = websocket
+        self.last_sent = time.monotonic()
+
+    @property
+    def market(self) -> SyntheticMarket:
+        return self.simulator.market
+
+    async def send(self, text: str) -> None:
+        await self.websocket.send_text(text)
+        self.last_sent = time.monotonic()
+
+    @abstractmethod
+    async def on_open(self) -> None:
+        """Greet a new connection (Kraken sends its system status, say)."""
+
+    @abstractmethod
+    async def on_message(self, data: bytes) -> None:
+        """Handle one client message."""
+
+    @abstractmethod
+    async def on_market(self, steps: list[MarketStep]) -> None:
+        """Send what the client's subscriptions make of one market step."""
+
+    @abstractmethod
+    def heartbeat(self) -> str | None:
+        """The frame to send after an idle second, or None when none is due."""
+
+
+class Simulator(ABC):
+    """A local exchange on ``ws://127.0.0.1:PORT``; use as an async context manager.
+
+    ``tick_interval`` is the time between market steps; ``port=0`` picks a free port.
+    """
+
+    exchange: str
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: int = 1,
+        tick_interval: float = 0.05,
+        heartbeat_interval: float = 1.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.tick_interval = tick_interval
+        self.heartbeat_interval = heartbeat_interval
+        self.market = SyntheticMarket(self.instruments(), seed=seed)
+        self.sessions: set[Session] = set()
+        self.connections_accepted = 0
+        self._task_group: anyio.abc.TaskGroup | None = None
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.host}:{self.port}"
+
+    @abstractmethod
+    def instruments(self) -> list[Instrument]:
+        """The instruments this exchange lists."""
+
+    @abstractmethod
+    def new_session(self, websocket: WebSocket) -> Session:
+        """The protocol handler for a new connection."""
+
+    async def __aenter__(self) -> Self:
+        listener = await anyio.create_tcp_listener(local_host=self.host, local_port=self.port)
+        self.port = listener.extra(SocketAttribute.local_port)
+        self._task_group = anyio.create_task_group()
+        await self._task_group.__aenter__()
+        self._task_group.start_soon(listener.serve, self._serve_connection)
+        self._task_group.start_soon(self._run_market)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool | None:
+        assert self._task_group is not None
+        self._task_group.cancel_scope.cancel()
+        return await self._task_group.__aexit__(exc_type, exc, traceback)
+
+    async def serve_forever(self) -> None:
+        """Run until cancelled (the ``xfeeds simulate`` command)."""
+        async with self:
+            await anyio.sleep_forever()
+
+    async def drop_connections(self) -> int:
+        """Cut every client connection without a closing handshake; returns how many."""
+        sessions = list(self.sessions)
+        for session in sessions:
+            await session.websocket.abort()
+        return len(sessions)
+
+    async def _serve_connection(self, stream: anyio.abc.SocketStream) -> None:
+        try:
+            websocket = await accept(stream)
+        except HandshakeFailed:
+            return
+        self.connections_accepted += 1
+        session = self.new_session(websocket)
+        self.sessions.add(session)
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(self._heartbeats, session)
+                await self._converse(session)
+                group.cancel_scope.cancel()
+        finally:
+            self.sessions.discard(session)
+            await websocket.abort()
+
+    @staticmethod
+    async def _converse(session: Session) -> None:
+        """Greet the client, then answer its messages until it goes away."""
+        try:
+            await session.on_open()
+            while True:
+                for message in await session.websocket.receive_batch():
+                    await session.on_message(message)
+        except _GONE:
+            pass
+
+    async def _heartbeats(self, session: Session) -> None:
+        try:
+            while True:
+                await anyio.sleep(self.heartbeat_interval / 4)
+                if time.monotonic() - session.last_sent >= self.heartbeat_interval:
+                    frame = session.heartbeat()
+                    if frame is not None:
+                        await session.send(frame)
+        except _GONE:
+            pass
+
+    async def _run_market(self) -> None:
+        while True:
+            await anyio.sleep(self.tick_interval)
+            steps = self.market.step(time.time_ns())
+            for session in list(self.sessions):
+                try:
+                    await session.on_market(steps)
+                except _GONE:
+                    self.sessions.discard(session)

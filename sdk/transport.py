@@ -1,0 +1,210 @@
+"""WebSocket connections on anyio streams, driven by websockets' sans-I/O protocol.
+
+Running websockets' protocol state machine over anyio byte streams (rather than its asyncio
+client) is what lets one feed core run on both asyncio and trio. ``receive_batch`` returns every
+message completed by one network read, so the feed hands events on in batches, not one by one.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Sequence
+
+import anyio
+import anyio.abc
+from websockets.client import ClientProtocol
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Request, Response
+from websockets.protocol import Protocol, State
+from websockets.server import ServerProtocol
+from websockets.uri import parse_uri
+
+DEFAULT_MAX_MESSAGE = 4 * 1024 * 1024
+_READ_SIZE = 65_536
+
+
+class ConnectionClosed(Exception):
+    """The WebSocket is closed; ``code`` is the close code (1006 when the socket just dropped)."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(f"connection closed ({code}{': ' + reason if reason else ''})")
+        self.code = code
+        self.reason = reason
+
+
+class HandshakeFailed(ConnectionError):
+    """The server did not accept the WebSocket upgrade."""
+
+
+class WebSocket:
+    """One open WebSocket connection, client or server side."""
+
+    def __init__(self, protocol: Protocol, stream: anyio.abc.ByteStream) -> None:
+        self._protocol = protocol
+        self._stream = stream
+        self._send_lock = anyio.Lock()
+        self._fragments: list[bytes] = []
+        self._backlog: list[bytes] = []
+        self._closed: ConnectionClosed | None = None
+
+    async def send_text(self, text: str) -> None:
+        """Send one text message."""
+        self._check_open()
+        self._protocol.send_text(text.encode())
+        await self._flush()
+
+    async def ping(self, payload: bytes = b"") -> None:
+        """Send a WebSocket ping frame (the peer's pong is handled by the protocol)."""
+        self._check_open()
+        self._protocol.send_ping(payload)
+        await self._flush()
+
+    async def receive_batch(self) -> list[bytes]:
+        """Every message completed by the next network read(s); at least one.
+
+        Text and binary messages both come back as bytes. Raises ``ConnectionClosed`` once the
+        connection is over and every message received before that has been returned.
+        """
+        if self._backlog:
+            messages, self._backlog = self._backlog, []
+            return messages
+        while True:
+            if self._closed is not None:
+                raise self._closed
+            try:
+                data = await self._stream.receive(_READ_SIZE)
+            except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+                self._protocol.receive_eof()
+            else:
+                self._protocol.receive_data(data)
+            messages = self._collect(self._protocol.events_received())
+            await self._flush()
+            if self._protocol.state is State.CLOSED or self._protocol.close_expected():
+                self._closed = self._close_reason()
+                await self._stream.aclose()
+            if messages:
+                return messages
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Start the closing handshake and release the socket."""
+        if self._closed is None and self._protocol.state is State.OPEN:
+            self._protocol.send_close(code, reason)
+            try:
+                await self._flush()
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+                pass
+        self._closed = self._closed or ConnectionClosed(code, reason)
+        await self._stream.aclose()
+
+    async def abort(self) -> None:
+        """Drop the socket without a closing handshake (the peer sees code 1006)."""
+        self._closed = ConnectionClosed(1006, "aborted")
+        await self._stream.aclose()
+
+    def _check_open(self) -> None:
+        if self._closed is not None:
+            raise self._closed
+        if self._protocol.state is not State.OPEN:
+            raise self._close_reason()
+
+    def _collect(self, events: Sequence[object]) -> list[bytes]:
+        """Whole messages from received frames, reassembling fragmented ones."""
+        messages = []
+        for event in events:
+            if not isinstance(event, Frame):
+                continue
+            if event.opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
+                if event.fin and not self._fragments:
+                    messages.append(bytes(event.data))
+                elif event.fin:
+                    self._fragments.append(bytes(event.data))
+                    messages.append(b"".join(self._fragments))
+                    self._fragments.clear()
+                else:
+                    self._fragments.append(bytes(event.data))
+        return messages
+
+    def _close_reason(self) -> ConnectionClosed:
+        received = self._protocol.close_rcvd
+        if received is not None:
+            return ConnectionClosed(received.code, received.reason)
+        return ConnectionClosed(1006, "connection lost")
+
+    async def _flush(self) -> None:
+        async with self._send_lock:
+            await _send_pending(self._protocol, self._stream)
+
+
+async def connect(
+    url: str,
+    *,
+    max_message: int = DEFAULT_MAX_MESSAGE,
+    ssl_context: ssl.SSLContext | None = None,
+) -> WebSocket:
+    """Open a client WebSocket to ``url`` (``wss://`` verifies certificates by default)."""
+    uri = parse_uri(url)
+    stream: anyio.abc.ByteStream
+    if uri.secure:
+        stream = await anyio.connect_tcp(
+            uri.host,
+            uri.port,
+            ssl_context=ssl_context or ssl.create_default_context(),
+            tls_standard_compatible=False,
+        )
+    else:
+        stream = await anyio.connect_tcp(uri.host, uri.port)
+    protocol = ClientProtocol(uri, max_size=max_message)
+    protocol.send_request(protocol.connect())
+    try:
+        _, leftover = await _read_until(protocol, stream, Response)
+        if protocol.handshake_exc is not None:
+            raise HandshakeFailed(f"{url}: {protocol.handshake_exc}") from protocol.handshake_exc
+    except BaseException:
+        await stream.aclose()
+        raise
+    return _open(protocol, stream, leftover)
+
+
+async def accept(stream: anyio.abc.ByteStream, *, max_message: int = DEFAULT_MAX_MESSAGE) -> WebSocket:
+    """Complete the server side of the upgrade on a freshly accepted stream."""
+    protocol = ServerProtocol(max_size=max_message)
+    request, leftover = await _read_until(protocol, stream, Request)
+    assert isinstance(request, Request)
+    response = protocol.accept(request)
+    protocol.send_response(response)
+    await _send_pending(protocol, stream)
+    if response.status_code != 101:
+        await stream.aclose()
+        raise HandshakeFailed(f"refused upgrade: {response.status_code} {response.reason_phrase}")
+    return _open(protocol, stream, leftover)
+
+
+def _open(protocol: Protocol, stream: anyio.abc.ByteStream, leftover: list[object]) -> WebSocket:
+    websocket = WebSocket(protocol, stream)
+    websocket._backlog = websocket._collect(leftover)
+    return websocket
+
+
+async def _read_until(
+    protocol: ClientProtocol | ServerProtocol,
+    stream: anyio.abc.ByteStream,
+    kind: type[Request] | type[Response],
+) -> tuple[object, list[object]]:
+    """Drive the HTTP upgrade until ``kind`` arrives; also returns the events after it."""
+    while True:
+        await _send_pending(protocol, stream)
+        try:
+            data = await stream.receive(_READ_SIZE)
+        except (anyio.EndOfStream, anyio.BrokenResourceError, OSError) as exc:
+            raise HandshakeFailed("connection closed during the WebSocket handshake") from exc
+        protocol.receive_data(data)
+        events = protocol.events_received()
+        for index, event in enumerate(events):
+            if isinstance(event, kind):
+                return event, list(events[index + 1 :])
+
+
+async def _send_pending(protocol: Protocol, stream: anyio.abc.ByteStream) -> None:
+    for chunk in protocol.data_to_send():
+        if chunk:
+            await stream.send(chunk)
