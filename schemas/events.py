@@ -189,13 +189,7 @@ class Reconnected(_Event, frozen=True, kw_only=True):
 
 MarketEvent = Trade | BookSnapshot | BookUpdate | Ticker | Quote | Candle
 ControlEvent = (
-    Status
-    | Subscribed
-    | Unsubscribed
-    | SubscriptionError
-    | ErrorEvent
-    | Disconnected
-    | Reconnected
+    Status | Subscribed | Unsubscribed | SubscriptionError | ErrorEvent | Disconnected | Reconnected
 )
 Event = MarketEvent | ControlEvent
 """Everything a feed yields."""

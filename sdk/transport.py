@@ -7,6 +7,7 @@ message completed by one network read, so the feed hands events on in batches, n
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 from collections.abc import Sequence
 
@@ -89,10 +90,8 @@ class WebSocket:
         """Start the closing handshake and release the socket."""
         if self._closed is None and self._protocol.state is State.OPEN:
             self._protocol.send_close(code, reason)
-            try:
+            with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
                 await self._flush()
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
-                pass
         self._closed = self._closed or ConnectionClosed(code, reason)
         await self._stream.aclose()
 

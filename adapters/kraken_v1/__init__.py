@@ -6,25 +6,11 @@ v1 names assets with Kraken's legacy codes (``XBT/USD``, ``XDG/USD``); users wri
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from adapters.kraken_v1.channels import BOOK_DEPTHS, CANDLE_INTERVALS
+from adapters.kraken_v1.channels import BOOK_DEPTHS, CANDLE_INTERVALS, SYMBOLS
 from adapters.kraken_v1.codec import KrakenV1Codec
+from adapters.kraken_v1.simulator import KrakenV1Simulator
 from sdk.adapter import Adapter
 from sdk.capabilities import Capabilities
-from sdk.symbols import AliasedSymbols
-
-if TYPE_CHECKING:
-    from sdk.simulation.simulator import Simulator
-
-SYMBOLS = AliasedSymbols({"XBT": "BTC", "XDG": "DOGE"})
-
-
-def _simulator(**options: Any) -> Simulator:
-    from adapters.kraken_v1.simulator import KrakenV1Simulator
-
-    return KrakenV1Simulator(**options)
-
 
 adapter = Adapter(
     name="kraken-v1",
@@ -36,5 +22,5 @@ adapter = Adapter(
     ),
     symbols=SYMBOLS,
     new_codec=lambda: KrakenV1Codec(SYMBOLS),
-    simulator=_simulator,
+    simulator=KrakenV1Simulator,
 )

@@ -1,10 +1,14 @@
-"""How shared subscriptions map onto Kraken v1 channel names and options."""
+"""How shared subscriptions and symbols map onto Kraken v1 channel names, options and pairs."""
 
 from __future__ import annotations
 
+from adapters.kraken_v1.wire import SubscriptionOptions
 from schemas.subscription import Channel, Subscription
 from sdk.subscriptions import format_interval
-from adapters.kraken_v1.wire import SubscriptionOptions
+from sdk.symbols import AliasedSymbols
+
+SYMBOLS = AliasedSymbols({"XBT": "BTC", "XDG": "DOGE"})
+"""v1 uses Kraken's legacy asset codes on the wire."""
 
 BOOK_DEPTHS = (10, 25, 100, 500, 1000)
 DEFAULT_BOOK_DEPTH = 10

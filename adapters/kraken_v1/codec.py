@@ -48,9 +48,7 @@ EXCHANGE = "kraken-v1"
 
 _SIDES = {"b": "buy", "s": "sell"}
 _ORDER_TYPES = {"m": "market", "l": "limit"}
-_STATES: frozenset[str] = frozenset(
-    {"online", "maintenance", "cancel_only", "post_only", "limit_only"}
-)
+_STATES: frozenset[str] = frozenset({"online", "maintenance", "cancel_only", "post_only", "limit_only"})
 
 DataHandler = Callable[[list[Any], str, str, int], list[Event]]
 
@@ -298,8 +296,7 @@ def _levels(rows: Any) -> tuple[tuple[BookLevel, ...], int]:
             )
         )
         time = seconds_text_to_ns(row[2])
-        if time > latest:
-            latest = time
+        latest = max(latest, time)
     return tuple(levels), latest
 
 
@@ -313,4 +310,3 @@ def _integer(value: Any) -> int:
     if type(value) is not int:
         raise WireValueError(f"expected an integer, got {value!r}")
     return value
-

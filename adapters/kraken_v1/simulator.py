@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 
 from adapters.kraken_checksum import checksum
-from adapters.kraken_v1.channels import BOOK_DEPTHS, OHLC_MINUTES, channel_name
+from adapters.kraken_v1.channels import BOOK_DEPTHS, OHLC_MINUTES, SYMBOLS, channel_name
 from adapters.kraken_v1.wire import (
     ClientMessage,
     Error,
@@ -28,10 +28,8 @@ from adapters.kraken_v1.wire import (
 )
 from sdk.simulation.market import BookSide, Instrument, InstrumentState, MarketStep, SimTrade
 from sdk.simulation.simulator import Session, Simulator
-from sdk.symbols import AliasedSymbols
 from sdk.transport import WebSocket
 
-SYMBOLS = AliasedSymbols({"XBT": "BTC", "XDG": "DOGE"})
 _NAMES = ("trade", "book", "ticker", "spread", "ohlc")
 _PRICE_DECIMALS = {"DOGE/USD": 7, "XRP/USD": 5}
 _QTY_DECIMALS = 8
@@ -120,12 +118,18 @@ class KrakenV1Session(Session):
             return
         self._next_channel_id += 1
         self._channels.setdefault(symbol, {})[name] = (self._next_channel_id, options)
-        await self._send(_status("subscribed", pair, options, reqid, name, self._next_channel_id))
+        await self._send(
+            _status("subscribed", pair, options, reqid, name=name, channel_id=self._next_channel_id)
+        )
         await self._send_initial(symbol, name)
 
     async def _unsubscribe(self, pair: str, options: SubscriptionOptions, reqid: int | None) -> None:
         symbol = SYMBOLS.from_wire(pair)
-        names = list(self._channels.get(symbol, {})) if options.name == "*" else [channel_name(_normalized(options))]
+        names = (
+            list(self._channels.get(symbol, {}))
+            if options.name == "*"
+            else [channel_name(_normalized(options))]
+        )
         for name in names:
             entry = self._channels.get(symbol, {}).pop(name, None)
             if entry is None:
@@ -133,7 +137,7 @@ class KrakenV1Session(Session):
                 continue
             if options.name == "book":
                 self._books.pop((symbol, entry[1].depth or 10), None)
-            await self._send(_status("unsubscribed", pair, entry[1], reqid, name, entry[0]))
+            await self._send(_status("unsubscribed", pair, entry[1], reqid, name=name, channel_id=entry[0]))
 
     def _refusal(self, pair: str, options: SubscriptionOptions) -> str | None:
         if options.name not in _NAMES:
@@ -184,9 +188,13 @@ class KrakenV1Session(Session):
                 elif kind == "spread":
                     quote = self._quote_change(state)
                     if quote is not None:
-                        await self._data(step.symbol, name, [*quote[:2], _time_text(step.time_ns), *quote[2:]])
+                        await self._data(
+                            step.symbol, name, [*quote[:2], _time_text(step.time_ns), *quote[2:]]
+                        )
                 elif step.trades and kind == "trade":
-                    await self._data(step.symbol, name, [_trade_row(state.instrument.symbol, t) for t in step.trades])
+                    await self._data(
+                        step.symbol, name, [_trade_row(state.instrument.symbol, t) for t in step.trades]
+                    )
                 elif step.trades and kind == "ticker":
                     await self._data(step.symbol, name, _ticker(state))
                 elif step.trades and kind == "ohlc":
@@ -238,6 +246,7 @@ def _status(
     pair: str,
     options: SubscriptionOptions,
     reqid: int | None,
+    *,
     name: str | None = None,
     channel_id: int | None = None,
     error: str | None = None,
@@ -273,13 +282,19 @@ def _changes(
     """
     held = dict(old)
     now = dict(new)
-    rows = [[price, _ZERO_QTY, stamp] for price, _ in old if price not in now and Decimal(price) not in book.qty]
+    rows = [
+        [price, _ZERO_QTY, stamp] for price, _ in old if price not in now and Decimal(price) not in book.qty
+    ]
     worst = Decimal(old[-1][0]) if len(old) == depth else None
     for price, qty in new:
         if held.get(price) == qty:
             continue
         row = [price, qty, stamp]
-        if price not in held and worst is not None and (Decimal(price) > worst if ascending else Decimal(price) < worst):
+        if (
+            price not in held
+            and worst is not None
+            and (Decimal(price) > worst if ascending else Decimal(price) < worst)
+        ):
             row.append("r")
         rows.append(row)
     return rows

@@ -186,7 +186,7 @@ class SyntheticMarket:
         side: Side = self._rng.choice(("buy", "sell"))
         book = state.asks if side == "buy" else state.bids
         remaining = state.instrument.lot * self._rng.randint(1, 3_000)
-        order_type = self._rng.choice(("market", "limit"))
+        order_type: Literal["market", "limit"] = self._rng.choice(("market", "limit"))
         fills = []
         while remaining > 0 and len(book) > 1:
             price = book.best()
@@ -209,7 +209,8 @@ class SyntheticMarket:
         bids = self._rng.random() < 0.5
         book, other = (state.bids, state.asks) if bids else (state.asks, state.bids)
         best, opposite = book.best(), other.best()
-        assert best is not None and opposite is not None
+        assert best is not None
+        assert opposite is not None
         offset = int(self._rng.expovariate(0.25)) - 1
         tick = state.instrument.tick
         price = best - offset * tick if bids else best + offset * tick

@@ -19,7 +19,6 @@ from anyio.abc import SocketAttribute
 from sdk.simulation.market import Instrument, MarketStep, SyntheticMarket
 from sdk.transport import ConnectionClosed, HandshakeFailed, WebSocket, accept
 
-
 _GONE = (ConnectionClosed, anyio.BrokenResourceError, anyio.ClosedResourceError)
 """What a send or receive raises once the client has gone."""
 
