@@ -139,8 +139,17 @@ async def connect(
     *,
     max_message: int = DEFAULT_MAX_MESSAGE,
     ssl_context: ssl.SSLContext | None = None,
+    timeout: float = 10.0,
 ) -> WebSocket:
-    """Open a client WebSocket to ``url`` (``wss://`` verifies certificates by default)."""
+    """Open a client WebSocket to ``url`` (``wss://`` verifies certificates by default).
+
+    Raises ``TimeoutError`` if the connection and handshake take longer than ``timeout`` seconds.
+    """
+    with anyio.fail_after(timeout):
+        return await _connect(url, max_message, ssl_context)
+
+
+async def _connect(url: str, max_message: int, ssl_context: ssl.SSLContext | None) -> WebSocket:
     uri = parse_uri(url)
     stream: anyio.abc.ByteStream
     if uri.secure:

@@ -248,11 +248,11 @@ class KrakenV1Codec(CodecBase):
                     depth=depth,
                     bids=bids,
                     asks=asks,
-                    ts_exchange=max(asks_time, bids_time) or None,
+                    ts_exchange=_known(max(asks_time, bids_time)),
                     ts_received=received_ns,
                 )
             ]
-        asks, bids, latest, checksum = (), (), 0, None
+        asks, bids, latest, checksum = (), (), _NO_TIME, None
         for payload in payloads:  # one payload per side; the last one carries the checksum
             if "a" in payload:
                 asks, time = _levels(payload["a"])
@@ -270,7 +270,7 @@ class KrakenV1Codec(CodecBase):
                 bids=bids,
                 asks=asks,
                 checksum=checksum,
-                ts_exchange=latest or None,
+                ts_exchange=_known(latest),
                 ts_received=received_ns,
             )
         ]
@@ -283,10 +283,17 @@ def _only(payloads: list[Any]) -> Any:
     return payloads[0]
 
 
+_NO_TIME = -1
+
+
+def _known(time: int) -> int | None:
+    return None if time == _NO_TIME else time
+
+
 def _levels(rows: Any) -> tuple[tuple[BookLevel, ...], int]:
-    """Book levels in wire order, and the latest level time in ns (0 for no levels)."""
+    """Book levels in wire order, and the latest level time in ns (``_NO_TIME`` for none)."""
     levels = []
-    latest = 0
+    latest = _NO_TIME
     for row in rows:
         levels.append(
             BookLevel(

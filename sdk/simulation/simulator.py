@@ -80,7 +80,10 @@ class Simulator(ABC):
         self.market = SyntheticMarket(self.instruments(), seed=seed)
         self.sessions: set[Session] = set()
         self.connections_accepted = 0
+        self.refuse_connections = False
+        """While true, new connections are closed before the WebSocket handshake."""
         self._task_group: anyio.abc.TaskGroup | None = None
+        self._listener: anyio.abc.Listener[anyio.abc.SocketStream] | None = None
 
     @property
     def url(self) -> str:
@@ -95,7 +98,7 @@ class Simulator(ABC):
         """The protocol handler for a new connection."""
 
     async def __aenter__(self) -> Self:
-        listener = await anyio.create_tcp_listener(local_host=self.host, local_port=self.port)
+        listener = self._listener = await anyio.create_tcp_listener(local_host=self.host, local_port=self.port)
         self.port = listener.extra(SocketAttribute.local_port)
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
@@ -109,9 +112,12 @@ class Simulator(ABC):
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> bool | None:
-        assert self._task_group is not None
+        assert self._task_group is not None and self._listener is not None
         self._task_group.cancel_scope.cancel()
-        return await self._task_group.__aexit__(exc_type, exc, traceback)
+        try:
+            return await self._task_group.__aexit__(exc_type, exc, traceback)
+        finally:
+            await self._listener.aclose()
 
     async def serve_forever(self) -> None:
         """Run until cancelled (the ``xfeeds simulate`` command)."""
@@ -126,6 +132,9 @@ class Simulator(ABC):
         return len(sessions)
 
     async def _serve_connection(self, stream: anyio.abc.SocketStream) -> None:
+        if self.refuse_connections:
+            await stream.aclose()
+            return
         try:
             websocket = await accept(stream)
         except HandshakeFailed:
