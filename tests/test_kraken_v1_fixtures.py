@@ -57,7 +57,7 @@ def test_book_fixture_counts() -> None:
 
 def test_trade_frame_with_two_fills() -> None:
     (line,) = [x for x in fixture_lines("kraken/v1_misc.jsonl") if '"ETH/USD"]' in x and "trade" in x]
-    first = [x for x in fixture_lines("kraken/v1_misc.jsonl") if "119930881" in x][0]
+    first = next(x for x in fixture_lines("kraken/v1_misc.jsonl") if "119930881" in x)
     [buy, sell] = decode(first)
     assert buy == Trade(
         exchange="kraken-v1",
@@ -75,7 +75,9 @@ def test_trade_frame_with_two_fills() -> None:
 
 
 def test_ticker() -> None:
-    line = next(x for x in fixture_lines("kraken/v1_misc.jsonl") if '"ticker","XBT/USD"' in x and "37080" in x)
+    line = next(
+        x for x in fixture_lines("kraken/v1_misc.jsonl") if '"ticker","XBT/USD"' in x and "37080" in x
+    )
     [ticker] = decode(line)
     assert isinstance(ticker, Ticker)
     assert ticker.symbol == "BTC/USD"
@@ -129,7 +131,13 @@ def test_book_snapshot_and_empty_snapshot() -> None:
     lines = fixture_lines("kraken/v1_misc.jsonl")
     [empty] = decode(next(x for x in lines if "PERP/EUR" in x))
     assert isinstance(empty, BookSnapshot)
-    assert (empty.symbol, empty.depth, empty.bids, empty.asks, empty.ts_exchange) == ("PERP/EUR", 25, (), (), None)
+    assert (empty.symbol, empty.depth, empty.bids, empty.asks, empty.ts_exchange) == (
+        "PERP/EUR",
+        25,
+        (),
+        (),
+        None,
+    )
     [snapshot] = decode(next(x for x in lines if '"as":[["39090.60000"' in x))
     assert isinstance(snapshot, BookSnapshot)
     assert snapshot.asks[0].price == Decimal("39090.60000")
@@ -169,7 +177,9 @@ def test_connection_messages() -> None:
     assert decode('{"event":"heartbeat"}') == []
     assert decode('{"event":"pong","reqid":1693415329704}') == []
     subscribed = [e for e in events if isinstance(e, Subscribed)]
-    assert Subscription(channel="book", symbol="WAVES/EUR", depth=1000) in [s.subscription for s in subscribed]
+    assert Subscription(channel="book", symbol="WAVES/EUR", depth=1000) in [
+        s.subscription for s in subscribed
+    ]
     unsubscribed = [e for e in events if isinstance(e, Unsubscribed)]
     assert [u.subscription for u in unsubscribed] == [
         Subscription(channel="trades", symbol="BTC/USD"),

@@ -173,8 +173,11 @@ class SyntheticMarket:
         roll = self._rng.random()
         if roll < 0.3:
             return MarketStep(state.instrument.symbol, now_ns, self._trade(state, now_ns), True)
-        if roll < 0.65:
-            self._place(state)
+        if roll < 0.4:  # a market maker re-quoting both sides at once
+            self._place(state, bids=True)
+            self._place(state, bids=False)
+        elif roll < 0.7:
+            self._place(state, bids=self._rng.random() < 0.5)
         elif roll < 0.85:
             self._cancel(state)
         else:
@@ -204,9 +207,8 @@ class SyntheticMarket:
             state.record(trade)
         return tuple(fills)
 
-    def _place(self, state: InstrumentState) -> None:
+    def _place(self, state: InstrumentState, *, bids: bool) -> None:
         """A new order near the touch, possibly inside the spread, never crossing."""
-        bids = self._rng.random() < 0.5
         book, other = (state.bids, state.asks) if bids else (state.asks, state.bids)
         best, opposite = book.best(), other.best()
         assert best is not None

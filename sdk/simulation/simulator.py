@@ -30,6 +30,8 @@ class Session(ABC):
         self.simulator = simulator
         self.websocket = websocket
         self.last_sent = time.monotonic()
+        self.turn = anyio.Lock()
+        """Held while handling a message or a market step, so their frames never interleave."""
 
     @property
     def market(self) -> SyntheticMarket:
@@ -98,7 +100,9 @@ class Simulator(ABC):
         """The protocol handler for a new connection."""
 
     async def __aenter__(self) -> Self:
-        listener = self._listener = await anyio.create_tcp_listener(local_host=self.host, local_port=self.port)
+        listener = self._listener = await anyio.create_tcp_listener(
+            local_host=self.host, local_port=self.port
+        )
         self.port = listener.extra(SocketAttribute.local_port)
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
@@ -112,7 +116,8 @@ class Simulator(ABC):
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> bool | None:
-        assert self._task_group is not None and self._listener is not None
+        assert self._task_group is not None
+        assert self._listener is not None
         self._task_group.cancel_scope.cancel()
         try:
             return await self._task_group.__aexit__(exc_type, exc, traceback)
@@ -155,10 +160,12 @@ class Simulator(ABC):
     async def _converse(session: Session) -> None:
         """Greet the client, then answer its messages until it goes away."""
         try:
-            await session.on_open()
+            async with session.turn:
+                await session.on_open()
             while True:
                 for message in await session.websocket.receive_batch():
-                    await session.on_message(message)
+                    async with session.turn:
+                        await session.on_message(message)
         except _GONE:
             pass
 
@@ -169,7 +176,8 @@ class Simulator(ABC):
                 if time.monotonic() - session.last_sent >= self.heartbeat_interval:
                     frame = session.heartbeat()
                     if frame is not None:
-                        await session.send(frame)
+                        async with session.turn:
+                            await session.send(frame)
         except _GONE:
             pass
 
@@ -179,6 +187,7 @@ class Simulator(ABC):
             steps = self.market.step(time.time_ns())
             for session in list(self.sessions):
                 try:
-                    await session.on_market(steps)
+                    async with session.turn:
+                        await session.on_market(steps)
                 except _GONE:
                     self.sessions.discard(session)

@@ -1,0 +1,61 @@
+"""The ``xfeeds`` command, run as users run it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import msgspec
+
+from schemas import BookSnapshot, Event, Status, Subscribed
+
+
+def xfeeds(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sdk.cli", *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def test_watch_simulated_json_lines() -> None:
+    result = xfeeds(
+        "watch", "kraken-v1", "book", "BTC/USD", "ETH/USD", "--simulate", "--json", "--count", "6"
+    )
+    assert result.returncode == 0, result.stderr
+    events = [msgspec.json.decode(line, type=Event) for line in result.stdout.splitlines()]
+    assert len(events) == 6
+    assert isinstance(events[0], Status)
+    assert {e.symbol for e in events if isinstance(e, Subscribed)} == {"BTC/USD", "ETH/USD"}
+    assert any(isinstance(e, BookSnapshot) for e in events)
+
+
+def test_watch_readable_lines() -> None:
+    result = xfeeds("watch", "kraken-v1", "trades", "BTC/USD", "--simulate", "--count", "3")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3 and "subscribed trades:BTC/USD" in lines[1]
+
+
+def test_watch_refuses_unsupported_request_up_front() -> None:
+    result = xfeeds("watch", "kraken-v1", "book", "BTC/USD", "--depth", "7", "--simulate")
+    assert result.returncode == 2
+    assert "depths are 10, 25, 100, 500, 1000" in result.stderr
+
+
+def test_demo_shows_events_a_refusal_and_a_reconnect() -> None:
+    result = xfeeds("demo", "--seconds", "3")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for expected in (
+        "subscribed book:BTC/USD@10",
+        "REFUSED",
+        "DISCONNECTED",
+        "reconnected",
+        " trade ",
+        " quote ",
+    ):
+        assert expected in out, expected
+
+
+def test_adapters_listing() -> None:
+    result = xfeeds("adapters")
+    assert "kraken-v1" in result.stdout and "book depths: 10, 25, 100, 500, 1000" in result.stdout

@@ -1,0 +1,75 @@
+"""Adapters are found by name, including ones another installed package declares."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+import adapters
+import sdk
+from schemas import ErrorEvent
+
+
+def test_built_in_adapter() -> None:
+    adapter = adapters.get("kraken-v1")
+    assert adapter.name == "kraken-v1"
+    assert adapter.default_url == "wss://ws.kraken.com"
+    assert "kraken-v1" in adapters.names()
+
+
+def test_unknown_adapter_names_the_available_ones() -> None:
+    with pytest.raises(LookupError, match=r"available: .*kraken-v1"):
+        adapters.get("nope")
+
+
+EXTRA_MODULE = """
+from sdk.adapter import Adapter
+from sdk.capabilities import Capabilities
+from sdk.symbols import AliasedSymbols
+from schemas import ErrorEvent
+
+
+class EchoCodec:
+    def subscribe(self, subscriptions):
+        return [repr(s) for s in subscriptions]
+
+    def unsubscribe(self, subscriptions):
+        return []
+
+    def decode(self, frame, received_ns):
+        return [ErrorEvent(exchange="echo", message="echo", raw=str(frame), ts_received=received_ns)]
+
+    def ping(self):
+        return None
+
+
+adapter = Adapter(
+    name="echo",
+    default_url="wss://echo.invalid",
+    capabilities=Capabilities(channels=frozenset({"trades"})),
+    symbols=AliasedSymbols({}),
+    new_codec=EchoCodec,
+)
+"""
+
+
+def test_installed_package_adds_an_adapter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A distribution on sys.path declaring the ``xfeeds.adapters`` entry point is picked up."""
+    (tmp_path / "xfeeds_echo.py").write_text(EXTRA_MODULE)
+    dist = tmp_path / "xfeeds_echo-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: xfeeds-echo\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[xfeeds.adapters]\necho = xfeeds_echo:adapter\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    adapters._discovered.cache_clear()
+    try:
+        assert "echo" in adapters.names()
+        adapter = adapters.get("echo")
+        [event] = adapter.new_codec().decode("hello", 1)
+        assert isinstance(event, ErrorEvent) and event.raw == "hello"
+        assert sdk.connect("echo").adapter is adapter
+    finally:
+        adapters._discovered.cache_clear()
+        sys.modules.pop("xfeeds_echo", None)
