@@ -81,6 +81,7 @@ class Simulator(ABC):
         self.heartbeat_interval = heartbeat_interval
         self.market = SyntheticMarket(self.instruments(), seed=seed)
         self.sessions: set[Session] = set()
+        self._streams: set[anyio.abc.SocketStream] = set()
         self.connections_accepted = 0
         self.refuse_connections = False
         """While true, new connections are closed before the WebSocket handshake."""
@@ -130,19 +131,29 @@ class Simulator(ABC):
             await anyio.sleep_forever()
 
     async def drop_connections(self) -> int:
-        """Cut every client connection without a closing handshake; returns how many."""
-        sessions = list(self.sessions)
-        for session in sessions:
-            await session.websocket.abort()
-        return len(sessions)
+        """Cut every client connection, even one mid-handshake, without a closing handshake.
+
+        Returns how many were cut.
+        """
+        streams = list(self._streams)
+        for stream in streams:
+            await stream.aclose()
+        return len(streams)
 
     async def _serve_connection(self, stream: anyio.abc.SocketStream) -> None:
         if self.refuse_connections:
             await stream.aclose()
             return
+        self._streams.add(stream)
+        try:
+            await self._serve_websocket(stream)
+        finally:
+            self._streams.discard(stream)
+
+    async def _serve_websocket(self, stream: anyio.abc.SocketStream) -> None:
         try:
             websocket = await accept(stream)
-        except HandshakeFailed:
+        except (HandshakeFailed, *_GONE):
             return
         self.connections_accepted += 1
         session = self.new_session(websocket)
