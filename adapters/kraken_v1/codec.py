@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -14,8 +15,12 @@ from adapters.kraken_v1.channels import (
     wire_options,
 )
 from adapters.kraken_v1.wire import (
+    DataFrame,
+    DictPayload,
     Error,
+    FillRow,
     Heartbeat,
+    LevelRow,
     Ping,
     Pong,
     ServerMessage,
@@ -51,6 +56,7 @@ _ORDER_TYPES = {"m": "market", "l": "limit"}
 _STATES: frozenset[str] = frozenset({"online", "maintenance", "cancel_only", "post_only", "limit_only"})
 
 DataHandler = Callable[[list[Any], str, str, int], list[Event]]
+"""Decodes one data frame's payloads given its channel option, symbol and receive time."""
 
 
 class KrakenV1Codec(CodecBase):
@@ -118,7 +124,7 @@ class KrakenV1Codec(CodecBase):
         assert type(message) in (Heartbeat, Pong)
         return []
 
-    def _decode_data(self, message: list[Any], received_ns: int) -> list[Event]:
+    def _decode_data(self, message: DataFrame, received_ns: int) -> list[Event]:
         if len(message) < 4:
             raise WireValueError("a data frame has a channel id, payloads, channel name and pair")
         channel_name, pair = message[-2], message[-1]
@@ -160,45 +166,47 @@ class KrakenV1Codec(CodecBase):
 
     # -- data channels ----------------------------------------------------------------------
 
-    def _trades(self, payloads: list[Any], option: str, symbol: str, received_ns: int) -> list[Event]:
+    def _trades(self, payloads: Payloads, option: str, symbol: str, received_ns: int) -> list[Event]:
         return [
             Trade(
                 exchange=EXCHANGE,
                 symbol=symbol,
-                price=decimal_from_text(price),
-                qty=decimal_from_text(qty),
-                side=_SIDES[side],  # type: ignore[arg-type]
-                order_type=_ORDER_TYPES.get(order_type),  # type: ignore[arg-type]
-                ts_exchange=seconds_text_to_ns(time),
+                price=_finite(row.price),
+                qty=_finite(row.qty),
+                side=_SIDES[row.side],  # type: ignore[arg-type]
+                order_type=_ORDER_TYPES.get(row.order_type),  # type: ignore[arg-type]
+                ts_exchange=_seconds_to_ns(row.time),
                 ts_received=received_ns,
             )
-            for price, qty, time, side, order_type, *_ in _only(payloads)
+            for row in _rows(payloads)
         ]
 
-    def _ticker(self, payloads: list[Any], option: str, symbol: str, received_ns: int) -> list[Event]:
-        data = _only(payloads)
+    def _ticker(self, payloads: Payloads, option: str, symbol: str, received_ns: int) -> list[Event]:
+        data = _dict_payload(payloads)
+        ask, bid, last = data.a or [], data.b or [], data.c or []
+        volume, vwap, low, high, open_ = (x or [] for x in (data.v, data.p, data.l, data.h, data.o))
         return [
             Ticker(
                 exchange=EXCHANGE,
                 symbol=symbol,
-                bid=decimal_from_text(data["b"][0]),
-                bid_qty=decimal_from_text(data["b"][2]),
-                ask=decimal_from_text(data["a"][0]),
-                ask_qty=decimal_from_text(data["a"][2]),
-                last=decimal_from_text(data["c"][0]),
-                last_qty=decimal_from_text(data["c"][1]),
-                volume_24h=decimal_from_text(data["v"][1]),
-                vwap_24h=decimal_from_text(data["p"][1]),
-                low_24h=decimal_from_text(data["l"][1]),
-                high_24h=decimal_from_text(data["h"][1]),
-                open_24h=decimal_from_text(data["o"][1]),
-                trades_24h=_integer(data["t"][1]),
+                bid=decimal_from_text(bid[0]),
+                bid_qty=decimal_from_text(bid[2]),
+                ask=decimal_from_text(ask[0]),
+                ask_qty=decimal_from_text(ask[2]),
+                last=decimal_from_text(last[0]),
+                last_qty=decimal_from_text(last[1]),
+                volume_24h=decimal_from_text(volume[1]),
+                vwap_24h=decimal_from_text(vwap[1]),
+                low_24h=decimal_from_text(low[1]),
+                high_24h=decimal_from_text(high[1]),
+                open_24h=decimal_from_text(open_[1]),
+                trades_24h=(data.t or [])[1],
                 ts_received=received_ns,
             )
         ]
 
-    def _spread(self, payloads: list[Any], option: str, symbol: str, received_ns: int) -> list[Event]:
-        bid, ask, time, bid_qty, ask_qty = _only(payloads)
+    def _spread(self, payloads: Payloads, option: str, symbol: str, received_ns: int) -> list[Event]:
+        bid, ask, time, bid_qty, ask_qty = _scalars(payloads)
         return [
             Quote(
                 exchange=EXCHANGE,
@@ -212,8 +220,8 @@ class KrakenV1Codec(CodecBase):
             )
         ]
 
-    def _ohlc(self, payloads: list[Any], option: str, symbol: str, received_ns: int) -> list[Event]:
-        time, end, open_, high, low, close, vwap, volume, count = _only(payloads)
+    def _ohlc(self, payloads: Payloads, option: str, symbol: str, received_ns: int) -> list[Event]:
+        time, end, open_, high, low, close, vwap, volume, count = _scalars(payloads)
         minutes = int(option)
         end_ns = seconds_text_to_ns(end)
         return [
@@ -235,12 +243,14 @@ class KrakenV1Codec(CodecBase):
             )
         ]
 
-    def _book(self, payloads: list[Any], option: str, symbol: str, received_ns: int) -> list[Event]:
+    def _book(self, payloads: Payloads, option: str, symbol: str, received_ns: int) -> list[Event]:
         depth = int(option) if option else DEFAULT_BOOK_DEPTH
         first = payloads[0]
-        if "as" in first or "bs" in first:
-            asks, asks_time = _levels(first.get("as", ()))
-            bids, bids_time = _levels(first.get("bs", ()))
+        if type(first) is not DictPayload:
+            raise WireValueError("a book payload must be an object")
+        if first.as_ is not None or first.bs is not None:
+            asks, ask_time = _levels(first.as_ or ())
+            bids, bid_time = _levels(first.bs or ())
             return [
                 BookSnapshot(
                     exchange=EXCHANGE,
@@ -248,20 +258,22 @@ class KrakenV1Codec(CodecBase):
                     depth=depth,
                     bids=bids,
                     asks=asks,
-                    ts_exchange=_known(max(asks_time, bids_time)),
+                    ts_exchange=_latest(ask_time, bid_time),
                     ts_received=received_ns,
                 )
             ]
-        asks, bids, latest, checksum = (), (), _NO_TIME, None
+        asks = bids = ()
+        ask_time = bid_time = None
+        checksum = None
         for payload in payloads:  # one payload per side; the last one carries the checksum
-            if "a" in payload:
-                asks, time = _levels(payload["a"])
-                latest = max(latest, time)
-            if "b" in payload:
-                bids, time = _levels(payload["b"])
-                latest = max(latest, time)
-            if "c" in payload:
-                checksum = _checksum(payload["c"])
+            if type(payload) is not DictPayload:
+                raise WireValueError("a book payload must be an object")
+            if payload.a is not None:
+                asks, ask_time = _levels(payload.a)
+            if payload.b is not None:
+                bids, bid_time = _levels(payload.b)
+            if payload.c is not None:
+                checksum = _checksum(payload.c)
         return [
             BookUpdate(
                 exchange=EXCHANGE,
@@ -270,50 +282,82 @@ class KrakenV1Codec(CodecBase):
                 bids=bids,
                 asks=asks,
                 checksum=checksum,
-                ts_exchange=_known(latest),
+                ts_exchange=_latest(ask_time, bid_time),
                 ts_received=received_ns,
             )
         ]
 
 
-def _only(payloads: list[Any]) -> Any:
+Payloads = list[int | str | DictPayload | list[FillRow | str | int]]
+
+
+def _finite(value: Decimal) -> Decimal:
+    if not value.is_finite():
+        raise WireValueError(f"expected a finite number, got {value}")
+    return value
+
+
+def _seconds_to_ns(seconds: Decimal) -> int:
+    if not seconds.is_finite() or seconds < 0:
+        raise WireValueError(f"expected a time in seconds, got {seconds}")
+    return int(seconds.scaleb(9))
+
+
+def _latest(*times: Decimal | None) -> int | None:
+    known = [t for t in times if t is not None]
+    return _seconds_to_ns(max(known)) if known else None
+
+
+def _levels(rows: Sequence[LevelRow | str | int]) -> tuple[tuple[BookLevel, ...], Decimal | None]:
+    """Book levels in wire order, and the latest level time (None for no levels)."""
+    levels = []
+    latest = None
+    for row in rows:
+        if type(row) is not LevelRow:
+            raise WireValueError(f"expected a book level, got {row!r}")
+        if not (row.price.is_finite() and row.qty.is_finite()):
+            raise WireValueError(f"book level is not finite: {row!r}")
+        levels.append(BookLevel(row.price, row.qty, row.flag == "r"))
+        if latest is None or row.time > latest:
+            latest = row.time
+    return tuple(levels), latest
+
+
+def _only(payloads: Payloads) -> object:
     """The single payload of a non-book data frame."""
     if len(payloads) != 1:
         raise WireValueError(f"expected one payload, got {len(payloads)}")
     return payloads[0]
 
 
-_NO_TIME = -1
+def _dict_payload(payloads: Payloads) -> DictPayload:
+    payload = _only(payloads)
+    if type(payload) is not DictPayload:
+        raise WireValueError("expected an object payload")
+    return payload
 
 
-def _known(time: int) -> int | None:
-    return None if time == _NO_TIME else time
+def _rows(payloads: Payloads) -> list[FillRow]:
+    payload = _only(payloads)
+    if type(payload) is not list or not all(type(row) is FillRow for row in payload):
+        raise WireValueError("expected a list of trades")
+    return payload
 
 
-def _levels(rows: Any) -> tuple[tuple[BookLevel, ...], int]:
-    """Book levels in wire order, and the latest level time in ns (``_NO_TIME`` for none)."""
-    levels = []
-    latest = _NO_TIME
-    for row in rows:
-        levels.append(
-            BookLevel(
-                decimal_from_text(row[0]),
-                decimal_from_text(row[1]),
-                len(row) > 3 and row[3] == "r",
-            )
-        )
-        time = seconds_text_to_ns(row[2])
-        latest = max(latest, time)
-    return tuple(levels), latest
+def _scalars(payloads: Payloads) -> list[str | int]:
+    payload = _only(payloads)
+    if type(payload) is not list or any(type(item) is FillRow for item in payload):
+        raise WireValueError("expected a list of values")
+    return payload
 
 
-def _checksum(text: Any) -> int:
+def _checksum(text: object) -> int:
     if type(text) is not str or not text.isdigit():
         raise WireValueError(f"checksum must be a decimal string, got {text!r}")
     return int(text)
 
 
-def _integer(value: Any) -> int:
+def _integer(value: object) -> int:
     if type(value) is not int:
         raise WireValueError(f"expected an integer, got {value!r}")
     return value

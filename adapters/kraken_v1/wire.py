@@ -7,7 +7,7 @@ the simulator speaks exactly the same wire.
 
 from __future__ import annotations
 
-from typing import Any
+from decimal import Decimal
 
 import msgspec
 
@@ -47,7 +47,52 @@ class Error(msgspec.Struct, tag_field="event", tag="error", omit_defaults=True):
     reqid: int | None = None
 
 
-ServerMessage = list[Any] | SystemStatus | Heartbeat | Pong | SubscriptionStatus | Error
+class LevelRow(msgspec.Struct, array_like=True):
+    """``[price, volume, timestamp]`` or ``[price, volume, timestamp, "r"]`` in a book payload."""
+
+    price: Decimal
+    qty: Decimal
+    time: Decimal
+    flag: str = ""
+
+
+class FillRow(msgspec.Struct, array_like=True):
+    """``[price, volume, time, side, orderType, misc]`` in a trade payload."""
+
+    price: Decimal
+    qty: Decimal
+    time: Decimal
+    side: str
+    order_type: str
+    misc: str = ""
+
+
+class DictPayload(msgspec.Struct):
+    """Object payloads: book snapshots (``as``/``bs``), book updates (``a``/``b``/``c``) and
+    tickers (``a``, ``b``, ``c``, ``v``, ``p``, ``t``, ``l``, ``h``, ``o``).
+
+    msgspec allows one object type per union, so the book and ticker shapes share this struct:
+    a book side is a list of level rows, a ticker's ``a``/``b`` a flat list of scalars.
+    """
+
+    as_: list[LevelRow] | None = msgspec.field(default=None, name="as")
+    bs: list[LevelRow] | None = None
+    a: list[LevelRow | str | int] | None = None
+    b: list[LevelRow | str | int] | None = None
+    c: str | list[str] | None = None
+    v: list[str] | None = None
+    p: list[str] | None = None
+    t: list[int] | None = None
+    l: list[str] | None = None  # noqa: E741 - wire name
+    h: list[str] | None = None
+    o: list[str] | None = None
+
+
+DataFrame = list[int | str | DictPayload | list[FillRow | str | int]]
+"""``[channelID, payload..., channelName, pair]``: trade payloads are lists of fill rows; spread
+and ohlc payloads flat lists of scalars."""
+
+ServerMessage = DataFrame | SystemStatus | Heartbeat | Pong | SubscriptionStatus | Error
 
 
 class Subscribe(msgspec.Struct, tag_field="event", tag="subscribe", omit_defaults=True):
