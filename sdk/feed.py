@@ -186,7 +186,7 @@ class Feed:
             self.stats.disconnects += 1
             down_since = time.monotonic_ns()
             logger.warning("%s: disconnected: %s", self.adapter.name, reason)
-            await self._buffer.put([self._control(Disconnected, reason=reason)])
+            await self._buffer.put([self._disconnected(reason)])
             reconnected = await self._reconnect(down_since)
             if reconnected is None:
                 return
@@ -199,7 +199,7 @@ class Feed:
             if self._reconnect_policy.exhausted(attempt):
                 reason = f"gave up after {attempt - 1} reconnect attempts"
                 logger.error("%s: %s", self.adapter.name, reason)
-                await self._buffer.put([self._control(Disconnected, reason=reason, final=True)])
+                await self._buffer.put([self._disconnected(reason, final=True)])
                 self._buffer.close(reason)
                 return None
             await anyio.sleep(self._reconnect_policy.delay(attempt, self._rng))
@@ -211,7 +211,10 @@ class Feed:
             self._websocket = websocket
             self.stats.reconnects += 1
             downtime = time.monotonic_ns() - down_since
-            await self._buffer.put([self._control(Reconnected, attempt=attempt, downtime=downtime)])
+            reconnected = Reconnected(
+                exchange=self.adapter.name, attempt=attempt, downtime=downtime, ts_received=time.time_ns()
+            )
+            await self._buffer.put([reconnected])
             return websocket
 
     async def _read(self, websocket: WebSocket) -> str:
@@ -273,8 +276,10 @@ class Feed:
             except _CONNECT_ERRORS:
                 return
 
-    def _control(self, kind: type[Disconnected] | type[Reconnected], **fields: object) -> Event:
-        return kind(exchange=self.adapter.name, ts_received=time.time_ns(), **fields)  # type: ignore[arg-type]
+    def _disconnected(self, reason: str, *, final: bool = False) -> Disconnected:
+        return Disconnected(
+            exchange=self.adapter.name, reason=reason, final=final, ts_received=time.time_ns()
+        )
 
 
 _NOTEWORTHY = frozenset({SubscriptionError, ErrorEvent})

@@ -116,3 +116,25 @@ async def test_channels_tell_one_story() -> None:
     assert all(t.low_24h <= t.last <= t.high_24h for t in tickers)
     quotes = [e for e in events if isinstance(e, Quote)]
     assert quotes and all(q.bid < q.ask for q in quotes)
+
+
+@pytest.mark.anyio
+async def test_heartbeats_when_idle_and_pong_echoes_reqid() -> None:
+    import msgspec
+
+    from sdk.transport import connect
+
+    async with KrakenV1Simulator(tick_interval=60, heartbeat_interval=0.05) as simulator:
+        websocket = await connect(simulator.url)
+        received: list[object] = []
+        with anyio.fail_after(10):
+            await websocket.send_text('{"event":"ping","reqid":42}')
+            await websocket.send_text(
+                '{"event":"subscribe","pair":["XBT/USD"],"subscription":{"name":"trade"}}'
+            )
+            while sum(m == {"event": "heartbeat"} for m in received) < 3:
+                received += [msgspec.json.decode(m) for m in await websocket.receive_batch()]
+        await websocket.close()
+    assert received[0]["event"] == "systemStatus"  # type: ignore[index]
+    assert {"event": "pong", "reqid": 42} in received
+    assert received.index({"event": "pong", "reqid": 42}) < received.index({"event": "heartbeat"})
