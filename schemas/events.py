@@ -36,10 +36,15 @@ class _Event(msgspec.Struct, frozen=True, tag_field="type", tag=True, kw_only=Tr
     ts_received: int
 
 
-class Trade(_Event, frozen=True, kw_only=True):
-    """One fill. ``side`` is the taker's side (None if the exchange does not say)."""
+class _SymbolEvent(_Event, frozen=True, kw_only=True):
+    """An event about one instrument, named in the shared ``BASE/QUOTE`` form."""
 
     symbol: str
+
+
+class Trade(_SymbolEvent, frozen=True, kw_only=True):
+    """One fill. ``side`` is the taker's side (None if the exchange does not say)."""
+
     price: Decimal
     qty: Decimal
     side: Side | None
@@ -59,33 +64,27 @@ class BookLevel(msgspec.Struct, frozen=True, array_like=True):
     republished: bool = False
 
 
-class BookSnapshot(_Event, frozen=True, kw_only=True):
+class _BookEvent(_SymbolEvent, frozen=True, kw_only=True):
+    """Levels of one book subscribed to ``depth``; ``checksum`` is the exchange's checksum of the
+    book once these levels are in place, where it sends one."""
+
+    depth: int
+    bids: tuple[BookLevel, ...]
+    asks: tuple[BookLevel, ...]
+    checksum: int | None = None
+
+
+class BookSnapshot(_BookEvent, frozen=True, kw_only=True):
     """The whole book up to ``depth``: bids best (highest) first, asks best (lowest) first."""
 
-    symbol: str
-    depth: int
-    bids: tuple[BookLevel, ...]
-    asks: tuple[BookLevel, ...]
-    checksum: int | None = None
+
+class BookUpdate(_BookEvent, frozen=True, kw_only=True):
+    """Level changes to apply in wire order, then cut each side to the subscribed depth."""
 
 
-class BookUpdate(_Event, frozen=True, kw_only=True):
-    """Level changes to apply in wire order, then cut each side to the subscribed depth.
-
-    ``checksum`` is the exchange's checksum of the book after this update, where it sends one.
-    """
-
-    symbol: str
-    depth: int
-    bids: tuple[BookLevel, ...]
-    asks: tuple[BookLevel, ...]
-    checksum: int | None = None
-
-
-class Ticker(_Event, frozen=True, kw_only=True):
+class Ticker(_SymbolEvent, frozen=True, kw_only=True):
     """Top of book plus rolling 24-hour statistics."""
 
-    symbol: str
     bid: Decimal
     bid_qty: Decimal
     ask: Decimal
@@ -100,24 +99,22 @@ class Ticker(_Event, frozen=True, kw_only=True):
     trades_24h: int | None = None
 
 
-class Quote(_Event, frozen=True, kw_only=True):
+class Quote(_SymbolEvent, frozen=True, kw_only=True):
     """Best bid and ask with their sizes."""
 
-    symbol: str
     bid: Decimal
     bid_qty: Decimal
     ask: Decimal
     ask_qty: Decimal
 
 
-class Candle(_Event, frozen=True, kw_only=True):
+class Candle(_SymbolEvent, frozen=True, kw_only=True):
     """An OHLC candle; exchanges re-send the running candle as trades arrive.
 
     ``start`` and ``end`` bound the candle's interval in ns; ``interval`` is the requested one
     (``1m``, ``1h``, ...).
     """
 
-    symbol: str
     interval: str
     start: int
     end: int
@@ -137,17 +134,15 @@ class Status(_Event, frozen=True, kw_only=True):
     detail: str = ""
 
 
-class Subscribed(_Event, frozen=True, kw_only=True):
+class Subscribed(_SymbolEvent, frozen=True, kw_only=True):
     """The exchange confirmed a subscription."""
 
-    symbol: str
     subscription: Subscription
 
 
-class Unsubscribed(_Event, frozen=True, kw_only=True):
+class Unsubscribed(_SymbolEvent, frozen=True, kw_only=True):
     """The exchange confirmed an unsubscription."""
 
-    symbol: str
     subscription: Subscription
 
 
