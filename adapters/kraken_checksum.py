@@ -2,28 +2,51 @@
 
 CRC32 of the top ten asks (ascending) then the top ten bids (descending), each level written as
 its price text then its quantity text with the decimal point removed and leading zeros stripped.
-The text must be the exchange's exact text: trailing zeros count.
+The text must be the exchange's exact text: trailing zeros count. v1 sends that text, and a
+``Decimal`` built from it keeps it; v2 sends numbers, so the text is re-created with the pair's
+price and quantity precision.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
 
 CHECKSUM_LEVELS = 10
 
 
-def level_fragment(price_text: str, qty_text: str) -> str:
-    """One level's contribution to the checksum input."""
-    return price_text.replace(".", "").lstrip("0") + qty_text.replace(".", "").lstrip("0")
+def text_fragment(text: str) -> str:
+    """A number's checksum text: no decimal point, no leading zeros."""
+    return text.replace(".", "").lstrip("0")
 
 
-def checksum(asks: Iterable[tuple[str, str]], bids: Iterable[tuple[str, str]]) -> int:
+class KrakenChecksum:
+    """Kraken's book checksum as a ``sdk.book.ChecksumScheme``.
+
+    With no precisions each number is written exactly as it arrived (v1); with precisions it is
+    written with that many decimal places (v2).
+    """
+
+    levels = CHECKSUM_LEVELS
+
+    def __init__(self, price_places: int | None = None, qty_places: int | None = None) -> None:
+        self._price_format = "f" if price_places is None else f".{price_places}f"
+        self._qty_format = "f" if qty_places is None else f".{qty_places}f"
+
+    def fragment(self, price: Decimal, qty: Decimal) -> str:
+        return text_fragment(format(price, self._price_format)) + text_fragment(format(qty, self._qty_format))
+
+    def checksum(self, asks: Sequence[str], bids: Sequence[str]) -> int:
+        return zlib.crc32(("".join(asks) + "".join(bids)).encode("ascii"))
+
+
+def checksum_of_text(asks: Iterable[tuple[str, str]], bids: Iterable[tuple[str, str]]) -> int:
     """Checksum of a book given as (price text, qty text) pairs, best first on each side."""
     parts: list[str] = []
     for side in (asks, bids):
         for index, (price, qty) in enumerate(side):
             if index == CHECKSUM_LEVELS:
                 break
-            parts.append(level_fragment(price, qty))
+            parts.append(text_fragment(price) + text_fragment(qty))
     return zlib.crc32("".join(parts).encode("ascii"))

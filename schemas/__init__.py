@@ -1,7 +1,9 @@
 """The shared, exchange-agnostic schema: every event a feed yields and every request it takes."""
 
 from schemas.events import (
+    BookInvalidated,
     BookLevel,
+    BookResynced,
     BookSnapshot,
     BookUpdate,
     Candle,
@@ -25,7 +27,9 @@ from schemas.events import (
 from schemas.subscription import Channel, Subscription
 
 __all__ = [
+    "BookInvalidated",
     "BookLevel",
+    "BookResynced",
     "BookSnapshot",
     "BookUpdate",
     "Candle",

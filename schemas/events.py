@@ -165,6 +165,22 @@ class ErrorEvent(_Event, frozen=True, kw_only=True):
     symbol: str | None = None
 
 
+class BookInvalidated(_SymbolEvent, frozen=True, kw_only=True):
+    """The maintained book no longer matches the exchange's; a resync has been requested.
+
+    ``reason`` is ``checksum`` (with the exchange's ``expected`` and the locally ``computed``
+    value) or ``crossed`` (best bid at or above best ask).
+    """
+
+    reason: Literal["checksum", "crossed"]
+    expected: int | None = None
+    computed: int | None = None
+
+
+class BookResynced(_SymbolEvent, frozen=True, kw_only=True):
+    """A fresh snapshot replaced an invalidated book; it is valid again."""
+
+
 class Disconnected(_Event, frozen=True, kw_only=True):
     """The connection closed; the feed will reconnect unless it says ``final``."""
 
@@ -184,7 +200,15 @@ class Reconnected(_Event, frozen=True, kw_only=True):
 
 MarketEvent = Trade | BookSnapshot | BookUpdate | Ticker | Quote | Candle
 ControlEvent = (
-    Status | Subscribed | Unsubscribed | SubscriptionError | ErrorEvent | Disconnected | Reconnected
+    Status
+    | BookInvalidated
+    | BookResynced
+    | Subscribed
+    | Unsubscribed
+    | SubscriptionError
+    | ErrorEvent
+    | Disconnected
+    | Reconnected
 )
 Event = MarketEvent | ControlEvent
 """Everything a feed yields."""

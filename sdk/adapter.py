@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from schemas.events import Event
 from schemas.subscription import Subscription
+from sdk.book import ChecksumScheme
 from sdk.capabilities import Capabilities
 from sdk.symbols import SymbolMap
 
@@ -42,6 +43,10 @@ class Codec(Protocol):
 
     def ping(self) -> str | None:
         """The protocol's keep-alive request, or None to use WebSocket ping frames."""
+        ...
+
+    def book_checksum(self, symbol: str) -> ChecksumScheme | None:
+        """How ``symbol``'s book is checksummed, or None if it is not (or not yet known)."""
         ...
 
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from schemas.events import ErrorEvent, Event
 from schemas.subscription import Subscription
+from sdk.book import ChecksumScheme
 
 
 def frame_text(frame: bytes | str) -> str:
@@ -56,3 +57,7 @@ class CodecBase(ABC):
 
     @abstractmethod
     def ping(self) -> str | None: ...
+
+    def book_checksum(self, symbol: str) -> ChecksumScheme | None:
+        """No checksum unless the protocol defines one."""
+        return None

@@ -10,15 +10,18 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import anyio
 import anyio.abc
 
 from schemas.events import (
+    BookInvalidated,
+    BookSnapshot,
+    BookUpdate,
     Disconnected,
     ErrorEvent,
     Event,
@@ -27,6 +30,7 @@ from schemas.events import (
 )
 from schemas.subscription import Subscription
 from sdk.adapter import Adapter, Codec
+from sdk.books import BookKeeper, BookStats, BookView
 from sdk.buffer import EventBuffer, FeedClosed
 from sdk.codec import frame_text
 from sdk.reconnect import ReconnectPolicy
@@ -56,6 +60,11 @@ class Feed:
     ``async for event in feed`` yields every event in arrival order, including acks, rejections,
     errors and reconnects. ``buffer_size`` bounds the events held for a slow consumer (the reader
     then waits). ``ping_interval`` is how often an idle connection is kept alive.
+
+    Every book subscribed is also maintained (``feed.book(symbol)``) and, unless switched off,
+    verified against the exchange's checksum on every update. A failed check emits
+    ``BookInvalidated`` and resubscribes that symbol alone, at most one resync every
+    ``resync_interval`` seconds; its fresh snapshot emits ``BookResynced``.
     """
 
     def __init__(
@@ -67,6 +76,7 @@ class Feed:
         buffer_size: int = 100_000,
         ping_interval: float = 30.0,
         max_message: int = DEFAULT_MAX_MESSAGE,
+        resync_interval: float = 0.5,
         seed: int | None = None,
     ) -> None:
         self.adapter = adapter
@@ -78,6 +88,17 @@ class Feed:
         self._rng = random.Random(seed)
         self._buffer = EventBuffer(buffer_size)
         self._subscriptions: dict[Subscription, None] = {}
+        self._books = BookKeeper(adapter.name)
+        self._book_subscriptions: dict[str, Subscription] = {}
+        self._resync_interval = resync_interval
+        self._pending_resyncs: dict[Subscription, None] = {}
+        self._resync_wanted: anyio.Event | None = None
+        self._handlers: dict[type, Callable[[Any], Event | None]] = {
+            BookSnapshot: self._on_snapshot,
+            BookUpdate: self._on_update,
+            SubscriptionError: self._on_refusal,
+            ErrorEvent: self._on_error,
+        }
         self._websocket: WebSocket | None = None
         self._codec: Codec = adapter.new_codec()
         self._task_group: anyio.abc.TaskGroup | None = None
@@ -91,6 +112,15 @@ class Feed:
     def connected(self) -> bool:
         return self._websocket is not None
 
+    @property
+    def book_stats(self) -> BookStats:
+        """Checksum checks, failures and resyncs over every book of this feed."""
+        return self._books.stats
+
+    def book(self, symbol: str) -> BookView:
+        """The maintained book of a subscribed symbol; KeyError before its first snapshot."""
+        return self._books.view(symbol)
+
     # -- lifecycle --------------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
@@ -99,6 +129,7 @@ class Feed:
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
         self._task_group.start_soon(self._supervise, self._websocket)
+        self._task_group.start_soon(self._resync_books)
         return self
 
     async def __aexit__(
@@ -120,16 +151,21 @@ class Feed:
 
     # -- subscriptions ----------------------------------------------------------------------
 
-    async def subscribe(self, *subscriptions: Subscription) -> None:
+    async def subscribe(self, *subscriptions: Subscription, verify: bool = True) -> None:
         """Subscribe; every request is checked before anything is sent.
 
         Raises ``UnsupportedSubscription`` naming what the adapter supports. Acks and rejections
-        arrive later in the stream as ``Subscribed`` and ``SubscriptionError``.
+        arrive later in the stream as ``Subscribed`` and ``SubscriptionError``. ``verify=False``
+        maintains the books of these subscriptions without checking their checksums.
         """
         for subscription in subscriptions:
             self.adapter.check(subscription)
         new = [s for s in dict.fromkeys(subscriptions) if s not in self._subscriptions]
         self._subscriptions.update(dict.fromkeys(new))
+        for subscription in new:
+            if subscription.channel == "book":
+                self._book_subscriptions[subscription.symbol] = subscription
+                self._books.track(subscription.symbol, verify=verify)
         if new:
             await self._send(self._codec.subscribe(new))
 
@@ -137,9 +173,15 @@ class Feed:
         """Stop streams; the exchange confirms each with ``Unsubscribed``."""
         known = [s for s in dict.fromkeys(subscriptions) if s in self._subscriptions]
         for subscription in known:
-            del self._subscriptions[subscription]
+            self._forget(subscription)
         if known:
             await self._send(self._codec.unsubscribe(known))
+
+    def _forget(self, subscription: Subscription) -> None:
+        self._subscriptions.pop(subscription, None)
+        if self._book_subscriptions.get(subscription.symbol) == subscription:
+            del self._book_subscriptions[subscription.symbol]
+            self._books.forget(subscription.symbol)
 
     async def _send(self, frames: list[str]) -> None:
         """Send now if connected; otherwise the reconnect sends every active subscription."""
@@ -183,6 +225,7 @@ class Feed:
         while True:
             reason = await self._read(websocket)
             self._websocket = None
+            self._books.suspend()
             self.stats.disconnects += 1
             down_since = time.monotonic_ns()
             logger.warning("%s: disconnected: %s", self.adapter.name, reason)
@@ -232,37 +275,83 @@ class Feed:
         return reason
 
     def _decode(self, messages: list[bytes], received_ns: int) -> list[Event]:
+        """Decode one read's messages; book, refusal and error events get handled on the way."""
         codec = self._codec
+        handlers = self._handlers
         events: list[Event] = []
         for message in messages:
             try:
-                events.extend(codec.decode(message, received_ns))
+                decoded = codec.decode(message, received_ns)
             except Exception as exc:  # a third-party codec broke its contract; keep the stream
-                events.append(
+                decoded = [
                     ErrorEvent(
                         exchange=self.adapter.name,
                         message=f"codec raised {type(exc).__name__}: {exc}",
                         raw=frame_text(message),
                         ts_received=received_ns,
                     )
-                )
+                ]
+            for event in decoded:
+                events.append(event)
+                handler = handlers.get(type(event))
+                if handler is not None:
+                    follow_up = handler(event)
+                    if follow_up is not None:
+                        events.append(follow_up)
         self.stats.frames += len(messages)
         self.stats.events += len(events)
-        for event in events:
-            if type(event) in _NOTEWORTHY:
-                self._note(event)
         return events
 
-    def _note(self, event: Event) -> None:
-        """Count and log errors; forget subscriptions the exchange refused."""
-        if isinstance(event, SubscriptionError):
-            self.stats.subscription_errors += 1
-            logger.warning("%s: subscription refused: %s", self.adapter.name, event.message)
-            if event.subscription is not None:
-                self._subscriptions.pop(event.subscription, None)
-        elif isinstance(event, ErrorEvent):
-            self.stats.errors += 1
-            logger.warning("%s: %s: %.200s", self.adapter.name, event.message, event.raw)
+    def _on_snapshot(self, snapshot: BookSnapshot) -> Event | None:
+        follow_up = self._books.on_snapshot(snapshot, self._codec.book_checksum(snapshot.symbol))
+        if isinstance(follow_up, BookInvalidated):
+            self._request_resync(follow_up)
+        return follow_up
+
+    def _on_update(self, update: BookUpdate) -> Event | None:
+        invalidated = self._books.on_update(update)
+        if invalidated is not None:
+            self._request_resync(invalidated)
+        return invalidated
+
+    def _on_refusal(self, refusal: SubscriptionError) -> None:
+        """Count and log; forget a subscription the exchange refused so it is not re-sent."""
+        self.stats.subscription_errors += 1
+        logger.warning("%s: subscription refused: %s", self.adapter.name, refusal.message)
+        if refusal.subscription is not None:
+            self._forget(refusal.subscription)
+
+    def _on_error(self, error: ErrorEvent) -> None:
+        self.stats.errors += 1
+        logger.warning("%s: %s: %.200s", self.adapter.name, error.message, error.raw)
+
+    def _request_resync(self, invalidated: BookInvalidated) -> None:
+        logger.warning(
+            "%s: %s book invalid (%s, expected %s, computed %s); resyncing",
+            self.adapter.name,
+            invalidated.symbol,
+            invalidated.reason,
+            invalidated.expected,
+            invalidated.computed,
+        )
+        subscription = self._book_subscriptions.get(invalidated.symbol)
+        if subscription is not None:
+            self._pending_resyncs[subscription] = None
+            if self._resync_wanted is not None:
+                self._resync_wanted.set()
+
+    async def _resync_books(self) -> None:
+        """Unsubscribe and resubscribe invalid books one at a time, paced for rate limits."""
+        while True:
+            while not self._pending_resyncs:
+                self._resync_wanted = anyio.Event()
+                await self._resync_wanted.wait()
+            subscription = next(iter(self._pending_resyncs))
+            del self._pending_resyncs[subscription]
+            if subscription in self._subscriptions:
+                codec = self._codec
+                await self._send([*codec.unsubscribe([subscription]), *codec.subscribe([subscription])])
+                await anyio.sleep(self._resync_interval)
 
     async def _keep_alive(self, websocket: WebSocket) -> None:
         while True:
@@ -280,6 +369,3 @@ class Feed:
         return Disconnected(
             exchange=self.adapter.name, reason=reason, final=final, ts_received=time.time_ns()
         )
-
-
-_NOTEWORTHY = frozenset({SubscriptionError, ErrorEvent})

@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 
 from schemas.events import (
+    BookInvalidated,
     BookLevel,
+    BookResynced,
     BookSnapshot,
     BookUpdate,
     Candle,
@@ -72,6 +74,15 @@ def _body(event: Event) -> str:
             return f"REFUSED   {what}: {event.message}"
         case ErrorEvent():
             return f"ERROR     {event.message}: {event.raw[:120]}"
+        case BookInvalidated():
+            values = (
+                f" (expected {event.expected}, computed {event.computed})"
+                if event.expected is not None
+                else ""
+            )
+            return f"{event.symbol:<9} BOOK INVALID {event.reason}{values}; resyncing"
+        case BookResynced():
+            return f"{event.symbol:<9} book      resynced from a fresh snapshot"
         case Disconnected():
             return f"DISCONNECTED {event.reason}{' (final)' if event.final else ''}"
         case Reconnected():

@@ -9,7 +9,7 @@ import pytest
 
 import adapters
 import sdk
-from adapters.kraken_checksum import checksum
+from adapters.kraken_checksum import checksum_of_text
 from adapters.kraken_v1.simulator import KrakenV1Simulator
 from schemas import BookSnapshot, BookUpdate, Candle, Event, Quote, Ticker, Trade
 from tests.conftest import fixture_lines
@@ -38,7 +38,7 @@ class ReferenceBook:
         def text(side: dict[Decimal, Decimal], best_first: bool) -> list[tuple[str, str]]:
             return [(f"{p:f}", f"{side[p]:f}") for p in sorted(side, reverse=best_first)]
 
-        return checksum(text(self.asks, False), text(self.bids, True))
+        return checksum_of_text(text(self.asks, False), text(self.bids, True))
 
 
 def replay(events: list[Event]) -> tuple[int, dict[str, ReferenceBook]]:

@@ -8,6 +8,7 @@ from typing import Any
 
 import msgspec
 
+from adapters.kraken_checksum import KrakenChecksum
 from adapters.kraken_v1.channels import (
     DEFAULT_BOOK_DEPTH,
     candle_interval,
@@ -51,6 +52,8 @@ from sdk.wiretext import WireValueError, decimal_from_text, seconds_text_to_ns
 
 EXCHANGE = "kraken-v1"
 
+_CHECKSUM = KrakenChecksum()
+"""v1 numbers arrive as text, so the checksum uses each Decimal exactly as received."""
 _SIDES = {"b": "buy", "s": "sell"}
 _ORDER_TYPES = {"m": "market", "l": "limit"}
 _STATES: frozenset[str] = frozenset({"online", "maintenance", "cancel_only", "post_only", "limit_only"})
@@ -87,6 +90,9 @@ class KrakenV1Codec(CodecBase):
 
     def ping(self) -> str:
         return self._encoder.encode(Ping(reqid=self.next_request_id())).decode()
+
+    def book_checksum(self, symbol: str) -> KrakenChecksum:
+        return _CHECKSUM
 
     def _requests(
         self, kind: type[Subscribe] | type[Unsubscribe], subscriptions: Sequence[Subscription]

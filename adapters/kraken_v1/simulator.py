@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from adapters.kraken_checksum import checksum
+from adapters.kraken_checksum import checksum_of_text
 from adapters.kraken_v1.channels import BOOK_DEPTHS, OHLC_MINUTES, SYMBOLS, channel_name
 from adapters.kraken_v1.wire import (
     ClientMessage,
@@ -211,7 +211,10 @@ class KrakenV1Session(Session):
         if not ask_rows and not bid_rows:
             return []
         self._books[(symbol, depth)] = (bids, asks)
-        check = str(checksum(asks, bids))
+        crc = checksum_of_text(asks, bids)
+        if self.simulator.take_checksum_corruption(symbol):
+            crc ^= 0x5A5A5A5A
+        check = str(crc)
         if ask_rows and bid_rows:
             return [{"a": ask_rows}, {"b": bid_rows, "c": check}]
         return [{"a": ask_rows, "c": check} if ask_rows else {"b": bid_rows, "c": check}]

@@ -85,6 +85,7 @@ class Simulator(ABC):
         self.connections_accepted = 0
         self.refuse_connections = False
         """While true, new connections are closed before the WebSocket handshake."""
+        self._corrupt_checksums: set[str] = set()
         self._task_group: anyio.abc.TaskGroup | None = None
         self._listener: anyio.abc.Listener[anyio.abc.SocketStream] | None = None
 
@@ -139,6 +140,17 @@ class Simulator(ABC):
         for stream in streams:
             await stream.aclose()
         return len(streams)
+
+    def corrupt_next_checksum(self, symbol: str) -> None:
+        """Make the next book update sent for ``symbol`` carry a wrong checksum (once)."""
+        self._corrupt_checksums.add(symbol)
+
+    def take_checksum_corruption(self, symbol: str) -> bool:
+        """For sessions: whether to corrupt this update of ``symbol``; consumes the request."""
+        if symbol in self._corrupt_checksums:
+            self._corrupt_checksums.discard(symbol)
+            return True
+        return False
 
     async def _serve_connection(self, stream: anyio.abc.SocketStream) -> None:
         if self.refuse_connections:

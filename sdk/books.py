@@ -1,0 +1,178 @@
+"""The feed's maintained books: apply, verify, invalidate, and recognise a resync.
+
+Sans-I/O like the codecs: it consumes book events and answers with the integrity events to emit;
+the feed does the resubscribing. A book that fails its checksum (or crosses) is marked invalid
+once, stops being applied, and becomes valid again only from a fresh snapshot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from schemas.events import BookInvalidated, BookResynced, BookSnapshot, BookUpdate, Event
+from sdk.book import ChecksumScheme, OrderBook
+
+
+@dataclass
+class BookStats:
+    """Integrity counters across every book of a feed."""
+
+    checks: int = 0
+    failures: int = 0
+    resyncs: int = 0
+
+
+class BookView:
+    """A read-only view of one maintained book (live: it reflects later updates)."""
+
+    def __init__(self, book: OrderBook, state: _BookState) -> None:
+        self._book = book
+        self._state = state
+
+    @property
+    def symbol(self) -> str:
+        return self._book.symbol
+
+    @property
+    def valid(self) -> bool:
+        """False from a failed check until the fresh snapshot of the resync arrives."""
+        return self._state.valid
+
+    @property
+    def updated_ns(self) -> int | None:
+        """Exchange time (else receive time) of the last snapshot or update applied."""
+        return self._book.updated_ns
+
+    @property
+    def best_bid(self) -> tuple[Decimal, Decimal] | None:
+        top = self._book.bids.top(1)
+        return top[0] if top else None
+
+    @property
+    def best_ask(self) -> tuple[Decimal, Decimal] | None:
+        top = self._book.asks.top(1)
+        return top[0] if top else None
+
+    @property
+    def mid(self) -> Decimal | None:
+        bid, ask = self._book.bids.best(), self._book.asks.best()
+        return (bid + ask) / 2 if bid is not None and ask is not None else None
+
+    @property
+    def spread(self) -> Decimal | None:
+        bid, ask = self._book.bids.best(), self._book.asks.best()
+        return ask - bid if bid is not None and ask is not None else None
+
+    def bids(self, count: int = 10) -> list[tuple[Decimal, Decimal]]:
+        """The best ``count`` bids as (price, qty), highest first."""
+        return self._book.bids.top(count)
+
+    def asks(self, count: int = 10) -> list[tuple[Decimal, Decimal]]:
+        """The best ``count`` asks as (price, qty), lowest first."""
+        return self._book.asks.top(count)
+
+
+@dataclass
+class _BookState:
+    verify: bool
+    valid: bool = False
+    invalidated: bool = False
+
+
+class BookKeeper:
+    """Every book a feed maintains, keyed by symbol."""
+
+    def __init__(self, exchange: str) -> None:
+        self.exchange = exchange
+        self.stats = BookStats()
+        self._books: dict[str, tuple[OrderBook, _BookState]] = {}
+        self._verify: dict[str, bool] = {}
+
+    def track(self, symbol: str, *, verify: bool) -> None:
+        """Maintain ``symbol``'s book from its next snapshot; ``verify`` checks every checksum."""
+        self._verify[symbol] = verify
+
+    def forget(self, symbol: str) -> None:
+        self._verify.pop(symbol, None)
+        self._books.pop(symbol, None)
+
+    def suspend(self) -> None:
+        """The connection is gone: no book is valid until its next snapshot."""
+        for _, state in self._books.values():
+            state.valid = False
+
+    def view(self, symbol: str) -> BookView:
+        """The maintained book of ``symbol``; KeyError until its first snapshot."""
+        book, state = self._books[symbol]
+        return BookView(book, state)
+
+    def on_snapshot(self, snapshot: BookSnapshot, scheme: ChecksumScheme | None) -> Event | None:
+        """Replace the book; returns ``BookResynced`` when this ends an invalidation."""
+        verify = self._verify.get(snapshot.symbol)
+        if verify is None:
+            return None
+        entry = self._books.get(snapshot.symbol)
+        if entry is None or entry[0].depth != snapshot.depth or entry[0].scheme is not scheme:
+            entry = (
+                OrderBook(snapshot.symbol, snapshot.depth, scheme if verify else None),
+                _BookState(verify),
+            )
+            self._books[snapshot.symbol] = entry
+        book, state = entry
+        book.apply_snapshot(snapshot)
+        resynced = state.invalidated
+        state.valid, state.invalidated = True, False
+        problem = self._check(book, state, snapshot.checksum, snapshot.ts_received)
+        if problem is not None:
+            return problem
+        if resynced:
+            self.stats.resyncs += 1
+            return BookResynced(
+                exchange=self.exchange, symbol=snapshot.symbol, ts_received=snapshot.ts_received
+            )
+        return None
+
+    def on_update(self, update: BookUpdate) -> BookInvalidated | None:
+        """Apply an update to a valid book; returns ``BookInvalidated`` when it fails a check."""
+        entry = self._books.get(update.symbol)
+        if entry is None or not entry[1].valid:
+            return None
+        book, state = entry
+        book.apply_update(update)
+        return self._check(book, state, update.checksum, update.ts_received)
+
+    def _check(
+        self, book: OrderBook, state: _BookState, expected: int | None, now: int
+    ) -> BookInvalidated | None:
+        if not state.verify:
+            return None
+        if expected is not None and book.scheme is not None:
+            self.stats.checks += 1
+            computed = book.checksum()
+            if computed != expected:
+                return self._invalidate(book, state, now, "checksum", expected=expected, computed=computed)
+        if book.crossed():
+            return self._invalidate(book, state, now, "crossed")
+        return None
+
+    def _invalidate(
+        self,
+        book: OrderBook,
+        state: _BookState,
+        now: int,
+        reason: str,
+        *,
+        expected: int | None = None,
+        computed: int | None = None,
+    ) -> BookInvalidated:
+        self.stats.failures += 1
+        state.valid, state.invalidated = False, True
+        return BookInvalidated(
+            exchange=self.exchange,
+            symbol=book.symbol,
+            reason=reason,  # type: ignore[arg-type]
+            expected=expected,
+            computed=computed,
+            ts_received=now,
+        )
