@@ -9,7 +9,7 @@ written, so verifying a checksum is one join and one hash, never a re-formatting
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Protocol
 
@@ -31,6 +31,9 @@ class ChecksumScheme(Protocol):
         ...
 
 
+Fragmenter = Callable[[Decimal, Decimal], str]
+
+
 class BookSide:
     """One side of a book in ascending price order; ``bids`` reads it from the top end."""
 
@@ -50,20 +53,27 @@ class BookSide:
         self.qtys.clear()
         self.fragments.clear()
 
-    def set(self, price: Decimal, qty: Decimal, fragment: str) -> None:
-        """Write a level; a zero quantity deletes it (and a delete of an unknown price is a no-op)."""
-        prices = self.prices
-        index = bisect_left(prices, price)
-        if index < len(prices) and prices[index] == price:
-            if qty:
-                self.qtys[index] = qty
-                self.fragments[index] = fragment
-            else:
-                del prices[index], self.qtys[index], self.fragments[index]
-        elif qty:
-            prices.insert(index, price)
-            self.qtys.insert(index, qty)
-            self.fragments.insert(index, fragment)
+    def write(
+        self, levels: tuple[BookLevel, ...], fragment: Callable[[Decimal, Decimal], str] | None
+    ) -> None:
+        """Write levels in order; a zero quantity deletes (a delete of an unknown price is a no-op).
+
+        ``fragment`` makes each written level's checksum fragment (None: the book is not checked).
+        """
+        prices, qtys, fragments = self.prices, self.qtys, self.fragments
+        for level in levels:
+            price, qty = level.price, level.qty
+            index = bisect_left(prices, price)
+            if index < len(prices) and prices[index] == price:
+                if qty:
+                    qtys[index] = qty
+                    fragments[index] = fragment(price, qty) if fragment else ""
+                else:
+                    del prices[index], qtys[index], fragments[index]
+            elif qty:
+                prices.insert(index, price)
+                qtys.insert(index, qty)
+                fragments.insert(index, fragment(price, qty) if fragment else "")
 
     def truncate(self, depth: int) -> None:
         """Keep the best ``depth`` levels."""
@@ -109,16 +119,18 @@ class OrderBook:
         """Replace the whole book."""
         self.bids.clear()
         self.asks.clear()
-        self._write(self.bids, snapshot.bids)
-        self._write(self.asks, snapshot.asks)
+        fragment = self.scheme.fragment if self.scheme else None
+        self.bids.write(snapshot.bids, fragment)
+        self.asks.write(snapshot.asks, fragment)
         self._finish(snapshot.ts_exchange or snapshot.ts_received)
 
     def apply_update(self, update: BookUpdate) -> None:
         """Apply levels in wire order, then cut both sides to the depth."""
+        fragment = self.scheme.fragment if self.scheme else None
         if update.bids:
-            self._write(self.bids, update.bids)
+            self.bids.write(update.bids, fragment)
         if update.asks:
-            self._write(self.asks, update.asks)
+            self.asks.write(update.asks, fragment)
         self._finish(update.ts_exchange or update.ts_received)
 
     def checksum(self) -> int | None:
@@ -130,19 +142,8 @@ class OrderBook:
 
     def crossed(self) -> bool:
         """Whether the best bid reaches the best ask: a book no exchange would publish."""
-        bid, ask = self.bids.best(), self.asks.best()
-        return bid is not None and ask is not None and bid >= ask
-
-    def _write(self, side: BookSide, levels: tuple[BookLevel, ...]) -> None:
-        scheme = self.scheme
-        if scheme is None:
-            for level in levels:
-                side.set(level.price, level.qty, "")
-            return
-        fragment = scheme.fragment
-        for level in levels:
-            price, qty = level.price, level.qty
-            side.set(price, qty, fragment(price, qty) if qty else "")
+        bids, asks = self.bids.prices, self.asks.prices
+        return bool(bids) and bool(asks) and bids[-1] >= asks[0]
 
     def _finish(self, time_ns: int) -> None:
         self.bids.truncate(self.depth)

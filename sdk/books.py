@@ -136,10 +136,14 @@ class BookKeeper:
     def on_update(self, update: BookUpdate) -> BookInvalidated | None:
         """Apply an update to a valid book; returns ``BookInvalidated`` when it fails a check."""
         entry = self._books.get(update.symbol)
-        if entry is None or not entry[1].valid:
+        if entry is None:
             return None
         book, state = entry
+        if not state.valid:
+            return None
         book.apply_update(update)
+        if not state.verify:
+            return None
         return self._check(book, state, update.checksum, update.ts_received)
 
     def _check(

@@ -29,4 +29,6 @@ def seconds_text_to_ns(text: object) -> int:
     whole, _, fraction = text.partition(".")
     if not whole.isdigit() or (fraction and not fraction.isdigit()):
         raise WireValueError(f"expected decimal seconds, got {text!r}")
+    if len(fraction) == 6:  # microseconds, as most exchanges write them: one int() instead of two
+        return int(whole + fraction) * 1_000
     return int(whole) * 1_000_000_000 + int(fraction[:9].ljust(9, "0"))

@@ -52,6 +52,8 @@ from sdk.wiretext import WireValueError, decimal_from_text, seconds_text_to_ns
 
 EXCHANGE = "kraken-v1"
 
+_MAX_ROUTES = 256
+"""Distinct channel names remembered; garbage names beyond it are still decoded, just not cached."""
 _CHECKSUM = KrakenChecksum()
 """v1 numbers arrive as text, so the checksum uses each Decimal exactly as received."""
 _SIDES = {"b": "buy", "s": "sell"}
@@ -79,6 +81,7 @@ class KrakenV1Codec(CodecBase):
             "spread": self._spread,
             "ohlc": self._ohlc,
         }
+        self._routes: dict[str, tuple[DataHandler, str]] = {}
 
     # -- requests ---------------------------------------------------------------------------
 
@@ -136,11 +139,20 @@ class KrakenV1Codec(CodecBase):
         channel_name, pair = message[-2], message[-1]
         if type(channel_name) is not str or type(pair) is not str:
             raise WireValueError("channel name and pair must be strings")
+        route = self._routes.get(channel_name)
+        if route is None:
+            route = self._route(channel_name)
+        return route[0](message[1:-2], route[1], self._symbols.from_wire(pair), received_ns)
+
+    def _route(self, channel_name: str) -> tuple[DataHandler, str]:
+        """The handler and option of a channel name (``book-10`` -> book handler, ``10``), memoized."""
         kind, _, option = channel_name.partition("-")
         handler = self._data.get(kind)
         if handler is None:
             raise WireValueError(f"unknown channel {channel_name!r}")
-        return handler(message[1:-2], option, self._symbols.from_wire(pair), received_ns)
+        if len(self._routes) < _MAX_ROUTES:
+            self._routes[channel_name] = (handler, option)
+        return handler, option
 
     def _subscription_status(
         self, message: SubscriptionStatus, frame: bytes | str, received_ns: int
@@ -255,8 +267,8 @@ class KrakenV1Codec(CodecBase):
         if type(first) is not DictPayload:
             raise WireValueError("a book payload must be an object")
         if first.as_ is not None or first.bs is not None:
-            asks, ask_time = _levels(first.as_ or ())
-            bids, bid_time = _levels(first.bs or ())
+            asks, latest = _levels(first.as_ or (), None)
+            bids, latest = _levels(first.bs or (), latest)
             return [
                 BookSnapshot(
                     exchange=EXCHANGE,
@@ -264,20 +276,19 @@ class KrakenV1Codec(CodecBase):
                     depth=depth,
                     bids=bids,
                     asks=asks,
-                    ts_exchange=_latest(ask_time, bid_time),
+                    ts_exchange=None if latest is None else seconds_text_to_ns(latest),
                     ts_received=received_ns,
                 )
             ]
         asks = bids = ()
-        ask_time = bid_time = None
-        checksum = None
+        latest = checksum = None
         for payload in payloads:  # one payload per side; the last one carries the checksum
             if type(payload) is not DictPayload:
                 raise WireValueError("a book payload must be an object")
             if payload.a is not None:
-                asks, ask_time = _levels(payload.a)
+                asks, latest = _levels(payload.a, latest)
             if payload.b is not None:
-                bids, bid_time = _levels(payload.b)
+                bids, latest = _levels(payload.b, latest)
             if payload.c is not None:
                 checksum = _checksum(payload.c)
         return [
@@ -288,7 +299,7 @@ class KrakenV1Codec(CodecBase):
                 bids=bids,
                 asks=asks,
                 checksum=checksum,
-                ts_exchange=_latest(ask_time, bid_time),
+                ts_exchange=None if latest is None else seconds_text_to_ns(latest),
                 ts_received=received_ns,
             )
         ]
@@ -309,23 +320,24 @@ def _seconds_to_ns(seconds: Decimal) -> int:
     return int(seconds.scaleb(9))
 
 
-def _latest(*times: Decimal | None) -> int | None:
-    known = [t for t in times if t is not None]
-    return _seconds_to_ns(max(known)) if known else None
+def _levels(
+    rows: Sequence[LevelRow | str | int], latest: str | None
+) -> tuple[tuple[BookLevel, ...], str | None]:
+    """Book levels in wire order, and the latest of ``latest`` and their times.
 
-
-def _levels(rows: Sequence[LevelRow | str | int]) -> tuple[tuple[BookLevel, ...], Decimal | None]:
-    """Book levels in wire order, and the latest level time (None for no levels)."""
+    Times stay text here, compared as text: Kraken writes every one with six decimals, so
+    equal-length texts order like their values; a longer text (more digits) is compared by value.
+    """
     levels = []
-    latest = None
     for row in rows:
         if type(row) is not LevelRow:
             raise WireValueError(f"expected a book level, got {row!r}")
         if not (row.price.is_finite() and row.qty.is_finite()):
             raise WireValueError(f"book level is not finite: {row!r}")
         levels.append(BookLevel(row.price, row.qty, row.flag == "r"))
-        if latest is None or row.time > latest:
-            latest = row.time
+        time = row.time
+        if latest is None or (time > latest if len(time) == len(latest) else Decimal(time) > Decimal(latest)):
+            latest = time
     return tuple(levels), latest
 
 

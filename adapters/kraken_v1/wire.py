@@ -52,7 +52,7 @@ class LevelRow(msgspec.Struct, array_like=True):
 
     price: Decimal
     qty: Decimal
-    time: Decimal
+    time: str
     flag: str = ""
 
 

@@ -1,0 +1,219 @@
+"""Kraken v1 decode + maintained book + checksum verification, against cryptofeed and a ceiling.
+
+    pip install -e '.[bench]'    # cryptofeed, for the comparison
+    python -m bench.book_pipeline
+
+Part 1 replays one corpus of Kraken v1 frames (book-10 updates with correct checksums, trades,
+tickers) through (a) the xfeeds feed's own decode path (codec, book keeper, checksum verified on
+every update), (b) cryptofeed's Kraken message handler with ``checksum_validation=True``, and
+(c) plain ``msgspec.json.decode`` as the ceiling. Part 2 measures the book engine alone: level
+updates per second with the checksum computed after each, at depth 10 and 1000.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+import adapters
+from adapters.kraken_checksum import KrakenChecksum
+from bench.corpus import kraken_v1_frames
+from bench.timing import compare, pin_to_one_core, report
+from schemas import BookLevel, BookSnapshot, BookUpdate
+from sdk.book import OrderBook
+from sdk.feed import Feed
+
+FRAMES = 120_000
+
+
+def main() -> None:
+    pin_to_one_core()
+    frames = kraken_v1_frames(FRAMES)
+    kinds = {"book": sum('"book-10"' in f for f in frames), "trade": sum('"trade"' in f for f in frames)}
+    print(
+        f"corpus: {len(frames):,} frames ({kinds['book']:,} book, {kinds['trade']:,} trade, "
+        f"{len(frames) - kinds['book'] - kinds['trade']:,} ticker)"
+    )
+    variants = {"msgspec.json.decode": _plain(frames), "xfeeds (checksums verified)": _xfeeds(frames)}
+    cryptofeed = _cryptofeed(frames)
+    if cryptofeed is not None:
+        variants["cryptofeed (checksum_validation)"] = cryptofeed
+    results = compare(variants, baseline="msgspec.json.decode")
+    report("decode + book + checksum, one frame at a time", results, "msgs", "msgspec")
+    if cryptofeed is not None:
+        ratio = results["xfeeds (checksums verified)"][1] / results["cryptofeed (checksum_validation)"][1]
+        print(f"  xfeeds / cryptofeed: {ratio:.2f}x (target 1.5x)")
+    else:
+        print("  cryptofeed is not installed (pip install -e '.[bench]'): no peer comparison")
+    for depth in (10, 1000):
+        results = compare(_engines(depth), baseline="plain dict, sort per check")
+        report(
+            f"book engine alone, depth {depth}, checksum after every level update", results, "updates", "dict"
+        )
+
+
+def _plain(frames: list[str]) -> Callable[[], int]:
+    encoded = [frame.encode() for frame in frames]
+    decode = msgspec.json.decode
+
+    def run() -> int:
+        for frame in encoded:
+            decode(frame)
+        return len(encoded)
+
+    return run
+
+
+def _xfeeds(frames: list[str]) -> Callable[[], int]:
+    """The feed's real per-read path (decode, dispatch, book apply and verify), minus the socket."""
+    encoded = [frame.encode() for frame in frames]
+    feed = Feed(adapters.get("kraken-v1"), "ws://127.0.0.1:1")
+    feed._books.track("BTC/USD", verify=True)
+
+    def run() -> int:
+        decode = feed._decode
+        for frame in encoded:
+            decode([frame], 0)
+        assert feed.book_stats.failures == 0
+        return len(encoded)
+
+    return run
+
+
+def _cryptofeed(frames: list[str]) -> Callable[[], int] | None:
+    try:
+        from cryptofeed.defines import L2_BOOK, TICKER, TRADES
+        from cryptofeed.exchanges import Kraken
+        from cryptofeed.symbols import Symbols
+    except ImportError:
+        return None
+    Symbols.set(Kraken.id, {"BTC-USD": "XBT/USD"}, {"instrument_type": {"BTC-USD": "spot"}})
+
+    async def ignore(*_: Any) -> None:
+        return None
+
+    feed = Kraken(
+        symbols=["BTC-USD"],
+        channels=[L2_BOOK, TRADES, TICKER],
+        callbacks={L2_BOOK: ignore, TRADES: ignore, TICKER: ignore},
+        max_depth=10,
+        checksum_validation=True,
+    )
+    loop = asyncio.new_event_loop()
+
+    async def replay() -> int:
+        handler = feed.message_handler
+        for frame in frames:
+            await handler(frame, None, 0.0)
+        return len(frames)
+
+    def run() -> int:
+        feed._l2_book.clear()
+        return loop.run_until_complete(replay())
+
+    return run
+
+
+def _level_updates(
+    depth: int, count: int, seed: int = 7
+) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
+    """A full book of ``depth`` bids, then updates: 60% change, 20% delete, 20% insert near the top."""
+    rng = random.Random(seed)
+    book = {Decimal(10_000 - i) / 10: Decimal(rng.randint(1, 10**8)) / 10**8 for i in range(1, depth + 1)}
+    start = list(book.items())
+    updates = []
+    for _ in range(count):
+        prices = sorted(book, reverse=True)
+        index = min(int(rng.expovariate(5 / len(prices))), len(prices) - 1)
+        roll = rng.random()
+        if roll < 0.6:
+            price, qty = prices[index], Decimal(rng.randint(1, 10**8)) / 10**8
+        elif roll < 0.8:
+            price, qty = prices[index], Decimal("0E-8")
+        else:
+            price = prices[index] + Decimal("0.05")
+            qty = Decimal(rng.randint(1, 10**8)) / 10**8
+        price = price.quantize(Decimal("0.01"))
+        qty = qty.quantize(Decimal("0.00000001"))
+        if qty:
+            book[price] = qty
+        else:
+            book.pop(price, None)
+        updates.append((price, qty))
+    return start, updates
+
+
+def _engines(depth: int) -> dict[str, Callable[[], int]]:
+    start, updates = _level_updates(depth, 100_000 if depth == 10 else 50_000)
+    asks = tuple(BookLevel(p + 1000, q) for p, q in start[:10])
+    snapshot = BookSnapshot(
+        exchange="b",
+        symbol="B/B",
+        depth=depth,
+        bids=tuple(BookLevel(p, q) for p, q in start),
+        asks=asks,
+        ts_received=0,
+    )
+    events = [
+        BookUpdate(exchange="b", symbol="B/B", depth=depth, bids=(BookLevel(p, q),), asks=(), ts_received=0)
+        for p, q in updates
+    ]
+    scheme = KrakenChecksum()
+
+    def engine() -> int:
+        book = OrderBook("B/B", depth, scheme)
+        book.apply_snapshot(snapshot)
+        for update in events:
+            book.apply_update(update)
+            book.checksum()
+        return len(events)
+
+    def plain() -> int:
+        bids = {level.price: level.qty for level in snapshot.bids}
+        ask_text = [(f"{level.price:f}", f"{level.qty:f}") for level in asks]
+        from adapters.kraken_checksum import checksum_of_text
+
+        for update in events:
+            for level in update.bids:
+                if level.qty:
+                    bids[level.price] = level.qty
+                else:
+                    bids.pop(level.price, None)
+            top = sorted(bids, reverse=True)
+            for price in top[depth:]:
+                del bids[price]
+            checksum_of_text(ask_text, [(f"{p:f}", f"{bids[p]:f}") for p in top[:10]])
+        return len(events)
+
+    variants = {"plain dict, sort per check": plain, "xfeeds OrderBook": engine}
+    try:
+        from order_book import OrderBook as CBook
+    except ImportError:
+        return variants
+
+    def c_book() -> int:
+        book = CBook(max_depth=depth, checksum_format="KRAKEN")
+        for level in snapshot.bids:
+            book.bids[level.price] = level.qty
+        for level in asks:
+            book.asks[level.price] = level.qty
+        for update in events:
+            for level in update.bids:
+                if level.qty:
+                    book.bids[level.price] = level.qty
+                elif level.price in book.bids:
+                    del book.bids[level.price]
+            book.checksum()
+        return len(events)
+
+    variants["cryptofeed's order_book (C)"] = c_book
+    return variants
+
+
+if __name__ == "__main__":
+    main()
