@@ -56,6 +56,6 @@ def test_trading_bot_callbacks_in_a_thread(url: str) -> None:
         assert enough.wait(10), received
     finally:
         app.close()
-        thread.join(5)
+        thread.join(15)  # close() waits up to 3 s for the close reply that the reader thread may take
     assert not thread.is_alive()
     assert json.loads(received[0])["event"] == "systemStatus"
