@@ -105,12 +105,13 @@ class BookSide:
 class OrderBook:
     """One symbol's book at a subscribed depth, optionally checksummed with ``scheme``."""
 
-    __slots__ = ("asks", "bids", "depth", "scheme", "symbol", "updated_ns")
+    __slots__ = ("_fragment", "asks", "bids", "depth", "scheme", "symbol", "updated_ns")
 
     def __init__(self, symbol: str, depth: int, scheme: ChecksumScheme | None) -> None:
         self.symbol = symbol
         self.depth = depth
         self.scheme = scheme
+        self._fragment = scheme.fragment if scheme is not None else None
         self.bids = BookSide(bids=True)
         self.asks = BookSide(bids=False)
         self.updated_ns: int | None = None
@@ -119,18 +120,16 @@ class OrderBook:
         """Replace the whole book."""
         self.bids.clear()
         self.asks.clear()
-        fragment = self.scheme.fragment if self.scheme else None
-        self.bids.write(snapshot.bids, fragment)
-        self.asks.write(snapshot.asks, fragment)
+        self.bids.write(snapshot.bids, self._fragment)
+        self.asks.write(snapshot.asks, self._fragment)
         self._finish(snapshot.ts_exchange or snapshot.ts_received)
 
     def apply_update(self, update: BookUpdate) -> None:
         """Apply levels in wire order, then cut both sides to the depth."""
-        fragment = self.scheme.fragment if self.scheme else None
         if update.bids:
-            self.bids.write(update.bids, fragment)
+            self.bids.write(update.bids, self._fragment)
         if update.asks:
-            self.asks.write(update.asks, fragment)
+            self.asks.write(update.asks, self._fragment)
         self._finish(update.ts_exchange or update.ts_received)
 
     def checksum(self) -> int | None:
@@ -146,6 +145,9 @@ class OrderBook:
         return bool(bids) and bool(asks) and bids[-1] >= asks[0]
 
     def _finish(self, time_ns: int) -> None:
-        self.bids.truncate(self.depth)
-        self.asks.truncate(self.depth)
+        depth = self.depth
+        if len(self.bids.prices) > depth:
+            self.bids.truncate(depth)
+        if len(self.asks.prices) > depth:
+            self.asks.truncate(depth)
         self.updated_ns = time_ns

@@ -151,9 +151,11 @@ class BookKeeper:
     ) -> BookInvalidated | None:
         if not state.verify:
             return None
-        if expected is not None and book.scheme is not None:
+        scheme = book.scheme
+        if expected is not None and scheme is not None:
             self.stats.checks += 1
-            computed = book.checksum()
+            levels = scheme.levels
+            computed = scheme.checksum(book.asks.top_fragments(levels), book.bids.top_fragments(levels))
             if computed != expected:
                 return self._invalidate(book, state, now, "checksum", expected=expected, computed=computed)
         if book.crossed():

@@ -16,7 +16,6 @@ from adapters.kraken_v1.channels import (
     wire_options,
 )
 from adapters.kraken_v1.wire import (
-    DataFrame,
     DictPayload,
     Error,
     FillRow,
@@ -120,8 +119,14 @@ class KrakenV1Codec(CodecBase):
 
     def decode_frame(self, frame: bytes | str, received_ns: int) -> list[Event]:
         message = self._decoder.decode(frame)
-        if type(message) is list:
-            return self._decode_data(message, received_ns)
+        if type(message) is list:  # data frames: [channelID, payload..., channelName, pair]
+            if len(message) < 4:
+                raise WireValueError("a data frame has a channel id, payloads, channel name and pair")
+            channel_name, pair = message[-2], message[-1]
+            if type(channel_name) is not str or type(pair) is not str:
+                raise WireValueError("channel name and pair must be strings")
+            route = self._routes.get(channel_name) or self._route(channel_name)
+            return route[0](message[1:-2], route[1], self._symbols.from_wire(pair), received_ns)
         if type(message) is SubscriptionStatus:
             return [self._subscription_status(message, frame, received_ns)]
         if type(message) is SystemStatus:
@@ -132,17 +137,6 @@ class KrakenV1Codec(CodecBase):
             return [self.error(f"exchange error: {message.errorMessage}", frame, received_ns)]
         assert type(message) in (Heartbeat, Pong)
         return []
-
-    def _decode_data(self, message: DataFrame, received_ns: int) -> list[Event]:
-        if len(message) < 4:
-            raise WireValueError("a data frame has a channel id, payloads, channel name and pair")
-        channel_name, pair = message[-2], message[-1]
-        if type(channel_name) is not str or type(pair) is not str:
-            raise WireValueError("channel name and pair must be strings")
-        route = self._routes.get(channel_name)
-        if route is None:
-            route = self._route(channel_name)
-        return route[0](message[1:-2], route[1], self._symbols.from_wire(pair), received_ns)
 
     def _route(self, channel_name: str) -> tuple[DataHandler, str]:
         """The handler and option of a channel name (``book-10`` -> book handler, ``10``), memoized."""
@@ -289,8 +283,11 @@ class KrakenV1Codec(CodecBase):
                 asks, latest = _levels(payload.a, latest)
             if payload.b is not None:
                 bids, latest = _levels(payload.b, latest)
-            if payload.c is not None:
-                checksum = _checksum(payload.c)
+            text = payload.c
+            if text is not None:
+                if type(text) is not str or not text.isdigit():
+                    raise WireValueError(f"checksum must be a decimal string, got {text!r}")
+                checksum = int(text)
         return [
             BookUpdate(
                 exchange=EXCHANGE,
@@ -367,12 +364,6 @@ def _scalars(payloads: Payloads) -> list[str | int]:
     if type(payload) is not list or any(type(item) is FillRow for item in payload):
         raise WireValueError("expected a list of values")
     return payload
-
-
-def _checksum(text: object) -> int:
-    if type(text) is not str or not text.isdigit():
-        raise WireValueError(f"checksum must be a decimal string, got {text!r}")
-    return int(text)
 
 
 def _integer(value: object) -> int:
