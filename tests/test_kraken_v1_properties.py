@@ -218,7 +218,7 @@ def test_garbage_never_raises_and_next_frame_decodes(garbage: str | bytes) -> No
     assert isinstance(trade, Trade) and trade.price == Decimal("57126.70000")
 
 
-@given(st.integers(0, 2), st.sampled_from([None, "NaN", "Infinity", "-inf", "", "1e400x", [], {}]))
+@given(st.integers(0, 2), st.sampled_from([None, 1.5, 7, "NaN", "Infinity", "-inf", "", "1e400x", [], {}]))
 def test_non_numbers_become_errors(position: int, replacement: object) -> None:
     """A price, quantity or time that is not a finite number is an error event."""
     fill: list[object] = ["57126.70000", "0.02063928", "1616333924.737428", "b", "m", ""]
@@ -228,14 +228,14 @@ def test_non_numbers_become_errors(position: int, replacement: object) -> None:
 
 
 @given(st.decimals(allow_nan=False, allow_infinity=False, places=8, min_value=0, max_value=10**9))
-def test_json_numbers_decode_exactly_never_via_float(value: Decimal) -> None:
-    """A price sent as a JSON number keeps its exact digits (msgspec reads the number's text)."""
-    text = f"{value:f}"
-    frame = f'[1,[[{text},"0.5","1616333924.737428","b","m",""]],"trade","XBT/USD"]'
-    [trade] = CODEC().decode(frame, 1)
-    assert isinstance(trade, Trade)
-    assert trade.price == Decimal(text)
-    assert str(trade.price) == str(Decimal(text))
+def test_json_numbers_where_v1_sends_text_are_errors(value: Decimal) -> None:
+    """v1 sends every number as a string; a bare JSON number is refused, never read via float."""
+    frame = f'[1,[[{value:f},"0.5","1616333924.737428","b","m",""]],"trade","XBT/USD"]'
+    [error] = CODEC().decode(frame, 1)
+    assert isinstance(error, ErrorEvent)
+    book = f'[1,{{"b":[[{value:f},"0.5","1616333924.737428"]],"c":"1"}},"book-10","XBT/USD"]'
+    [error] = CODEC().decode(book, 1)
+    assert isinstance(error, ErrorEvent)
 
 
 def test_nan_price_is_an_error() -> None:

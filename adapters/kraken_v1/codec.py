@@ -183,11 +183,11 @@ class KrakenV1Codec(CodecBase):
             Trade(
                 exchange=EXCHANGE,
                 symbol=symbol,
-                price=_finite(row.price),
-                qty=_finite(row.qty),
+                price=decimal_from_text(row.price),
+                qty=decimal_from_text(row.qty),
                 side=_SIDES[row.side],  # type: ignore[arg-type]
                 order_type=_ORDER_TYPES.get(row.order_type),  # type: ignore[arg-type]
-                ts_exchange=_seconds_to_ns(row.time),
+                ts_exchange=seconds_text_to_ns(row.time),
                 ts_received=received_ns,
             )
             for row in _rows(payloads)
@@ -305,18 +305,6 @@ class KrakenV1Codec(CodecBase):
 Payloads = list[int | str | DictPayload | list[FillRow | str | int]]
 
 
-def _finite(value: Decimal) -> Decimal:
-    if not value.is_finite():
-        raise WireValueError(f"expected a finite number, got {value}")
-    return value
-
-
-def _seconds_to_ns(seconds: Decimal) -> int:
-    if not seconds.is_finite() or seconds < 0:
-        raise WireValueError(f"expected a time in seconds, got {seconds}")
-    return int(seconds.scaleb(9))
-
-
 def _levels(
     rows: Sequence[LevelRow | str | int], latest: str | None
 ) -> tuple[tuple[BookLevel, ...], str | None]:
@@ -329,9 +317,10 @@ def _levels(
     for row in rows:
         if type(row) is not LevelRow:
             raise WireValueError(f"expected a book level, got {row!r}")
-        if not (row.price.is_finite() and row.qty.is_finite()):
+        price, qty = Decimal(row.price), Decimal(row.qty)
+        if not (price.is_finite() and qty.is_finite()):
             raise WireValueError(f"book level is not finite: {row!r}")
-        levels.append(BookLevel(row.price, row.qty, row.flag == "r"))
+        levels.append(BookLevel(price, qty, row.flag == "r"))
         time = row.time
         if latest is None or (time > latest if len(time) == len(latest) else Decimal(time) > Decimal(latest)):
             latest = time
