@@ -23,6 +23,33 @@ class BookStats:
     resyncs: int = 0
 
 
+@dataclass(frozen=True)
+class BookTop:
+    """A copy of the top of one book at one moment, safe to hand to another thread."""
+
+    symbol: str
+    valid: bool
+    updated_ns: int | None
+    bids: list[tuple[Decimal, Decimal]]
+    asks: list[tuple[Decimal, Decimal]]
+
+    @property
+    def best_bid(self) -> tuple[Decimal, Decimal] | None:
+        return self.bids[0] if self.bids else None
+
+    @property
+    def best_ask(self) -> tuple[Decimal, Decimal] | None:
+        return self.asks[0] if self.asks else None
+
+    @property
+    def mid(self) -> Decimal | None:
+        return (self.bids[0][0] + self.asks[0][0]) / 2 if self.bids and self.asks else None
+
+    @property
+    def spread(self) -> Decimal | None:
+        return self.asks[0][0] - self.bids[0][0] if self.bids and self.asks else None
+
+
 class BookView:
     """A read-only view of one maintained book (live: it reflects later updates)."""
 
@@ -71,6 +98,10 @@ class BookView:
     def asks(self, count: int = 10) -> list[tuple[Decimal, Decimal]]:
         """The best ``count`` asks as (price, qty), lowest first."""
         return self._book.asks.top(count)
+
+    def top(self, count: int = 10) -> BookTop:
+        """A frozen copy of the best ``count`` levels a side, with validity and time."""
+        return BookTop(self.symbol, self.valid, self.updated_ns, self.bids(count), self.asks(count))
 
 
 @dataclass

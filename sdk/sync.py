@@ -17,6 +17,7 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from schemas.events import Event
 from schemas.subscription import Subscription
+from sdk.books import BookStats, BookTop
 from sdk.buffer import FeedClosed
 from sdk.feed import Feed, FeedStats
 
@@ -44,6 +45,14 @@ class SyncFeed:
     @property
     def subscriptions(self) -> list[Subscription]:
         return self._feed.subscriptions
+
+    @property
+    def book_stats(self) -> BookStats:
+        return self._feed.book_stats
+
+    def book(self, symbol: str, levels: int = 10) -> BookTop:
+        """A copy of ``symbol``'s maintained book, taken on the feed's thread so it is consistent."""
+        return self._require_portal().call(lambda: self._feed.book(symbol).top(levels))
 
     def __enter__(self) -> Self:
         with ExitStack() as stack:

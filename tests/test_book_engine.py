@@ -6,6 +6,7 @@ import json
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -225,3 +226,18 @@ class BookMachine(RuleBasedStateMachine):
 
 
 TestBookMachine = BookMachine.TestCase
+
+
+@given(
+    st.decimals(allow_nan=False, allow_infinity=False, min_value=0, max_value=10**12, places=10), st.data()
+)
+def test_fragment_fast_path_matches_the_definition(value: Decimal, data: st.DataObject) -> None:
+    """The str()-based fragment equals 'fixed-point text, no dot, no leading zeros' for any scale."""
+    exponent = data.draw(st.integers(-12, 3))
+    number = value.scaleb(exponent) if value else Decimal((0, (0,), exponent))
+    expected = format(number, "f").replace(".", "").lstrip("0")
+    assert TEXT_SCHEME.fragment(number, number) == expected * 2
+    assert KrakenChecksum(2, 8).fragment(number, number) == (
+        format(number, ".2f").replace(".", "").lstrip("0")
+        + format(number, ".8f").replace(".", "").lstrip("0")
+    )

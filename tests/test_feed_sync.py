@@ -11,7 +11,7 @@ from anyio.from_thread import start_blocking_portal
 
 import sdk
 from adapters.kraken_v1.simulator import KrakenV1Simulator
-from schemas import Disconnected, Event, Reconnected, Subscribed, SubscriptionError, Trade
+from schemas import BookUpdate, Disconnected, Event, Reconnected, Subscribed, SubscriptionError, Trade
 
 
 @pytest.fixture
@@ -77,6 +77,22 @@ def test_callbacks_run_on_a_background_thread_while_caller_works(simulator: Krak
     assert any(isinstance(e, Disconnected) for e in received)
     assert any(isinstance(e, Reconnected) for e in received)
     assert delivery.cancelled() or delivery.done()
+
+
+def test_book_copy_from_the_blocking_facade(simulator: KrakenV1Simulator) -> None:
+    with sdk.connect_sync("kraken-v1", simulator.url) as feed:
+        feed.subscribe(sdk.book("BTC/USD", depth=25))
+        updates = 0
+        for event in feed:
+            updates += isinstance(event, BookUpdate)
+            if updates == 50:
+                break
+        top = feed.book("BTC/USD", levels=5)
+    assert top.valid and top.symbol == "BTC/USD"
+    assert len(top.bids) == len(top.asks) == 5
+    assert top.best_bid == top.bids[0] and top.best_ask == top.asks[0]
+    assert top.mid is not None and top.spread is not None and top.spread > 0
+    assert feed.book_stats.checks >= 50 and feed.book_stats.failures == 0
 
 
 def test_use_outside_with_block_is_refused() -> None:
