@@ -18,12 +18,10 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-import msgspec
-
 import adapters
 from adapters.kraken_checksum import KrakenChecksum
 from bench.corpus import kraken_v1_frames
-from bench.timing import compare, pin_to_one_core, report
+from bench.timing import compare, pin_to_one_core, plain_msgspec, report
 from schemas import BookLevel, BookSnapshot, BookUpdate
 from sdk.book import OrderBook
 from sdk.feed import Feed
@@ -39,7 +37,10 @@ def main() -> None:
         f"corpus: {len(frames):,} frames ({kinds['book']:,} book, {kinds['trade']:,} trade, "
         f"{len(frames) - kinds['book'] - kinds['trade']:,} ticker)"
     )
-    variants = {"msgspec.json.decode": _plain(frames), "xfeeds (checksums verified)": _xfeeds(frames)}
+    variants = {
+        "msgspec.json.decode": plain_msgspec([frame.encode() for frame in frames]),
+        "xfeeds (checksums verified)": _xfeeds(frames),
+    }
     cryptofeed = _cryptofeed(frames)
     if cryptofeed is not None:
         variants["cryptofeed (checksum_validation)"] = cryptofeed
@@ -58,18 +59,6 @@ def main() -> None:
         report(
             f"book engine alone, depth {depth}, checksum after every level update", results, "updates", "dict"
         )
-
-
-def _plain(frames: list[str]) -> Callable[[], int]:
-    encoded = [frame.encode() for frame in frames]
-    decode = msgspec.json.decode
-
-    def run() -> int:
-        for frame in encoded:
-            decode(frame)
-        return len(encoded)
-
-    return run
 
 
 def _xfeeds(frames: list[str]) -> Callable[[], int]:

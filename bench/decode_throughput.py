@@ -12,10 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import msgspec
-
 import adapters
-from bench.timing import compare, pin_to_one_core, repeat_to, report
+from bench.timing import compare, pin_to_one_core, plain_msgspec, repeat_to, report
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "kraken"
 
@@ -40,21 +38,10 @@ def main() -> None:
     for title, sample in corpora.items():
         frames = repeat_to(sample, 100_000)
         results = compare(
-            {"msgspec.json.decode": _plain(frames), "xfeeds kraken-v1 codec": _codec(frames)},
+            {"msgspec.json.decode": plain_msgspec(frames), "xfeeds kraken-v1 codec": _codec(frames)},
             baseline="msgspec.json.decode",
         )
         report(f"{title}: {len(frames):,} frames", results, "frames", "msgspec")
-
-
-def _plain(frames: list[bytes]) -> Callable[[], int]:
-    decode = msgspec.json.decode
-
-    def run() -> int:
-        for frame in frames:
-            decode(frame)
-        return len(frames)
-
-    return run
 
 
 def _codec(frames: list[bytes]) -> Callable[[], int]:

@@ -12,6 +12,8 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 
+import msgspec
+
 
 def pin_to_one_core() -> None:
     """Run on a single core where the platform allows it, for steadier numbers."""
@@ -54,3 +56,15 @@ def repeat_to(items: Sequence[bytes], minimum: int) -> list[bytes]:
     """``items`` repeated until there are at least ``minimum`` of them."""
     copies = -(-minimum // len(items))
     return list(items) * copies
+
+
+def plain_msgspec(frames: Sequence[bytes]) -> Callable[[], int]:
+    """The ceiling every decoder is compared with: untyped ``msgspec.json.decode`` of each frame."""
+    decode = msgspec.json.decode
+
+    def run() -> int:
+        for frame in frames:
+            decode(frame)
+        return len(frames)
+
+    return run
