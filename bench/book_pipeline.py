@@ -25,6 +25,7 @@ from bench.timing import compare, pin_to_one_core, plain_msgspec, report
 from schemas import BookLevel, BookSnapshot, BookUpdate
 from sdk.book import OrderBook
 from sdk.feed import Feed
+from sdk.wiretext import wire_decimal
 
 FRAMES = 120_000
 
@@ -68,6 +69,7 @@ def _xfeeds(frames: list[str]) -> Callable[[], int]:
     feed._books.track("BTC/USD", verify=True)
 
     def run() -> int:
+        wire_decimal.cache_clear()  # every pass starts cold: no help from texts seen in earlier rounds
         decode = feed._decode
         for frame in encoded:
             decode([frame], 0)

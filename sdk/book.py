@@ -96,11 +96,6 @@ class BookSide:
             return list(zip(reversed(self.prices[start:]), reversed(self.qtys[start:]), strict=True))
         return list(zip(self.prices[:count], self.qtys[:count], strict=True))
 
-    def top_fragments(self, count: int) -> list[str]:
-        if self.bids:
-            return self.fragments[-1 : -count - 1 : -1]
-        return self.fragments[:count]
-
 
 class OrderBook:
     """One symbol's book at a subscribed depth, optionally checksummed with ``scheme``."""
@@ -126,18 +121,24 @@ class OrderBook:
 
     def apply_update(self, update: BookUpdate) -> None:
         """Apply levels in wire order, then cut both sides to the depth."""
+        bids, asks, depth = self.bids, self.asks, self.depth
         if update.bids:
-            self.bids.write(update.bids, self._fragment)
+            bids.write(update.bids, self._fragment)
+            if len(bids.prices) > depth:
+                bids.truncate(depth)
         if update.asks:
-            self.asks.write(update.asks, self._fragment)
-        self._finish(update.ts_exchange or update.ts_received)
+            asks.write(update.asks, self._fragment)
+            if len(asks.prices) > depth:
+                asks.truncate(depth)
+        self.updated_ns = update.ts_exchange or update.ts_received
 
     def checksum(self) -> int | None:
         """The exchange checksum of the current book, if the exchange defines one."""
         scheme = self.scheme
         if scheme is None:
             return None
-        return scheme.checksum(self.asks.top_fragments(scheme.levels), self.bids.top_fragments(scheme.levels))
+        levels = scheme.levels
+        return scheme.checksum(self.asks.fragments[:levels], self.bids.fragments[-1 : -levels - 1 : -1])
 
     def crossed(self) -> bool:
         """Whether the best bid reaches the best ask: a book no exchange would publish."""

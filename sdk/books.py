@@ -173,9 +173,7 @@ class BookKeeper:
         if not state.valid:
             return None
         book.apply_update(update)
-        if not state.verify:
-            return None
-        return self._check(book, state, update.checksum, update.ts_received)
+        return self._check(book, state, update.checksum, update.ts_received) if state.verify else None
 
     def _check(
         self, book: OrderBook, state: _BookState, expected: int | None, now: int
@@ -185,11 +183,11 @@ class BookKeeper:
         scheme = book.scheme
         if expected is not None and scheme is not None:
             self.stats.checks += 1
-            levels = scheme.levels
-            computed = scheme.checksum(book.asks.top_fragments(levels), book.bids.top_fragments(levels))
+            computed = book.checksum()
             if computed != expected:
                 return self._invalidate(book, state, now, "checksum", expected=expected, computed=computed)
-        if book.crossed():
+        bids, asks = book.bids.prices, book.asks.prices
+        if bids and asks and bids[-1] >= asks[0]:  # crossed: no exchange publishes such a book
             return self._invalidate(book, state, now, "crossed")
         return None
 

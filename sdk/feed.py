@@ -95,7 +95,7 @@ class Feed:
         self._resync_wanted: anyio.Event | None = None
         self._handlers: dict[type, Callable[[Any], Event | None]] = {
             BookSnapshot: self._on_snapshot,
-            BookUpdate: self._on_update,
+            BookUpdate: self._books.on_update,
             SubscriptionError: self._on_refusal,
             ErrorEvent: self._on_error,
         }
@@ -298,21 +298,14 @@ class Feed:
                     follow_up = handler(event)
                     if follow_up is not None:
                         events.append(follow_up)
+                        if type(follow_up) is BookInvalidated:
+                            self._request_resync(follow_up)
         self.stats.frames += len(messages)
         self.stats.events += len(events)
         return events
 
     def _on_snapshot(self, snapshot: BookSnapshot) -> Event | None:
-        follow_up = self._books.on_snapshot(snapshot, self._codec.book_checksum(snapshot.symbol))
-        if isinstance(follow_up, BookInvalidated):
-            self._request_resync(follow_up)
-        return follow_up
-
-    def _on_update(self, update: BookUpdate) -> Event | None:
-        invalidated = self._books.on_update(update)
-        if invalidated is not None:
-            self._request_resync(invalidated)
-        return invalidated
+        return self._books.on_snapshot(snapshot, self._codec.book_checksum(snapshot.symbol))
 
     def _on_refusal(self, refusal: SubscriptionError) -> None:
         """Count and log; forget a subscription the exchange refused so it is not re-sent."""

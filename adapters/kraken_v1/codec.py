@@ -47,7 +47,7 @@ from schemas.events import (
 from schemas.subscription import Subscription
 from sdk.codec import CodecBase
 from sdk.symbols import SymbolMap
-from sdk.wiretext import WireValueError, decimal_from_text, seconds_text_to_ns
+from sdk.wiretext import WireValueError, seconds_text_to_ns, wire_decimal
 
 EXCHANGE = "kraken-v1"
 
@@ -183,8 +183,8 @@ class KrakenV1Codec(CodecBase):
             Trade(
                 exchange=EXCHANGE,
                 symbol=symbol,
-                price=decimal_from_text(row.price),
-                qty=decimal_from_text(row.qty),
+                price=wire_decimal(row.price),
+                qty=wire_decimal(row.qty),
                 side=_SIDES[row.side],  # type: ignore[arg-type]
                 order_type=_ORDER_TYPES.get(row.order_type),  # type: ignore[arg-type]
                 ts_exchange=seconds_text_to_ns(row.time),
@@ -195,24 +195,40 @@ class KrakenV1Codec(CodecBase):
 
     def _ticker(self, payloads: Payloads, option: str, symbol: str, received_ns: int) -> list[Event]:
         data = _dict_payload(payloads)
-        ask, bid, last = data.a or [], data.b or [], data.c or []
-        volume, vwap, low, high, open_ = (x or [] for x in (data.v, data.p, data.l, data.h, data.o))
+        ask, bid, last = data.a, data.b, data.c
+        if type(ask) is not list or type(bid) is not list or type(last) is not list:
+            raise WireValueError("a ticker has a, b and c lists")
+        texts = (
+            bid[0],
+            bid[2],
+            ask[0],
+            ask[2],
+            last[0],
+            last[1],
+            data.v[1],  # type: ignore[index]
+            data.p[1],  # type: ignore[index]
+            data.l[1],  # type: ignore[index]
+            data.h[1],  # type: ignore[index]
+            data.o[1],  # type: ignore[index]
+        )
+        numbers = [wire_decimal(text) for text in texts]
+        bid_price, bid_qty, ask_price, ask_qty, last_price, last_qty, volume, vwap, low, high, open_ = numbers
         return [
             Ticker(
                 exchange=EXCHANGE,
                 symbol=symbol,
-                bid=decimal_from_text(bid[0]),
-                bid_qty=decimal_from_text(bid[2]),
-                ask=decimal_from_text(ask[0]),
-                ask_qty=decimal_from_text(ask[2]),
-                last=decimal_from_text(last[0]),
-                last_qty=decimal_from_text(last[1]),
-                volume_24h=decimal_from_text(volume[1]),
-                vwap_24h=decimal_from_text(vwap[1]),
-                low_24h=decimal_from_text(low[1]),
-                high_24h=decimal_from_text(high[1]),
-                open_24h=decimal_from_text(open_[1]),
-                trades_24h=(data.t or [])[1],
+                bid=bid_price,
+                bid_qty=bid_qty,
+                ask=ask_price,
+                ask_qty=ask_qty,
+                last=last_price,
+                last_qty=last_qty,
+                volume_24h=volume,
+                vwap_24h=vwap,
+                low_24h=low,
+                high_24h=high,
+                open_24h=open_,
+                trades_24h=_integer(data.t[1]),  # type: ignore[index]
                 ts_received=received_ns,
             )
         ]
@@ -223,10 +239,10 @@ class KrakenV1Codec(CodecBase):
             Quote(
                 exchange=EXCHANGE,
                 symbol=symbol,
-                bid=decimal_from_text(bid),
-                bid_qty=decimal_from_text(bid_qty),
-                ask=decimal_from_text(ask),
-                ask_qty=decimal_from_text(ask_qty),
+                bid=wire_decimal(bid),
+                bid_qty=wire_decimal(bid_qty),
+                ask=wire_decimal(ask),
+                ask_qty=wire_decimal(ask_qty),
                 ts_exchange=seconds_text_to_ns(time),
                 ts_received=received_ns,
             )
@@ -243,12 +259,12 @@ class KrakenV1Codec(CodecBase):
                 interval=candle_interval(minutes),
                 start=end_ns - minutes * 60_000_000_000,
                 end=end_ns,
-                open=decimal_from_text(open_),
-                high=decimal_from_text(high),
-                low=decimal_from_text(low),
-                close=decimal_from_text(close),
-                vwap=decimal_from_text(vwap),
-                volume=decimal_from_text(volume),
+                open=wire_decimal(open_),
+                high=wire_decimal(high),
+                low=wire_decimal(low),
+                close=wire_decimal(close),
+                vwap=wire_decimal(vwap),
+                volume=wire_decimal(volume),
                 trades=_integer(count),
                 ts_exchange=seconds_text_to_ns(time),
                 ts_received=received_ns,
@@ -317,10 +333,7 @@ def _levels(
     for row in rows:
         if type(row) is not LevelRow:
             raise WireValueError(f"expected a book level, got {row!r}")
-        price, qty = Decimal(row.price), Decimal(row.qty)
-        if not (price.is_finite() and qty.is_finite()):
-            raise WireValueError(f"book level is not finite: {row!r}")
-        levels.append(BookLevel(price, qty, row.flag == "r"))
+        levels.append(BookLevel(wire_decimal(row.price), wire_decimal(row.qty), row.flag == "r"))
         time = row.time
         if latest is None or (time > latest if len(time) == len(latest) else Decimal(time) > Decimal(latest)):
             latest = time
@@ -342,15 +355,17 @@ def _dict_payload(payloads: Payloads) -> DictPayload:
 
 
 def _rows(payloads: Payloads) -> list[FillRow]:
+    """A trade payload; a row that is not a fill fails on its first field access."""
     payload = _only(payloads)
-    if type(payload) is not list or not all(type(row) is FillRow for row in payload):
+    if type(payload) is not list:
         raise WireValueError("expected a list of trades")
     return payload
 
 
 def _scalars(payloads: Payloads) -> list[str | int]:
+    """A spread or ohlc payload; a nested list inside fails the conversion of that value."""
     payload = _only(payloads)
-    if type(payload) is not list or any(type(item) is FillRow for item in payload):
+    if type(payload) is not list:
         raise WireValueError("expected a list of values")
     return payload
 
