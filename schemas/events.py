@@ -24,8 +24,12 @@ SystemState = Literal["online", "maintenance", "cancel_only", "post_only", "limi
 """Trading state an exchange announces; ``unknown`` when the exchange sends a state not listed."""
 
 
-class _Event(msgspec.Struct, frozen=True, tag_field="type", tag=True, kw_only=True):
+class _Event(msgspec.Struct, frozen=True, tag_field="type", tag=True, kw_only=True, gc=False):
     """Fields every event has.
+
+    Events hold only numbers, text and other immutable values, so they can never form a reference
+    cycle: ``gc=False`` keeps them out of the cycle collector, which a busy feed would otherwise
+    keep waking.
 
     ``ts_exchange`` is the exchange's own time for the event (None where it gives none);
     ``ts_received`` is when this process received the frame that carried it.
@@ -52,7 +56,7 @@ class Trade(_SymbolEvent, frozen=True, kw_only=True):
     trade_id: str | None = None
 
 
-class BookLevel(msgspec.Struct, frozen=True, array_like=True):
+class BookLevel(msgspec.Struct, frozen=True, array_like=True, gc=False):
     """One price level. ``qty`` zero in an update deletes the level.
 
     ``republished`` marks a level the exchange re-sent only to refill the subscribed depth after

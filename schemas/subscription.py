@@ -9,7 +9,7 @@ import msgspec
 Channel = Literal["trades", "book", "ticker", "quotes", "candles"]
 
 
-class Subscription(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class Subscription(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
     """One stream: a channel for one symbol, with its depth (book) or interval (candles).
 
     Values are hashable and compare by content, so a feed keeps them in sets and a user can match

@@ -45,7 +45,7 @@ class Error(msgspec.Struct, tag_field="event", tag="error", omit_defaults=True):
     reqid: int | None = None
 
 
-class LevelRow(msgspec.Struct, array_like=True):
+class LevelRow(msgspec.Struct, array_like=True, gc=False):
     """``[price, volume, timestamp]`` or ``[price, volume, timestamp, "r"]`` in a book payload.
 
     Numbers stay text here: decoding them as text and building each Decimal once in the codec is
@@ -58,7 +58,7 @@ class LevelRow(msgspec.Struct, array_like=True):
     flag: str = ""
 
 
-class FillRow(msgspec.Struct, array_like=True):
+class FillRow(msgspec.Struct, array_like=True, gc=False):
     """``[price, volume, time, side, orderType, misc]`` in a trade payload."""
 
     price: str
@@ -69,12 +69,13 @@ class FillRow(msgspec.Struct, array_like=True):
     misc: str = ""
 
 
-class DictPayload(msgspec.Struct):
+class DictPayload(msgspec.Struct, gc=False):
     """Object payloads: book snapshots (``as``/``bs``), book updates (``a``/``b``/``c``) and
     tickers (``a``, ``b``, ``c``, ``v``, ``p``, ``t``, ``l``, ``h``, ``o``).
 
     msgspec allows one object type per union, so the book and ticker shapes share this struct:
-    a book side is a list of level rows, a ticker's ``a``/``b`` a flat list of scalars.
+    a book side is a list of level rows, a ticker's ``a``/``b`` a flat list of scalars. Like the
+    row structs, it only ever holds freshly decoded values, so it needs no cycle collection.
     """
 
     as_: list[LevelRow] | None = msgspec.field(default=None, name="as")
