@@ -131,6 +131,24 @@ class Candle(_SymbolEvent, frozen=True, kw_only=True):
     trades: int | None = None
 
 
+class Instrument(_SymbolEvent, frozen=True, kw_only=True):
+    """Reference data for one tradable pair: its assets, state, precisions and minimums.
+
+    ``price_precision``/``qty_precision`` are the decimal places the exchange prints (and
+    checksums) prices and quantities with.
+    """
+
+    base: str
+    quote: str
+    status: str
+    price_precision: int
+    qty_precision: int
+    price_increment: Decimal | None = None
+    qty_increment: Decimal | None = None
+    qty_min: Decimal | None = None
+    cost_min: Decimal | None = None
+
+
 class Status(_Event, frozen=True, kw_only=True):
     """The exchange's trading state, sent on connect and whenever it changes."""
 
@@ -139,9 +157,10 @@ class Status(_Event, frozen=True, kw_only=True):
 
 
 class Subscribed(_SymbolEvent, frozen=True, kw_only=True):
-    """The exchange confirmed a subscription."""
+    """The exchange confirmed a subscription; ``warnings`` carries any notice it attached."""
 
     subscription: Subscription
+    warnings: tuple[str, ...] = ()
 
 
 class Unsubscribed(_SymbolEvent, frozen=True, kw_only=True):
@@ -173,10 +192,11 @@ class BookInvalidated(_SymbolEvent, frozen=True, kw_only=True):
     """The maintained book no longer matches the exchange's; a resync has been requested.
 
     ``reason`` is ``checksum`` (with the exchange's ``expected`` and the locally ``computed``
-    value) or ``crossed`` (best bid at or above best ask).
+    value), ``crossed`` (best bid at or above best ask), or ``unverifiable`` (the exchange sends
+    checksums but what they need, such as the pair's precision, is not known yet).
     """
 
-    reason: Literal["checksum", "crossed"]
+    reason: Literal["checksum", "crossed", "unverifiable"]
     expected: int | None = None
     computed: int | None = None
 
@@ -202,7 +222,7 @@ class Reconnected(_Event, frozen=True, kw_only=True):
     downtime: int
 
 
-MarketEvent = Trade | BookSnapshot | BookUpdate | Ticker | Quote | Candle
+MarketEvent = Trade | BookSnapshot | BookUpdate | Ticker | Quote | Candle | Instrument
 ControlEvent = (
     Status
     | BookInvalidated

@@ -6,7 +6,7 @@ from typing import Literal
 
 import msgspec
 
-Channel = Literal["trades", "book", "ticker", "quotes", "candles"]
+Channel = Literal["trades", "book", "ticker", "quotes", "candles", "instruments"]
 
 
 class Subscription(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):

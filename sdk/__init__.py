@@ -18,7 +18,7 @@ from sdk.buffer import FeedClosed
 from sdk.capabilities import Capabilities, UnsupportedSubscription
 from sdk.feed import Feed, FeedStats
 from sdk.reconnect import ReconnectPolicy
-from sdk.subscriptions import book, candles, quotes, ticker, trades
+from sdk.subscriptions import book, candles, instruments, quotes, ticker, trades
 from sdk.sync import SyncFeed
 
 
@@ -52,6 +52,7 @@ __all__ = [
     "candles",
     "connect",
     "connect_sync",
+    "instruments",
     "quotes",
     "ticker",
     "trades",

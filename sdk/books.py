@@ -109,6 +109,7 @@ class _BookState:
     verify: bool
     valid: bool = False
     invalidated: bool = False
+    unverifiable: bool = False
 
 
 class BookKeeper:
@@ -154,6 +155,14 @@ class BookKeeper:
         book.apply_snapshot(snapshot)
         resynced = state.invalidated
         state.valid, state.invalidated = True, False
+        if snapshot.checksum is not None and book.scheme is None and verify:
+            # the exchange checksums this book but we cannot (yet): say so once rather than trust it
+            state.valid = False
+            if state.unverifiable:
+                return None
+            state.unverifiable = True
+            return self._invalidate(book, state, snapshot.ts_received, "unverifiable")
+        state.unverifiable = False
         problem = self._check(book, state, snapshot.checksum, snapshot.ts_received)
         if problem is not None:
             return problem

@@ -14,6 +14,7 @@ from schemas.events import (
     Disconnected,
     ErrorEvent,
     Event,
+    Instrument,
     Quote,
     Reconnected,
     Status,
@@ -63,10 +64,16 @@ def _body(event: Event) -> str:
                 f"{event.symbol:<9} candle    {event.interval} {start} O {event.open:f} H {event.high:f} "
                 f"L {event.low:f} C {event.close:f} V {event.volume:f}"
             )
+        case Instrument():
+            return (
+                f"{event.symbol:<9} instrument {event.status} price {event.price_precision} dp, "
+                f"qty {event.qty_precision} dp, min qty {event.qty_min}"
+            )
         case Status():
             return f"status    {event.detail or event.state}"
         case Subscribed():
-            return f"subscribed {event.subscription}"
+            notes = f" (warnings: {'; '.join(event.warnings)})" if event.warnings else ""
+            return f"subscribed {event.subscription}{notes}"
         case Unsubscribed():
             return f"unsubscribed {event.subscription}"
         case SubscriptionError():

@@ -66,3 +66,8 @@ def candles(symbol: str, interval: str = "1m") -> Subscription:
     """OHLC candles of ``interval`` (``1m``, ``5m``, ``1h``, ``1d``, ...)."""
     canonical = format_interval(interval_seconds(interval))
     return Subscription(channel="candles", symbol=normalize_symbol(symbol), interval=canonical)
+
+
+def instruments() -> Subscription:
+    """Reference data (precisions, increments, minimums, state) for every pair the exchange lists."""
+    return Subscription(channel="instruments", symbol="*")

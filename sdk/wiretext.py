@@ -5,6 +5,7 @@ Numbers stay text until they become ``Decimal``; nothing passes through ``float`
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from functools import lru_cache
 
@@ -39,3 +40,39 @@ def seconds_text_to_ns(text: object) -> int:
     if len(fraction) == 6:  # microseconds, as most exchanges write them: one int() instead of two
         return int(whole + fraction) * 1_000
     return int(whole) * 1_000_000_000 + int(fraction[:9].ljust(9, "0"))
+
+
+def rfc3339_to_ns(text: object) -> int:
+    """Nanoseconds since the epoch from UTC RFC 3339 text: ``2024-05-27T12:43:11.798009Z``.
+
+    Integer arithmetic only, so nanosecond fractions (``...:48:00.000000000Z``) survive exactly.
+    """
+    if type(text) is not str or len(text) < 20 or text[-1] != "Z" or text[10] != "T":
+        raise WireValueError(f"expected an RFC 3339 UTC time, got {text!r}")
+    try:
+        year, month, day = int(text[0:4]), int(text[5:7]), int(text[8:10])
+        hour, minute, second = int(text[11:13]), int(text[14:16]), int(text[17:19])
+    except ValueError:
+        raise WireValueError(f"expected an RFC 3339 UTC time, got {text!r}") from None
+    fraction = text[20:-1] if text[19] == "." else ""
+    if (text[19] not in ".Z") or (fraction and not fraction.isdigit()) or not (1 <= month <= 12):
+        raise WireValueError(f"expected an RFC 3339 UTC time, got {text!r}")
+    seconds = _days_from_civil(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second
+    return seconds * 1_000_000_000 + int(fraction[:9].ljust(9, "0"))
+
+
+def _days_from_civil(year: int, month: int, day: int) -> int:
+    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
+    year -= month <= 2
+    era = year // 400
+    year_of_era = year - era * 400
+    day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146_097 + day_of_era - 719_468
+
+
+def ns_to_rfc3339(ns: int, digits: int = 6) -> str:
+    """UTC RFC 3339 text with ``digits`` fractional digits (the inverse, for simulators)."""
+    seconds, fraction = divmod(ns, 1_000_000_000)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    return f"{stamp}.{fraction // 10 ** (9 - digits):0{digits}d}Z"

@@ -26,16 +26,14 @@ from adapters.kraken_v1.wire import (
     SubscriptionStatus,
     SystemStatus,
 )
-from sdk.simulation.market import BookSide, Instrument, InstrumentState, MarketStep, SimTrade
+from sdk.simulation.market import Instrument, InstrumentState, MarketStep, SimTrade
 from sdk.simulation.simulator import Session, Simulator
+from sdk.simulation.window import DepthWindow, LevelChange
 from sdk.transport import WebSocket
 
 _NAMES = ("trade", "book", "ticker", "spread", "ohlc")
 _PRICE_DECIMALS = {"DOGE/USD": 7, "XRP/USD": 5}
 _QTY_DECIMALS = 8
-_ZERO_QTY = f"{0:.{_QTY_DECIMALS}f}"
-
-Level = tuple[str, str]
 
 
 def _price_text(symbol: str, price: Decimal) -> str:
@@ -80,8 +78,8 @@ class KrakenV1Session(Session):
         self._next_channel_id = 100
         # shared symbol -> channelName -> (channel id, options)
         self._channels: dict[str, dict[str, tuple[int, SubscriptionOptions]]] = {}
-        self._books: dict[tuple[str, int], tuple[list[Level], list[Level]]] = {}
-        self._quotes: dict[str, tuple[Level, Level]] = {}
+        self._windows: dict[tuple[str, int], DepthWindow] = {}
+        self._quotes: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {}
 
     async def on_open(self) -> None:
         await self._send(SystemStatus(status="online", version="1.9.6", connectionID=18239578009413566319))
@@ -136,7 +134,7 @@ class KrakenV1Session(Session):
                 await self._send(_status("error", pair, options, reqid, error="Subscription Not Found"))
                 continue
             if options.name == "book":
-                self._books.pop((symbol, entry[1].depth or 10), None)
+                self._windows.pop((symbol, entry[1].depth or 10), None)
             await self._send(_status("unsubscribed", pair, entry[1], reqid, name=name, channel_id=entry[0]))
 
     def _refusal(self, pair: str, options: SubscriptionOptions) -> str | None:
@@ -163,10 +161,12 @@ class KrakenV1Session(Session):
         kind, _, option = name.partition("-")
         now = time.time_ns()
         if kind == "book":
-            bids, asks = _view(state, int(option))
-            self._books[(symbol, int(option))] = (bids, asks)
+            window = self._windows[(symbol, int(option))] = DepthWindow(state, int(option))
             stamp = _time_text(now)
-            payload = {"as": [[p, q, stamp] for p, q in asks], "bs": [[p, q, stamp] for p, q in bids]}
+            payload = {
+                "as": [[*_texts(symbol, level), stamp] for level in window.asks],
+                "bs": [[*_texts(symbol, level), stamp] for level in window.bids],
+            }
             await self._data(symbol, name, payload)
         elif kind == "ticker":
             await self._data(symbol, name, _ticker(state))
@@ -203,15 +203,16 @@ class KrakenV1Session(Session):
     def _book_update(self, state: InstrumentState, depth: int, now_ns: int) -> list[dict[str, Any]]:
         """The update payloads turning what the client holds into the current top ``depth``."""
         symbol = state.instrument.symbol
-        old_bids, old_asks = self._books[(symbol, depth)]
-        bids, asks = _view(state, depth)
-        stamp = _time_text(now_ns)
-        ask_rows = _changes(old_asks, asks, state.asks, depth, stamp, ascending=True)
-        bid_rows = _changes(old_bids, bids, state.bids, depth, stamp, ascending=False)
-        if not ask_rows and not bid_rows:
+        window = self._windows[(symbol, depth)]
+        bid_changes, ask_changes = window.advance(state)
+        if not bid_changes and not ask_changes:
             return []
-        self._books[(symbol, depth)] = (bids, asks)
-        crc = checksum_of_text(asks, bids)
+        stamp = _time_text(now_ns)
+        ask_rows = [_row(symbol, change, stamp) for change in ask_changes]
+        bid_rows = [_row(symbol, change, stamp) for change in bid_changes]
+        crc = checksum_of_text(
+            [_texts(symbol, level) for level in window.asks], [_texts(symbol, level) for level in window.bids]
+        )
         if self.simulator.take_checksum_corruption(symbol):
             crc ^= 0x5A5A5A5A
         check = str(crc)
@@ -220,8 +221,8 @@ class KrakenV1Session(Session):
         return [{"a": ask_rows, "c": check} if ask_rows else {"b": bid_rows, "c": check}]
 
     def _quote_change(self, state: InstrumentState) -> list[str] | None:
-        bids, asks = _view(state, 1)
-        top = (bids[0], asks[0])
+        symbol = state.instrument.symbol
+        top = (_texts(symbol, state.bids.top(1)[0]), _texts(symbol, state.asks.top(1)[0]))
         if self._quotes.get(state.instrument.symbol) == top:
             return None
         self._quotes[state.instrument.symbol] = top
@@ -265,42 +266,14 @@ def _status(
     )
 
 
-def _view(state: InstrumentState, depth: int) -> tuple[list[Level], list[Level]]:
-    """The top ``depth`` bids and asks as wire text."""
-    symbol = state.instrument.symbol
-    return (
-        [(_price_text(symbol, p), _qty_text(q)) for p, q in state.bids.top(depth)],
-        [(_price_text(symbol, p), _qty_text(q)) for p, q in state.asks.top(depth)],
-    )
+def _texts(symbol: str, level: tuple[Decimal, Decimal]) -> tuple[str, str]:
+    """A level's price and volume as v1 wire text."""
+    return _price_text(symbol, level[0]), _qty_text(level[1])
 
 
-def _changes(
-    old: list[Level], new: list[Level], book: BookSide, depth: int, stamp: str, *, ascending: bool
-) -> list[list[str]]:
-    """Kraken's update rows for one side: deletions first, then new and changed levels.
-
-    A level that left the window but is still in the book (pushed out by an insert) is not
-    mentioned: the client's depth cut removes it. A level entering from beyond the old window's
-    worst price is a republish (``r``).
-    """
-    held = dict(old)
-    now = dict(new)
-    rows = [
-        [price, _ZERO_QTY, stamp] for price, _ in old if price not in now and Decimal(price) not in book.qty
-    ]
-    worst = Decimal(old[-1][0]) if len(old) == depth else None
-    for price, qty in new:
-        if held.get(price) == qty:
-            continue
-        row = [price, qty, stamp]
-        if (
-            price not in held
-            and worst is not None
-            and (Decimal(price) > worst if ascending else Decimal(price) < worst)
-        ):
-            row.append("r")
-        rows.append(row)
-    return rows
+def _row(symbol: str, change: LevelChange, stamp: str) -> list[str]:
+    row = [*_texts(symbol, (change.price, change.qty)), stamp]
+    return [*row, "r"] if change.refill else row
 
 
 def _trade_row(symbol: str, trade: SimTrade) -> list[str]:
