@@ -18,6 +18,7 @@ from sdk.adapter import Adapter
 ENTRY_POINT_GROUP = "xfeeds.adapters"
 
 _BUILT_IN = {
+    "kraken": "adapters.kraken:adapter",
     "kraken-v1": "adapters.kraken_v1:adapter",
 }
 
@@ -42,8 +43,4 @@ def get(name: str) -> Adapter:
 @cache
 def _discovered() -> dict[str, str]:
     """Adapters other packages declare, as ``module:attribute`` targets (built-ins win clashes)."""
-    return {
-        point.name: point.value
-        for point in entry_points(group=ENTRY_POINT_GROUP)
-        if point.name not in _BUILT_IN
-    }
+    return {point.name: point.value for point in entry_points(group=ENTRY_POINT_GROUP) if point.name not in _BUILT_IN}

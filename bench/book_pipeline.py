@@ -57,9 +57,7 @@ def main() -> None:
         print("  cryptofeed is not installed (pip install -e '.[bench]'): no peer comparison")
     for depth in (10, 1000):
         results = compare(_engines(depth), baseline="plain dict, sort per check")
-        report(
-            f"book engine alone, depth {depth}, checksum after every level update", results, "updates", "dict"
-        )
+        report(f"book engine alone, depth {depth}, checksum after every level update", results, "updates", "dict")
 
 
 def _xfeeds(frames: list[str]) -> Callable[[], int]:

@@ -33,9 +33,7 @@ def kraken_v1_frames(count: int, *, seed: int = 42, symbol: str = "XBT/USD") -> 
         recorder = _Recorder()
         session: Any = KrakenV1Session(simulator, recorder)  # type: ignore[arg-type]
         for name in ('{"name":"book","depth":10}', '{"name":"trade"}', '{"name":"ticker"}'):
-            await session.on_message(
-                f'{{"event":"subscribe","pair":["{symbol}"],"subscription":{name}}}'.encode()
-            )
+            await session.on_message(f'{{"event":"subscribe","pair":["{symbol}"],"subscription":{name}}}'.encode())
         now = 1_700_000_000_000_000_000
         while len(recorder.frames) < count:
             now += STEP_NS

@@ -53,9 +53,7 @@ class BookSide:
         self.qtys.clear()
         self.fragments.clear()
 
-    def write(
-        self, levels: tuple[BookLevel, ...], fragment: Callable[[Decimal, Decimal], str] | None
-    ) -> None:
+    def write(self, levels: tuple[BookLevel, ...], fragment: Callable[[Decimal, Decimal], str] | None) -> None:
         """Write levels in order; a zero quantity deletes (a delete of an unknown price is a no-op).
 
         ``fragment`` makes each written level's checksum fragment (None: the book is not checked).

@@ -168,9 +168,7 @@ class BookKeeper:
             return problem
         if resynced:
             self.stats.resyncs += 1
-            return BookResynced(
-                exchange=self.exchange, symbol=snapshot.symbol, ts_received=snapshot.ts_received
-            )
+            return BookResynced(exchange=self.exchange, symbol=snapshot.symbol, ts_received=snapshot.ts_received)
         return None
 
     def on_update(self, update: BookUpdate) -> BookInvalidated | None:
@@ -184,9 +182,7 @@ class BookKeeper:
         book.apply_update(update)
         return self._check(book, state, update.checksum, update.ts_received) if state.verify else None
 
-    def _check(
-        self, book: OrderBook, state: _BookState, expected: int | None, now: int
-    ) -> BookInvalidated | None:
+    def _check(self, book: OrderBook, state: _BookState, expected: int | None, now: int) -> BookInvalidated | None:
         if not state.verify:
             return None
         scheme = book.scheme

@@ -29,18 +29,15 @@ class Capabilities(msgspec.Struct, frozen=True, kw_only=True):
         """Raise ``UnsupportedSubscription`` unless ``subscription`` can be served."""
         if subscription.channel not in self.channels:
             raise UnsupportedSubscription(
-                f"{exchange} has no {subscription.channel!r} channel; "
-                f"it serves {_listing(sorted(self.channels))}"
+                f"{exchange} has no {subscription.channel!r} channel; it serves {_listing(sorted(self.channels))}"
             )
         if subscription.channel == "book" and subscription.depth not in self.book_depths:
             raise UnsupportedSubscription(
-                f"{exchange} cannot serve a book of depth {subscription.depth}; "
-                f"depths are {_listing(self.book_depths)}"
+                f"{exchange} cannot serve a book of depth {subscription.depth}; depths are {_listing(self.book_depths)}"
             )
         if subscription.channel == "candles" and subscription.interval not in self.candle_intervals:
             raise UnsupportedSubscription(
-                f"{exchange} has no {subscription.interval} candles; "
-                f"intervals are {_listing(self.candle_intervals)}"
+                f"{exchange} has no {subscription.interval} candles; intervals are {_listing(self.candle_intervals)}"
             )
 
 

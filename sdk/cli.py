@@ -128,9 +128,7 @@ def _watch(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    simulator = adapters.get(args.exchange).make_simulator(
-        port=args.port, seed=args.seed, tick_interval=args.tick
-    )
+    simulator = adapters.get(args.exchange).make_simulator(port=args.port, seed=args.seed, tick_interval=args.tick)
 
     async def run() -> None:
         async with simulator:
@@ -155,9 +153,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     async def run() -> None:
         async with adapter.make_simulator(tick_interval=0.25) as simulator:
-            print(
-                f"# {adapter.name} simulator on {simulator.url}; streaming for {args.seconds:g} s", flush=True
-            )
+            print(f"# {adapter.name} simulator on {simulator.url}; streaming for {args.seconds:g} s", flush=True)
             policy = ReconnectPolicy(initial=0.2)
             async with Feed(adapter, simulator.url, reconnect=policy) as feed:
                 await feed.subscribe(*requests)

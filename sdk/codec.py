@@ -41,9 +41,7 @@ class CodecBase(ABC):
 
     def error(self, message: str, frame: bytes | str, received_ns: int) -> ErrorEvent:
         """An ``ErrorEvent`` for ``frame`` with this codec's exchange name."""
-        return ErrorEvent(
-            exchange=self.exchange, message=message, raw=frame_text(frame), ts_received=received_ns
-        )
+        return ErrorEvent(exchange=self.exchange, message=message, raw=frame_text(frame), ts_received=received_ns)
 
     @abstractmethod
     def decode_frame(self, frame: bytes | str, received_ns: int) -> list[Event]:

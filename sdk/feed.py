@@ -359,6 +359,4 @@ class Feed:
                 return
 
     def _disconnected(self, reason: str, *, final: bool = False) -> Disconnected:
-        return Disconnected(
-            exchange=self.adapter.name, reason=reason, final=final, ts_received=time.time_ns()
-        )
+        return Disconnected(exchange=self.adapter.name, reason=reason, final=final, ts_received=time.time_ns())

@@ -45,19 +45,14 @@ def _body(event: Event) -> str:
             )
         case BookUpdate():
             checksum = f" checksum {event.checksum}" if event.checksum is not None else ""
-            return (
-                f"{event.symbol:<9} book      bids {_levels(event.bids)} asks {_levels(event.asks)}{checksum}"
-            )
+            return f"{event.symbol:<9} book      bids {_levels(event.bids)} asks {_levels(event.asks)}{checksum}"
         case Ticker():
             return (
                 f"{event.symbol:<9} ticker    bid {event.bid:f} ask {event.ask:f} last {event.last:f} "
                 f"24h vol {event.volume_24h:f}"
             )
         case Quote():
-            return (
-                f"{event.symbol:<9} quote     {event.bid_qty:f} @ {event.bid:f} / "
-                f"{event.ask_qty:f} @ {event.ask:f}"
-            )
+            return f"{event.symbol:<9} quote     {event.bid_qty:f} @ {event.bid:f} / {event.ask_qty:f} @ {event.ask:f}"
         case Candle():
             start = time.strftime("%H:%M", time.localtime(event.start / 1e9))
             return (
@@ -82,11 +77,7 @@ def _body(event: Event) -> str:
         case ErrorEvent():
             return f"ERROR     {event.message}: {event.raw[:120]}"
         case BookInvalidated():
-            values = (
-                f" (expected {event.expected}, computed {event.computed})"
-                if event.expected is not None
-                else ""
-            )
+            values = f" (expected {event.expected}, computed {event.computed})" if event.expected is not None else ""
             return f"{event.symbol:<9} BOOK INVALID {event.reason}{values}; resyncing"
         case BookResynced():
             return f"{event.symbol:<9} book      resynced from a fresh snapshot"

@@ -85,18 +85,11 @@ VECTORS = json.loads((FIXTURES / "kraken" / "checksum_vectors.json").read_text()
 
 def test_v1_docs_vector() -> None:
     vector = VECTORS["v1_docs_guide"]
-    assert (
-        checksum_of_text([(p, q) for p, q, _ in vector["as"]], [(p, q) for p, q, _ in vector["bs"]])
-        == 974947235
-    )
+    assert checksum_of_text([(p, q) for p, q, _ in vector["as"]], [(p, q) for p, q, _ in vector["bs"]]) == 974947235
     book = OrderBook("X/Y", 100, KrakenChecksum())
-    levels = {
-        side: tuple(BookLevel(Decimal(p), Decimal(q)) for p, q, _ in vector[side]) for side in ("as", "bs")
-    }
+    levels = {side: tuple(BookLevel(Decimal(p), Decimal(q)) for p, q, _ in vector[side]) for side in ("as", "bs")}
     book.apply_snapshot(
-        BookSnapshot(
-            exchange="k", symbol="X/Y", depth=100, bids=levels["bs"], asks=levels["as"], ts_received=0
-        )
+        BookSnapshot(exchange="k", symbol="X/Y", depth=100, bids=levels["bs"], asks=levels["as"], ts_received=0)
     )
     assert book.checksum() == vector["expected_checksum"] == 974947235
 
@@ -147,9 +140,7 @@ class BookMachine(RuleBasedStateMachine):
         bids=st.lists(st.tuples(prices, quantities), max_size=30),
         asks=st.lists(st.tuples(prices, quantities), max_size=30),
     )
-    def snapshot(
-        self, depth: int, bids: list[tuple[Decimal, Decimal]], asks: list[tuple[Decimal, Decimal]]
-    ) -> None:
+    def snapshot(self, depth: int, bids: list[tuple[Decimal, Decimal]], asks: list[tuple[Decimal, Decimal]]) -> None:
         self.depth = depth
         self.book = OrderBook("T/T", depth, TEXT_SCHEME)
         self.bids, self.asks = dict(bids), dict(asks)
@@ -219,18 +210,14 @@ class BookMachine(RuleBasedStateMachine):
         def text(items: list[tuple[Decimal, Decimal]]) -> list[tuple[str, str]]:
             return [(f"{p:f}", f"{q:f}") for p, q in items]
 
-        expected = checksum_of_text(
-            text(sorted(self.asks.items())), text(sorted(self.bids.items(), reverse=True))
-        )
+        expected = checksum_of_text(text(sorted(self.asks.items())), text(sorted(self.bids.items(), reverse=True)))
         assert self.book.checksum() == expected
 
 
 TestBookMachine = BookMachine.TestCase
 
 
-@given(
-    st.decimals(allow_nan=False, allow_infinity=False, min_value=0, max_value=10**12, places=10), st.data()
-)
+@given(st.decimals(allow_nan=False, allow_infinity=False, min_value=0, max_value=10**12, places=10), st.data())
 def test_fragment_fast_path_matches_the_definition(value: Decimal, data: st.DataObject) -> None:
     """The str()-based fragment equals 'fixed-point text, no dot, no leading zeros' for any scale."""
     exponent = data.draw(st.integers(-12, 3))
@@ -238,6 +225,5 @@ def test_fragment_fast_path_matches_the_definition(value: Decimal, data: st.Data
     expected = format(number, "f").replace(".", "").lstrip("0")
     assert TEXT_SCHEME.fragment(number, number) == expected * 2
     assert KrakenChecksum(2, 8).fragment(number, number) == (
-        format(number, ".2f").replace(".", "").lstrip("0")
-        + format(number, ".8f").replace(".", "").lstrip("0")
+        format(number, ".2f").replace(".", "").lstrip("0") + format(number, ".8f").replace(".", "").lstrip("0")
     )

@@ -17,9 +17,7 @@ def xfeeds(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
 
 
 def test_watch_simulated_json_lines() -> None:
-    result = xfeeds(
-        "watch", "kraken-v1", "book", "BTC/USD", "ETH/USD", "--simulate", "--json", "--count", "6"
-    )
+    result = xfeeds("watch", "kraken-v1", "book", "BTC/USD", "ETH/USD", "--simulate", "--json", "--count", "6")
     assert result.returncode == 0, result.stderr
     events = [msgspec.json.decode(line, type=Event) for line in result.stdout.splitlines()]
     assert len(events) == 6

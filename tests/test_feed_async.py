@@ -29,9 +29,7 @@ E = TypeVar("E", bound=Event)
 FAST = sdk.ReconnectPolicy(initial=0.05, cap=0.2)
 
 
-async def collect_until(
-    feed: sdk.Feed, done: Callable[[list[Event]], bool], timeout: float = 10
-) -> list[Event]:
+async def collect_until(feed: sdk.Feed, done: Callable[[list[Event]], bool], timeout: float = 10) -> list[Event]:
     """Events from ``feed`` until ``done(events)`` holds; fails the test after ``timeout`` seconds."""
     events: list[Event] = []
     with anyio.fail_after(timeout):
@@ -52,9 +50,7 @@ async def test_subscribe_stream_and_reject_unknown_pair() -> None:
         sdk.connect("kraken-v1", simulator.url) as feed,
     ):
         await feed.subscribe(sdk.trades("BTC/USD"), sdk.book("ETH/USD"), sdk.trades("NOPE/USD"))
-        events = await collect_until(
-            feed, lambda es: len(of(Trade, es)) >= 5 and len(of(BookUpdate, es)) >= 5
-        )
+        events = await collect_until(feed, lambda es: len(of(Trade, es)) >= 5 and len(of(BookUpdate, es)) >= 5)
     assert isinstance(events[0], Status) and events[0].state == "online"
     assert {e.subscription for e in of(Subscribed, events)} == {sdk.trades("BTC/USD"), sdk.book("ETH/USD")}
     [refused] = of(SubscriptionError, events)

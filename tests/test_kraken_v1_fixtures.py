@@ -75,9 +75,7 @@ def test_trade_frame_with_two_fills() -> None:
 
 
 def test_ticker() -> None:
-    line = next(
-        x for x in fixture_lines("kraken/v1_misc.jsonl") if '"ticker","XBT/USD"' in x and "37080" in x
-    )
+    line = next(x for x in fixture_lines("kraken/v1_misc.jsonl") if '"ticker","XBT/USD"' in x and "37080" in x)
     [ticker] = decode(line)
     assert isinstance(ticker, Ticker)
     assert ticker.symbol == "BTC/USD"
@@ -177,9 +175,7 @@ def test_connection_messages() -> None:
     assert decode('{"event":"heartbeat"}') == []
     assert decode('{"event":"pong","reqid":1693415329704}') == []
     subscribed = [e for e in events if isinstance(e, Subscribed)]
-    assert Subscription(channel="book", symbol="WAVES/EUR", depth=1000) in [
-        s.subscription for s in subscribed
-    ]
+    assert Subscription(channel="book", symbol="WAVES/EUR", depth=1000) in [s.subscription for s in subscribed]
     unsubscribed = [e for e in events if isinstance(e, Unsubscribed)]
     assert [u.subscription for u in unsubscribed] == [
         Subscription(channel="trades", symbol="BTC/USD"),

@@ -53,9 +53,7 @@ fills = st.tuples(decimal_texts(), decimal_texts(), times, st.sampled_from("bs")
 
 
 @given(st.lists(fills, min_size=1, max_size=5), pairs, st.integers(0, 2**31))
-def test_trade_frames(
-    generated: list[tuple[str, str, tuple[int, int], str, str]], pair: Any, channel: int
-) -> None:
+def test_trade_frames(generated: list[tuple[str, str, tuple[int, int], str, str]], pair: Any, channel: int) -> None:
     rows = [[p, q, time_text(t), side, kind, ""] for p, q, t, side, kind in generated]
     events = CODEC().decode(json.dumps([channel, rows, "trade", wire_pair(pair)]), 5)
     assert events == [
@@ -118,9 +116,7 @@ def rows(generated: list[tuple[str, str, tuple[int, int], bool]]) -> list[list[s
     return [[p, q, time_text(t), *(["r"] if r else [])] for p, q, t, r in generated]
 
 
-@given(
-    levels, levels, st.sampled_from([10, 25, 100, 500, 1000]), st.integers(0, 2**32 - 1), st.booleans(), pairs
-)
+@given(levels, levels, st.sampled_from([10, 25, 100, 500, 1000]), st.integers(0, 2**32 - 1), st.booleans(), pairs)
 def test_book_update_frames(asks: Any, bids: Any, depth: int, crc: int, split: bool, pair: Any) -> None:
     if not asks and not bids:
         bids = [("1.0", "2.0", (1, 0), False)]
@@ -157,9 +153,7 @@ def test_book_snapshot_frames(asks: Any, bids: Any, pair: Any) -> None:
 subscription_requests = st.lists(
     st.one_of(
         st.builds(subscriptions.trades, st.sampled_from(["BTC/USD", "DOGE/EUR", "ETH/BTC"])),
-        st.builds(
-            subscriptions.book, st.sampled_from(["BTC/USD", "ADA/EUR"]), st.sampled_from([10, 25, 1000])
-        ),
+        st.builds(subscriptions.book, st.sampled_from(["BTC/USD", "ADA/EUR"]), st.sampled_from([10, 25, 1000])),
         st.builds(subscriptions.candles, st.just("BTC/USD"), st.sampled_from(["1m", "1h", "15d", "1w"])),
         st.builds(subscriptions.quotes, st.sampled_from(["BTC/USD", "ETH/USD"])),
     ),
@@ -191,9 +185,7 @@ def test_requests_carry_every_subscription(requested: list[Subscription], unsubs
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda children: (
-        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=4), children, max_size=5)
-    ),
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=4), children, max_size=5),
     max_leaves=20,
 )
 VALID = '[321,[["57126.70000","0.02063928","1616333924.737428","b","m",""]],"trade","XBT/USD"]'

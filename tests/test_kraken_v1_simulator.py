@@ -129,9 +129,7 @@ async def test_heartbeats_when_idle_and_pong_echoes_reqid() -> None:
         received: list[object] = []
         with anyio.fail_after(10):
             await websocket.send_text('{"event":"ping","reqid":42}')
-            await websocket.send_text(
-                '{"event":"subscribe","pair":["XBT/USD"],"subscription":{"name":"trade"}}'
-            )
+            await websocket.send_text('{"event":"subscribe","pair":["XBT/USD"],"subscription":{"name":"trade"}}')
             while sum(m == {"event": "heartbeat"} for m in received) < 3:
                 received += [msgspec.json.decode(m) for m in await websocket.receive_batch()]
         await websocket.close()

@@ -43,9 +43,7 @@ def test_capability_errors_name_what_is_supported() -> None:
     adapter = adapters.get("kraken-v1")
     with pytest.raises(sdk.UnsupportedSubscription, match=r"depths are 10, 25, 100, 500, 1000"):
         adapter.check(sdk.book("BTC/USD", 11))
-    with pytest.raises(
-        sdk.UnsupportedSubscription, match=r"intervals are 1m, 5m, 15m, 30m, 1h, 4h, 1d, 1w, 15d"
-    ):
+    with pytest.raises(sdk.UnsupportedSubscription, match=r"intervals are 1m, 5m, 15m, 30m, 1h, 4h, 1d, 1w, 15d"):
         adapter.check(sdk.candles("BTC/USD", "2h"))
     adapter.check(sdk.candles("BTC/USD", "21600m"))
     narrow = sdk.Capabilities(channels=frozenset({"trades"}))

@@ -96,9 +96,7 @@ class KrakenV1Codec(CodecBase):
     def book_checksum(self, symbol: str) -> KrakenChecksum:
         return _CHECKSUM
 
-    def _requests(
-        self, kind: type[Subscribe] | type[Unsubscribe], subscriptions: Sequence[Subscription]
-    ) -> list[str]:
+    def _requests(self, kind: type[Subscribe] | type[Unsubscribe], subscriptions: Sequence[Subscription]) -> list[str]:
         """One frame per distinct channel option, listing all of its pairs (Kraken's batching)."""
         pairs_by_options: dict[bytes, tuple[Any, list[str]]] = {}
         for subscription in subscriptions:
@@ -109,9 +107,7 @@ class KrakenV1Codec(CodecBase):
             if pair not in pairs:
                 pairs.append(pair)
         return [
-            self._encoder.encode(
-                kind(subscription=options, pair=pairs, reqid=self.next_request_id())
-            ).decode()
+            self._encoder.encode(kind(subscription=options, pair=pairs, reqid=self.next_request_id())).decode()
             for options, pairs in pairs_by_options.values()
         ]
 
@@ -148,9 +144,7 @@ class KrakenV1Codec(CodecBase):
             self._routes[channel_name] = (handler, option)
         return handler, option
 
-    def _subscription_status(
-        self, message: SubscriptionStatus, frame: bytes | str, received_ns: int
-    ) -> Event:
+    def _subscription_status(self, message: SubscriptionStatus, frame: bytes | str, received_ns: int) -> Event:
         symbol = self._symbols.from_wire(message.pair) if message.pair else None
         subscription = (
             subscription_from_wire(message.subscription, symbol)
@@ -167,9 +161,7 @@ class KrakenV1Codec(CodecBase):
             )
         if subscription is not None and symbol is not None:
             if message.status == "subscribed":
-                return Subscribed(
-                    exchange=EXCHANGE, symbol=symbol, subscription=subscription, ts_received=received_ns
-                )
+                return Subscribed(exchange=EXCHANGE, symbol=symbol, subscription=subscription, ts_received=received_ns)
             if message.status == "unsubscribed":
                 return Unsubscribed(
                     exchange=EXCHANGE, symbol=symbol, subscription=subscription, ts_received=received_ns
@@ -321,9 +313,7 @@ class KrakenV1Codec(CodecBase):
 Payloads = list[int | str | DictPayload | list[FillRow | str | int]]
 
 
-def _levels(
-    rows: Sequence[LevelRow | str | int], latest: str | None
-) -> tuple[tuple[BookLevel, ...], str | None]:
+def _levels(rows: Sequence[LevelRow | str | int], latest: str | None) -> tuple[tuple[BookLevel, ...], str | None]:
     """Book levels in wire order, and the latest of ``latest`` and their times.
 
     Times stay text here, compared as text: Kraken writes every one with six decimals, so

@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 
 from adapters.kraken_checksum import checksum_of_text
+from adapters.kraken_market import INSTRUMENTS, QTY_DECIMALS
 from adapters.kraken_v1.channels import BOOK_DEPTHS, OHLC_MINUTES, SYMBOLS, channel_name
 from adapters.kraken_v1.wire import (
     ClientMessage,
@@ -33,7 +34,6 @@ from sdk.transport import WebSocket
 
 _NAMES = ("trade", "book", "ticker", "spread", "ohlc")
 _PRICE_DECIMALS = {"DOGE/USD": 7, "XRP/USD": 5}
-_QTY_DECIMALS = 8
 
 
 def _price_text(symbol: str, price: Decimal) -> str:
@@ -41,7 +41,7 @@ def _price_text(symbol: str, price: Decimal) -> str:
 
 
 def _qty_text(qty: Decimal) -> str:
-    return f"{qty:.{_QTY_DECIMALS}f}"
+    return f"{qty:.{QTY_DECIMALS}f}"
 
 
 def _time_text(ns: int) -> str:
@@ -54,15 +54,7 @@ class KrakenV1Simulator(Simulator):
     exchange = "kraken-v1"
 
     def instruments(self) -> list[Instrument]:
-        return [
-            Instrument("BTC/USD", Decimal("30000"), Decimal("0.1"), Decimal("0.0001")),
-            Instrument("ETH/USD", Decimal("2000"), Decimal("0.01"), Decimal("0.001")),
-            Instrument("BTC/EUR", Decimal("28000"), Decimal("0.1"), Decimal("0.0001")),
-            Instrument("ETH/BTC", Decimal("0.06"), Decimal("0.00001"), Decimal("0.001")),
-            Instrument("SOL/USD", Decimal("100"), Decimal("0.01"), Decimal("0.01")),
-            Instrument("XRP/USD", Decimal("0.5"), Decimal("0.00001"), Decimal("1")),
-            Instrument("DOGE/USD", Decimal("0.1"), Decimal("0.0000001"), Decimal("1")),
-        ]
+        return INSTRUMENTS
 
     def new_session(self, websocket: WebSocket) -> Session:
         return KrakenV1Session(self, websocket)
@@ -116,18 +108,12 @@ class KrakenV1Session(Session):
             return
         self._next_channel_id += 1
         self._channels.setdefault(symbol, {})[name] = (self._next_channel_id, options)
-        await self._send(
-            _status("subscribed", pair, options, reqid, name=name, channel_id=self._next_channel_id)
-        )
+        await self._send(_status("subscribed", pair, options, reqid, name=name, channel_id=self._next_channel_id))
         await self._send_initial(symbol, name)
 
     async def _unsubscribe(self, pair: str, options: SubscriptionOptions, reqid: int | None) -> None:
         symbol = SYMBOLS.from_wire(pair)
-        names = (
-            list(self._channels.get(symbol, {}))
-            if options.name == "*"
-            else [channel_name(_normalized(options))]
-        )
+        names = list(self._channels.get(symbol, {})) if options.name == "*" else [channel_name(_normalized(options))]
         for name in names:
             entry = self._channels.get(symbol, {}).pop(name, None)
             if entry is None:
@@ -188,13 +174,9 @@ class KrakenV1Session(Session):
                 elif kind == "spread":
                     quote = self._quote_change(state)
                     if quote is not None:
-                        await self._data(
-                            step.symbol, name, [*quote[:2], _time_text(step.time_ns), *quote[2:]]
-                        )
+                        await self._data(step.symbol, name, [*quote[:2], _time_text(step.time_ns), *quote[2:]])
                 elif step.trades and kind == "trade":
-                    await self._data(
-                        step.symbol, name, [_trade_row(state.instrument.symbol, t) for t in step.trades]
-                    )
+                    await self._data(step.symbol, name, [_trade_row(state.instrument.symbol, t) for t in step.trades])
                 elif step.trades and kind == "ticker":
                     await self._data(step.symbol, name, _ticker(state))
                 elif step.trades and kind == "ohlc":

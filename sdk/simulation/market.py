@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import random
+from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
@@ -33,6 +34,7 @@ class SimTrade:
     side: Side
     order_type: Literal["market", "limit"]
     time_ns: int
+    trade_id: int
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,8 @@ class InstrumentState:
     notional_24h: Decimal = Decimal(0)
     trades_24h: int = 0
     candles: dict[int, CandleState] = field(default_factory=dict)
+    recent: deque[SimTrade] = field(default_factory=lambda: deque(maxlen=50))
+    """The latest trades, for exchanges that send a trade snapshot on subscribe."""
 
     @property
     def vwap_24h(self) -> Decimal:
@@ -124,6 +128,7 @@ class InstrumentState:
         return candle
 
     def record(self, trade: SimTrade) -> None:
+        self.recent.append(trade)
         self.last_price, self.last_qty = trade.price, trade.qty
         self.high_24h = max(self.high_24h, trade.price)
         self.low_24h = min(self.low_24h, trade.price)
@@ -190,13 +195,13 @@ class SyntheticMarket:
         book = state.asks if side == "buy" else state.bids
         remaining = state.instrument.lot * self._rng.randint(1, 3_000)
         order_type: Literal["market", "limit"] = self._rng.choice(("market", "limit"))
-        fills = []
+        fills: list[SimTrade] = []
         while remaining > 0 and len(book) > 1:
             price = book.best()
             assert price is not None
             available = book.qty[price]
             fill = min(available, remaining)
-            fills.append(SimTrade(price, fill, side, order_type, now_ns))
+            fills.append(SimTrade(price, fill, side, order_type, now_ns, state.trades_24h + len(fills) + 1))
             remaining -= fill
             if fill == available:
                 book.remove(price)

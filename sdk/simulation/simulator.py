@@ -102,9 +102,7 @@ class Simulator(ABC):
         """The protocol handler for a new connection."""
 
     async def __aenter__(self) -> Self:
-        listener = self._listener = await anyio.create_tcp_listener(
-            local_host=self.host, local_port=self.port
-        )
+        listener = self._listener = await anyio.create_tcp_listener(local_host=self.host, local_port=self.port)
         self.port = listener.extra(SocketAttribute.local_port)
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()

@@ -48,9 +48,7 @@ class DepthWindow:
     ) -> list[LevelChange]:
         held = dict(old)
         now = dict(new)
-        changes = [
-            LevelChange(price, Decimal(0)) for price, _ in old if price not in now and price not in book.qty
-        ]
+        changes = [LevelChange(price, Decimal(0)) for price, _ in old if price not in now and price not in book.qty]
         worst = old[-1][0] if len(old) == self.depth else None
         for price, qty in new:
             if held.get(price) == qty:

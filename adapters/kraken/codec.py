@@ -1,0 +1,366 @@
+"""Sans-I/O codec for Kraken's v2 public WebSocket protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import msgspec
+
+from adapters.kraken.channels import params_of, subscription_of
+from adapters.kraken.wire import (
+    BookData,
+    Envelope,
+    InstrumentData,
+    OhlcData,
+    Params,
+    Request,
+    StatusData,
+    TickerData,
+    TradeData,
+)
+from adapters.kraken_checksum import KrakenChecksum
+from schemas.events import (
+    BookLevel,
+    BookSnapshot,
+    BookUpdate,
+    Candle,
+    Event,
+    Instrument,
+    Quote,
+    Status,
+    Subscribed,
+    SubscriptionError,
+    SystemState,
+    Ticker,
+    Trade,
+    Unsubscribed,
+)
+from schemas.subscription import Subscription
+from sdk.codec import CodecBase
+from sdk.subscriptions import format_interval
+from sdk.symbols import SymbolMap
+from sdk.wiretext import WireValueError, rfc3339_to_ns
+
+EXCHANGE = "kraken"
+
+_STATES: frozenset[str] = frozenset({"online", "maintenance", "cancel_only", "post_only", "limit_only"})
+_SIDES = {"buy": "buy", "sell": "sell"}
+_ORDER_TYPES = {"market": "market", "limit": "limit"}
+_REMEMBERED_REQUESTS = 1024
+"""Requests whose subscriptions are kept for matching replies; older ones are forgotten."""
+
+ChannelHandler = Callable[[Envelope, int], list[Event]]
+
+
+class KrakenCodec(CodecBase):
+    """Turns shared subscriptions into v2 requests and v2 messages into schema events.
+
+    Book checksums need each pair's price and quantity precision, which only the instrument
+    channel gives: the first book request on a connection also subscribes to it, and a book whose
+    precision has not arrived is reported unverifiable rather than checked with a guess.
+    """
+
+    exchange = EXCHANGE
+
+    def __init__(self, symbols: SymbolMap) -> None:
+        super().__init__()
+        self._symbols = symbols
+        self._decoder = msgspec.json.Decoder(Envelope)
+        self._encoder = msgspec.json.Encoder()
+        self._data: dict[str, tuple[msgspec.json.Decoder[Any], ChannelHandler]] = {
+            "book": (msgspec.json.Decoder(list[BookData]), self._book),
+            "trade": (msgspec.json.Decoder(list[TradeData]), self._trades),
+            "ticker": (msgspec.json.Decoder(list[TickerData]), self._tickers),
+            "ohlc": (msgspec.json.Decoder(list[OhlcData]), self._candles),
+            "status": (msgspec.json.Decoder(list[StatusData]), self._status),
+            "instrument": (msgspec.json.Decoder(InstrumentData), self._instruments),
+        }
+        self._requests: dict[int, list[Subscription]] = {}
+        self._internal_requests: set[int] = set()
+        self._book_depth: dict[str, int] = {}
+        self._quote_symbols: set[str] = set()
+        self._ticker_symbols: set[str] = set()
+        self._schemes: dict[str, KrakenChecksum] = {}
+        self._instruments_requested = False
+        self._instruments_wanted = False
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def subscribe(self, subscriptions: Sequence[Subscription]) -> list[str]:
+        frames = []
+        wants_books = any(s.channel == "book" for s in subscriptions)
+        wants_instruments = any(s.channel == "instruments" for s in subscriptions)
+        if wants_books and not wants_instruments and not self._instruments_requested:
+            request_id = self.next_request_id()
+            self._internal_requests.add(request_id)
+            frames.append(self._encode("subscribe", Params(channel="instrument", snapshot=True), request_id))
+        self._instruments_requested |= wants_books or wants_instruments
+        for subscription in subscriptions:
+            self._track(subscription, subscribed=True)
+        return frames + self._requests_for("subscribe", subscriptions)
+
+    def unsubscribe(self, subscriptions: Sequence[Subscription]) -> list[str]:
+        for subscription in subscriptions:
+            self._track(subscription, subscribed=False)
+        return self._requests_for("unsubscribe", subscriptions)
+
+    def ping(self) -> str:
+        return self._encoder.encode(Request(method="ping", req_id=self.next_request_id())).decode()
+
+    def book_checksum(self, symbol: str) -> KrakenChecksum | None:
+        return self._schemes.get(symbol)
+
+    def _track(self, subscription: Subscription, *, subscribed: bool) -> None:
+        symbol = subscription.symbol
+        match subscription.channel:
+            case "book" if subscribed and subscription.depth is not None:
+                self._book_depth[symbol] = subscription.depth
+            case "quotes":
+                (self._quote_symbols.add if subscribed else self._quote_symbols.discard)(symbol)
+            case "ticker":
+                (self._ticker_symbols.add if subscribed else self._ticker_symbols.discard)(symbol)
+            case "instruments":
+                self._instruments_wanted = subscribed
+
+    def _requests_for(self, method: str, subscriptions: Sequence[Subscription]) -> list[str]:
+        """One request per distinct channel parameters, listing all of their symbols."""
+        groups: dict[bytes, tuple[Params, list[Subscription]]] = {}
+        for subscription in subscriptions:
+            params = params_of(subscription)
+            groups.setdefault(self._encoder.encode(params), (params, []))[1].append(subscription)
+        frames = []
+        for params, members in groups.values():
+            symbols = [self._symbols.to_wire(s.symbol) for s in members if s.channel != "instruments"]
+            request_id = self.next_request_id()
+            self._remember(request_id, members)
+            frames.append(self._encode(method, msgspec.structs.replace(params, symbol=symbols or None), request_id))
+        return frames
+
+    def _remember(self, request_id: int, subscriptions: list[Subscription]) -> None:
+        self._requests[request_id] = subscriptions
+        if len(self._requests) > _REMEMBERED_REQUESTS:
+            del self._requests[next(iter(self._requests))]
+
+    def _encode(self, method: str, params: Params, request_id: int) -> str:
+        return self._encoder.encode(Request(method=method, params=params, req_id=request_id)).decode()
+
+    # -- frames -----------------------------------------------------------------------------
+
+    def decode_frame(self, frame: bytes | str, received_ns: int) -> list[Event]:
+        envelope = self._decoder.decode(frame)
+        channel = envelope.channel
+        if channel is not None:
+            if channel == "heartbeat":
+                return []
+            entry = self._data.get(channel)
+            if entry is None:
+                raise WireValueError(f"unknown channel {channel!r}")
+            return entry[1](envelope, received_ns)
+        if envelope.method is not None:
+            return self._response(envelope, frame, received_ns)
+        raise WireValueError("neither a channel message nor a method response")
+
+    def _payload(self, envelope: Envelope) -> Any:
+        assert envelope.channel is not None
+        return self._data[envelope.channel][0].decode(envelope.data)
+
+    def _response(self, envelope: Envelope, frame: bytes | str, received_ns: int) -> list[Event]:
+        method = envelope.method
+        if method not in ("subscribe", "unsubscribe"):
+            if envelope.success is False:
+                return [self.error(f"{method} refused: {envelope.error}", frame, received_ns)]
+            return []  # pong and other successful replies carry no market information
+        request_id = envelope.req_id
+        if envelope.success:
+            return self._acknowledged(envelope, received_ns)
+        if request_id in self._internal_requests:
+            message = f"instrument reference data refused: {envelope.error}; books cannot be verified"
+            return [self.error(message, frame, received_ns)]
+        return self._refused(envelope, received_ns)
+
+    def _acknowledged(self, envelope: Envelope, received_ns: int) -> list[Event]:
+        result = envelope.result
+        if result is None:
+            raise WireValueError("an acknowledgement without a result")
+        symbol = self._symbols.from_wire(result.symbol) if result.symbol else None
+        subscription = subscription_of(result, symbol)
+        if subscription is None:
+            raise WireValueError(f"acknowledgement for an unknown channel {result.channel!r}")
+        if subscription.channel == "instruments" and not self._instruments_wanted:
+            return []  # the subscription this codec made for itself
+        if envelope.method == "unsubscribe":
+            return [
+                Unsubscribed(
+                    exchange=EXCHANGE,
+                    symbol=subscription.symbol,
+                    subscription=subscription,
+                    ts_received=received_ns,
+                )
+            ]
+        return [
+            Subscribed(
+                exchange=EXCHANGE,
+                symbol=subscription.symbol,
+                subscription=subscription,
+                warnings=tuple(result.warnings),
+                ts_received=received_ns,
+            )
+        ]
+
+    def _refused(self, envelope: Envelope, received_ns: int) -> list[Event]:
+        """A refusal, matched to what was requested by ``req_id`` and, when given, symbol."""
+        message = envelope.error or "refused without a reason"
+        symbol = self._symbols.from_wire(envelope.symbol) if envelope.symbol else None
+        requested = self._requests.get(envelope.req_id, []) if envelope.req_id is not None else []
+        matched = [s for s in requested if symbol is None or s.symbol == symbol]
+        if not matched:
+            return [SubscriptionError(exchange=EXCHANGE, symbol=symbol, message=message, ts_received=received_ns)]
+        return [
+            SubscriptionError(
+                exchange=EXCHANGE, symbol=s.symbol, subscription=s, message=message, ts_received=received_ns
+            )
+            for s in matched
+        ]
+
+    # -- channels ---------------------------------------------------------------------------
+
+    def _status(self, envelope: Envelope, received_ns: int) -> list[Event]:
+        events: list[Event] = []
+        for data in self._payload(envelope):
+            state: SystemState = data.system if data.system in _STATES else "unknown"
+            detail = f"{data.system} (version {data.version})" if data.version else data.system
+            events.append(Status(exchange=EXCHANGE, state=state, detail=detail, ts_received=received_ns))
+        return events
+
+    def _book(self, envelope: Envelope, received_ns: int) -> list[Event]:
+        kind = BookSnapshot if envelope.type == "snapshot" else BookUpdate
+        if envelope.type not in ("snapshot", "update"):
+            raise WireValueError(f"book message of unknown type {envelope.type!r}")
+        events: list[Event] = []
+        from_wire = self._symbols.from_wire
+        for data in self._payload(envelope):
+            symbol = from_wire(data.symbol)
+            events.append(
+                kind(
+                    exchange=EXCHANGE,
+                    symbol=symbol,
+                    depth=self._book_depth.get(symbol, 10),
+                    bids=tuple([BookLevel(level.price, level.qty) for level in data.bids]),
+                    asks=tuple([BookLevel(level.price, level.qty) for level in data.asks]),
+                    checksum=data.checksum,
+                    ts_exchange=rfc3339_to_ns(data.timestamp) if data.timestamp else None,
+                    ts_received=received_ns,
+                )
+            )
+        return events
+
+    def _trades(self, envelope: Envelope, received_ns: int) -> list[Event]:
+        from_wire = self._symbols.from_wire
+        return [
+            Trade(
+                exchange=EXCHANGE,
+                symbol=from_wire(data.symbol),
+                price=data.price,
+                qty=data.qty,
+                side=_SIDES[data.side],  # type: ignore[arg-type]
+                order_type=_ORDER_TYPES.get(data.ord_type),  # type: ignore[arg-type]
+                trade_id=str(data.trade_id),
+                ts_exchange=rfc3339_to_ns(data.timestamp),
+                ts_received=received_ns,
+            )
+            for data in self._payload(envelope)
+        ]
+
+    def _tickers(self, envelope: Envelope, received_ns: int) -> list[Event]:
+        """Ticker events, and Quote events for symbols subscribed with the ``bbo`` trigger."""
+        events: list[Event] = []
+        for data in self._payload(envelope):
+            symbol = self._symbols.from_wire(data.symbol)
+            ts = rfc3339_to_ns(data.timestamp) if data.timestamp else None
+            if symbol in self._quote_symbols:
+                events.append(
+                    Quote(
+                        exchange=EXCHANGE,
+                        symbol=symbol,
+                        bid=data.bid,
+                        bid_qty=data.bid_qty,
+                        ask=data.ask,
+                        ask_qty=data.ask_qty,
+                        ts_exchange=ts,
+                        ts_received=received_ns,
+                    )
+                )
+            if symbol in self._ticker_symbols or symbol not in self._quote_symbols:
+                events.append(
+                    Ticker(
+                        exchange=EXCHANGE,
+                        symbol=symbol,
+                        bid=data.bid,
+                        bid_qty=data.bid_qty,
+                        ask=data.ask,
+                        ask_qty=data.ask_qty,
+                        last=data.last,
+                        volume_24h=data.volume,
+                        vwap_24h=data.vwap,
+                        low_24h=data.low,
+                        high_24h=data.high,
+                        open_24h=data.last - data.change,
+                        trades_24h=data.trades,
+                        ts_exchange=ts,
+                        ts_received=received_ns,
+                    )
+                )
+        return events
+
+    def _candles(self, envelope: Envelope, received_ns: int) -> list[Event]:
+        sent = rfc3339_to_ns(envelope.timestamp) if envelope.timestamp else None
+        events: list[Event] = []
+        for data in self._payload(envelope):
+            start = rfc3339_to_ns(data.interval_begin)
+            events.append(
+                Candle(
+                    exchange=EXCHANGE,
+                    symbol=self._symbols.from_wire(data.symbol),
+                    interval=format_interval(data.interval * 60),
+                    start=start,
+                    end=start + data.interval * 60_000_000_000,
+                    open=data.open,
+                    high=data.high,
+                    low=data.low,
+                    close=data.close,
+                    vwap=data.vwap,
+                    volume=data.volume,
+                    trades=data.trades,
+                    ts_exchange=sent,
+                    ts_received=received_ns,
+                )
+            )
+        return events
+
+    def _instruments(self, envelope: Envelope, received_ns: int) -> list[Event]:
+        """Learn each pair's checksum precisions; emit Instrument events only if asked for."""
+        pairs = self._payload(envelope).pairs
+        for pair in pairs:
+            self._schemes[self._symbols.from_wire(pair.symbol)] = KrakenChecksum(
+                pair.price_precision, pair.qty_precision
+            )
+        if not self._instruments_wanted:
+            return []
+        return [
+            Instrument(
+                exchange=EXCHANGE,
+                symbol=self._symbols.from_wire(pair.symbol),
+                base=pair.base,
+                quote=pair.quote,
+                status=pair.status,
+                price_precision=pair.price_precision,
+                qty_precision=pair.qty_precision,
+                price_increment=pair.price_increment,
+                qty_increment=pair.qty_increment,
+                qty_min=pair.qty_min,
+                cost_min=pair.cost_min,
+                ts_received=received_ns,
+            )
+            for pair in pairs
+        ]

@@ -1,0 +1,304 @@
+"""A local Kraken v2 exchange over the same synthetic market as the v1 simulator.
+
+Numbers go out as JSON numbers printed with each pair's precision, books carry a checksum on
+every message (snapshot included), and the instrument channel publishes the precisions a client
+needs to verify them.
+"""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from adapters.kraken.wire import Params, Request
+from adapters.kraken_checksum import KrakenChecksum
+from adapters.kraken_market import INSTRUMENTS, QTY_DECIMALS, price_decimals
+from adapters.kraken_v1.channels import BOOK_DEPTHS, OHLC_MINUTES
+from sdk.simulation.market import Instrument, InstrumentState, MarketStep, SimTrade
+from sdk.simulation.simulator import Session, Simulator
+from sdk.simulation.window import DepthWindow
+from sdk.transport import WebSocket
+from sdk.wiretext import ns_to_rfc3339
+
+_CHANNELS = ("book", "trade", "ticker", "ohlc")
+Key = tuple[str, str]
+"""(channel, symbol) of one subscription."""
+
+
+class KrakenSimulator(Simulator):
+    """Kraken v2 on loopback. ``xfeeds simulate kraken --port 8765`` runs one."""
+
+    exchange = "kraken"
+
+    def instruments(self) -> list[Instrument]:
+        return INSTRUMENTS
+
+    def new_session(self, websocket: WebSocket) -> Session:
+        return KrakenSession(self, websocket)
+
+
+class KrakenSession(Session):
+    """One client connection: its subscriptions, and what each book subscriber holds."""
+
+    def __init__(self, simulator: Simulator, websocket: WebSocket) -> None:
+        super().__init__(simulator, websocket)
+        self._decoder = msgspec.json.Decoder(Request)
+        self._encoder = msgspec.json.Encoder()
+        self._subscriptions: dict[Key, Params] = {}
+        self._windows: dict[str, DepthWindow] = {}
+        self._best: dict[str, tuple[Decimal, Decimal, Decimal, Decimal]] = {}
+        self._precision = {i.symbol: (price_decimals(i), QTY_DECIMALS) for i in simulator.instruments()}
+
+    async def on_open(self) -> None:
+        status = {"system": "online", "api_version": "v2", "version": "2.0.10"}
+        await self._push("status", "update", [{**status, "connection_id": 18125794168470749634}])
+
+    def heartbeat(self) -> str | None:
+        return '{"channel":"heartbeat"}' if self._subscriptions else None
+
+    async def on_message(self, data: bytes) -> None:
+        received = time.time_ns()
+        try:
+            request = self._decoder.decode(data)
+        except msgspec.DecodeError:
+            await self._reply({"error": "Malformed request", "success": False}, received)
+            return
+        if request.method == "ping":
+            if request.params is not None:
+                error = "Unsupported field: 'params' for the given msg type: ping"
+                await self._reply({"error": error, "method": "ping", "success": False}, received, request)
+            else:
+                await self._reply({"method": "pong"}, received, request)
+        elif request.method in ("subscribe", "unsubscribe") and request.params is not None:
+            params = request.params
+            if params.channel == "instrument":
+                await self._instrument(request, received)
+            else:
+                for symbol in params.symbol or []:
+                    await self._subscription(request, params, symbol, received)
+        else:
+            await self._reply({"error": "Unsupported event", "success": False}, received, request)
+
+    # -- subscriptions ----------------------------------------------------------------------
+
+    async def _subscription(self, request: Request, params: Params, symbol: str, received: int) -> None:
+        key = (params.channel, symbol)
+        if request.method == "unsubscribe":
+            if self._subscriptions.pop(key, None) is None:
+                await self._refuse(request, symbol, "Subscription Not Found", received)
+                return
+            self._windows.pop(symbol, None) if params.channel == "book" else None
+            await self._acknowledge(request, params, symbol, received)
+            return
+        problem = self._refusal(params, symbol)
+        if problem is None and key in self._subscriptions:
+            problem = "Already subscribed"
+        if problem is not None:
+            await self._refuse(request, symbol, problem, received)
+            return
+        self._subscriptions[key] = params
+        await self._acknowledge(request, params, symbol, received)
+        await self._snapshot(params, symbol)
+
+    def _refusal(self, params: Params, symbol: str) -> str | None:
+        if params.channel not in _CHANNELS:
+            return "Unsupported event"
+        if symbol not in self.market.states:
+            return f"Currency pair not supported {symbol}"
+        if params.channel == "book" and (params.depth or 10) not in BOOK_DEPTHS:
+            return "Invalid depth"
+        if params.channel == "ohlc" and (params.interval or 1) not in OHLC_MINUTES:
+            return "Invalid interval"
+        return None
+
+    async def _acknowledge(self, request: Request, params: Params, symbol: str | None, received: int) -> None:
+        result: dict[str, Any] = {"channel": params.channel, "symbol": symbol}
+        if params.channel == "book":
+            result["depth"] = params.depth or 10
+        if params.channel == "ohlc":
+            result["interval"] = params.interval or 1
+            result["warnings"] = ["timestamp is deprecated, use interval_begin"]
+        if params.channel == "ticker":
+            result["event_trigger"] = params.event_trigger or "trades"
+        if symbol is None:
+            del result["symbol"]
+        await self._reply({"method": request.method, "result": result, "success": True}, received, request)
+
+    async def _refuse(self, request: Request, symbol: str, error: str, received: int) -> None:
+        reply = {"error": error, "method": request.method, "success": False, "symbol": symbol}
+        await self._reply(reply, received, request)
+
+    async def _instrument(self, request: Request, received: int) -> None:
+        params = Params(channel="instrument")
+        key = ("instrument", "*")
+        if request.method == "unsubscribe":
+            self._subscriptions.pop(key, None)
+            await self._acknowledge(request, params, None, received)
+            return
+        self._subscriptions[key] = params
+        await self._acknowledge(request, params, None, received)
+        pairs = []
+        for instrument in self.simulator.instruments():
+            places = price_decimals(instrument)
+            base, _, quote = instrument.symbol.partition("/")
+            pairs.append(
+                {
+                    "symbol": instrument.symbol,
+                    "base": base,
+                    "quote": quote,
+                    "status": "online",
+                    "qty_precision": QTY_DECIMALS,
+                    "qty_increment": _number(instrument.lot, QTY_DECIMALS),
+                    "price_precision": places,
+                    "price_increment": _number(instrument.tick, places),
+                    "qty_min": _number(instrument.lot, QTY_DECIMALS),
+                    "cost_min": _number(Decimal("0.5"), 2),
+                }
+            )
+        await self._push("instrument", "snapshot", {"assets": [], "pairs": pairs})
+
+    # -- market data ------------------------------------------------------------------------
+
+    async def _snapshot(self, params: Params, symbol: str) -> None:
+        state = self.market.state(symbol)
+        now = time.time_ns()
+        if params.channel == "book":
+            window = self._windows[symbol] = DepthWindow(state, params.depth or 10)
+            await self._book(symbol, "snapshot", window.bids, window.asks, window=window, now=now)
+        elif params.channel == "ticker" and params.snapshot is not False:
+            await self._push("ticker", "snapshot", [self._ticker(state, now)])
+        elif params.channel == "ohlc" and params.snapshot is not False:
+            await self._push("ohlc", "snapshot", [self._candle(state, params.interval or 1, now)], now)
+        elif params.channel == "trade" and params.snapshot:
+            trades = [self._trade(symbol, trade) for trade in state.recent]
+            await self._push("trade", "snapshot", trades)
+
+    async def on_market(self, steps: list[MarketStep]) -> None:
+        for step in steps:
+            symbol = step.symbol
+            state = self.market.state(symbol)
+            for channel in _CHANNELS:
+                params = self._subscriptions.get((channel, symbol))
+                if params is None:
+                    continue
+                if channel == "book":
+                    window = self._windows[symbol]
+                    bid_changes, ask_changes = window.advance(state)
+                    if bid_changes or ask_changes:
+                        bids = [(c.price, c.qty) for c in bid_changes]
+                        asks = [(c.price, c.qty) for c in ask_changes]
+                        await self._book(symbol, "update", bids, asks, window=window, now=step.time_ns)
+                elif channel == "ticker":
+                    if (params.event_trigger == "bbo" and self._best_changed(state)) or (
+                        params.event_trigger != "bbo" and step.trades
+                    ):
+                        await self._push("ticker", "update", [self._ticker(state, step.time_ns)])
+                elif step.trades and channel == "trade":
+                    await self._push("trade", "update", [self._trade(symbol, t) for t in step.trades])
+                elif step.trades and channel == "ohlc":
+                    candle = self._candle(state, params.interval or 1, step.time_ns)
+                    await self._push("ohlc", "update", [candle], step.time_ns)
+
+    async def _book(
+        self,
+        symbol: str,
+        kind: str,
+        bids: list[tuple[Decimal, Decimal]],
+        asks: list[tuple[Decimal, Decimal]],
+        *,
+        window: DepthWindow,
+        now: int,
+    ) -> None:
+        price_places, qty_places = self._precision[symbol]
+        scheme = KrakenChecksum(price_places, qty_places)
+        checksum = scheme.checksum(
+            [scheme.fragment(p, q) for p, q in window.asks[: scheme.levels]],
+            [scheme.fragment(p, q) for p, q in window.bids[: scheme.levels]],
+        )
+        if self.simulator.take_checksum_corruption(symbol):
+            checksum ^= 0x5A5A5A5A
+        data = {
+            "symbol": symbol,
+            "bids": [{"price": _number(p, price_places), "qty": _number(q, qty_places)} for p, q in bids],
+            "asks": [{"price": _number(p, price_places), "qty": _number(q, qty_places)} for p, q in asks],
+            "checksum": checksum,
+            "timestamp": ns_to_rfc3339(now),
+        }
+        await self._push("book", kind, [data])
+
+    def _best_changed(self, state: InstrumentState) -> bool:
+        (bid, bid_qty), (ask, ask_qty) = state.bids.top(1)[0], state.asks.top(1)[0]
+        best = (bid, bid_qty, ask, ask_qty)
+        changed = self._best.get(state.instrument.symbol) != best
+        self._best[state.instrument.symbol] = best
+        return changed
+
+    def _ticker(self, state: InstrumentState, now: int) -> dict[str, Any]:
+        places = self._precision[state.instrument.symbol][0]
+        (bid, bid_qty), (ask, ask_qty) = state.bids.top(1)[0], state.asks.top(1)[0]
+        change = state.last_price - state.open_24h
+        return {
+            "symbol": state.instrument.symbol,
+            "bid": _number(bid, places),
+            "bid_qty": _number(bid_qty, QTY_DECIMALS),
+            "ask": _number(ask, places),
+            "ask_qty": _number(ask_qty, QTY_DECIMALS),
+            "last": _number(state.last_price, places),
+            "volume": _number(state.volume_24h, QTY_DECIMALS),
+            "vwap": _number(state.vwap_24h, places),
+            "low": _number(state.low_24h, places),
+            "high": _number(state.high_24h, places),
+            "change": _number(change, places),
+            "change_pct": _number(change * 100 / state.open_24h, 2),
+            "trades": state.trades_24h,
+            "timestamp": ns_to_rfc3339(now),
+        }
+
+    def _candle(self, state: InstrumentState, minutes: int, now: int) -> dict[str, Any]:
+        interval_ns = minutes * 60_000_000_000
+        candle = state.candle(interval_ns, now)
+        places = self._precision[state.instrument.symbol][0]
+        vwap = candle.notional / candle.volume if candle.volume else candle.close
+        return {
+            "symbol": state.instrument.symbol,
+            **{name: _number(getattr(candle, name), places) for name in ("open", "high", "low", "close")},
+            "trades": candle.count,
+            "volume": _number(candle.volume, QTY_DECIMALS),
+            "vwap": _number(vwap, places),
+            "interval_begin": ns_to_rfc3339(candle.start_ns, 9),
+            "interval": minutes,
+            "timestamp": ns_to_rfc3339(candle.start_ns + interval_ns),
+        }
+
+    def _trade(self, symbol: str, trade: SimTrade) -> dict[str, Any]:
+        places = self._precision[symbol][0]
+        return {
+            "symbol": symbol,
+            "side": trade.side,
+            "price": _number(trade.price, places),
+            "qty": _number(trade.qty, QTY_DECIMALS),
+            "ord_type": trade.order_type,
+            "trade_id": trade.trade_id,
+            "timestamp": ns_to_rfc3339(trade.time_ns),
+        }
+
+    async def _push(self, channel: str, kind: str, data: Any, sent: int | None = None) -> None:
+        message: dict[str, Any] = {"channel": channel, "type": kind, "data": data}
+        if sent is not None:
+            message["timestamp"] = ns_to_rfc3339(sent, 9)
+        await self.send(self._encoder.encode(message).decode())
+
+    async def _reply(self, reply: dict[str, Any], received: int, request: Request | None = None) -> None:
+        if request is not None and request.req_id is not None:
+            reply["req_id"] = request.req_id
+        reply["time_in"] = ns_to_rfc3339(received)
+        reply["time_out"] = ns_to_rfc3339(time.time_ns())
+        await self.send(self._encoder.encode(reply).decode())
+
+
+def _number(value: Decimal, places: int) -> msgspec.Raw:
+    """A JSON number printed with ``places`` decimals, trailing zeros kept, as Kraken prints them."""
+    return msgspec.Raw(f"{value:.{places}f}".encode())

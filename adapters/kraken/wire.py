@@ -1,0 +1,133 @@
+"""msgspec structs mirroring Kraken's v2 public WebSocket messages (``wss://ws.kraken.com/v2``).
+
+Every message is an object: channel pushes carry ``channel``/``type``/``data``, method responses
+``method``/``success``/``result`` or ``error``. ``data`` stays raw in the envelope and is decoded
+with the channel's own type, so each frame is parsed once. Numbers are JSON numbers; as
+``Decimal`` fields msgspec reads them from their text, exactly.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import msgspec
+
+
+class Envelope(msgspec.Struct, gc=False):
+    channel: str | None = None
+    type: str | None = None
+    data: msgspec.Raw = msgspec.Raw()
+    timestamp: str | None = None
+    method: str | None = None
+    success: bool | None = None
+    result: Result | None = None
+    error: str | None = None
+    symbol: str | None = None
+    req_id: int | None = None
+
+
+class Result(msgspec.Struct, gc=False):
+    """The ``result`` of a (un)subscribe acknowledgement: the subscription, echoed."""
+
+    channel: str
+    symbol: str | None = None
+    depth: int | None = None
+    interval: int | None = None
+    event_trigger: str | None = None
+    snapshot: bool | None = None
+    warnings: list[str] = []
+
+
+class Level(msgspec.Struct, gc=False):
+    price: Decimal
+    qty: Decimal
+
+
+class BookData(msgspec.Struct, gc=False):
+    symbol: str
+    bids: list[Level]
+    asks: list[Level]
+    checksum: int
+    timestamp: str | None = None
+
+
+class TradeData(msgspec.Struct, gc=False):
+    symbol: str
+    side: str
+    price: Decimal
+    qty: Decimal
+    ord_type: str
+    trade_id: int
+    timestamp: str
+
+
+class TickerData(msgspec.Struct, gc=False):
+    symbol: str
+    bid: Decimal
+    bid_qty: Decimal
+    ask: Decimal
+    ask_qty: Decimal
+    last: Decimal
+    volume: Decimal
+    vwap: Decimal
+    low: Decimal
+    high: Decimal
+    change: Decimal
+    change_pct: Decimal
+    trades: int | None = None
+    timestamp: str | None = None
+
+
+class OhlcData(msgspec.Struct, gc=False):
+    symbol: str
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    vwap: Decimal
+    trades: int
+    volume: Decimal
+    interval_begin: str
+    interval: int
+    timestamp: str | None = None
+
+
+class StatusData(msgspec.Struct, gc=False):
+    system: str
+    version: str = ""
+    api_version: str = ""
+    connection_id: int | None = None
+
+
+class Pair(msgspec.Struct, gc=False):
+    symbol: str
+    base: str
+    quote: str
+    status: str
+    price_precision: int
+    qty_precision: int
+    price_increment: Decimal | None = None
+    qty_increment: Decimal | None = None
+    qty_min: Decimal | None = None
+    cost_min: Decimal | None = None
+
+
+class InstrumentData(msgspec.Struct, gc=False):
+    pairs: list[Pair] = []
+
+
+class Params(msgspec.Struct, omit_defaults=True, gc=False):
+    channel: str
+    symbol: list[str] | None = None
+    depth: int | None = None
+    interval: int | None = None
+    event_trigger: str | None = None
+    snapshot: bool | None = None
+
+
+class Request(msgspec.Struct, omit_defaults=True, gc=False):
+    """What a client sends: ``subscribe``, ``unsubscribe`` or ``ping``."""
+
+    method: str
+    params: Params | None = None
+    req_id: int | None = None
