@@ -68,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     simulate.set_defaults(run=_simulate)
 
     demo = commands.add_parser("demo", help="offline showcase against the local simulator")
-    demo.add_argument("--exchange", default="kraken-v1")
+    demo.add_argument("--exchange", default="kraken")
     demo.add_argument("--seconds", type=float, default=6.0)
     demo.set_defaults(run=_demo)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
+import adapters
 import sdk
 from adapters.kraken_v1.simulator import KrakenV1Simulator
 from schemas import BookInvalidated, BookResynced, BookSnapshot, BookUpdate, Event, Subscribed, Unsubscribed
@@ -12,11 +13,12 @@ from schemas import BookInvalidated, BookResynced, BookSnapshot, BookUpdate, Eve
 pytestmark = pytest.mark.anyio
 
 
-async def test_corrupted_checksum_resyncs_one_symbol_only() -> None:
+@pytest.mark.parametrize("exchange", ["kraken-v1", "kraken"])
+async def test_corrupted_checksum_resyncs_one_symbol_only(exchange: str) -> None:
     events: list[Event] = []
     async with (
-        KrakenV1Simulator(tick_interval=0.002) as simulator,
-        sdk.connect("kraken-v1", simulator.url, resync_interval=0.05) as feed,
+        adapters.get(exchange).make_simulator(tick_interval=0.002) as simulator,
+        sdk.connect(exchange, simulator.url, resync_interval=0.05) as feed,
     ):
         await feed.subscribe(sdk.book("BTC/USD"), sdk.book("ETH/USD"))
         with anyio.fail_after(20):

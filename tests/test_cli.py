@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import msgspec
+import pytest
 
 from schemas import BookSnapshot, Event, Status, Subscribed
 
@@ -39,8 +40,9 @@ def test_watch_refuses_unsupported_request_up_front() -> None:
     assert "depths are 10, 25, 100, 500, 1000" in result.stderr
 
 
-def test_demo_shows_events_a_refusal_and_a_reconnect() -> None:
-    result = xfeeds("demo", "--seconds", "3")
+@pytest.mark.parametrize("exchange", ["kraken", "kraken-v1"])
+def test_demo_shows_events_a_refusal_and_a_reconnect(exchange: str) -> None:
+    result = xfeeds("demo", "--exchange", exchange, "--seconds", "3")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     for expected in (
@@ -57,3 +59,12 @@ def test_demo_shows_events_a_refusal_and_a_reconnect() -> None:
 def test_adapters_listing() -> None:
     result = xfeeds("adapters")
     assert "kraken-v1" in result.stdout and "book depths: 10, 25, 100, 500, 1000" in result.stdout
+    assert "wss://ws.kraken.com/v2" in result.stdout
+
+
+def test_watch_v2_simulated() -> None:
+    result = xfeeds("watch", "kraken", "quotes", "BTC/USD", "--simulate", "--json", "--count", "4")
+    assert result.returncode == 0, result.stderr
+    events = [msgspec.json.decode(line, type=Event) for line in result.stdout.splitlines()]
+    assert [type(e).__name__ for e in events[:2]] == ["Status", "Subscribed"]
+    assert all(e.exchange == "kraken" for e in events)
