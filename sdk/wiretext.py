@@ -46,19 +46,40 @@ def rfc3339_to_ns(text: object) -> int:
     """Nanoseconds since the epoch from UTC RFC 3339 text: ``2024-05-27T12:43:11.798009Z``.
 
     Integer arithmetic only, so nanosecond fractions (``...:48:00.000000000Z``) survive exactly.
+    The whole-second part is memoized: a stream's timestamps share it many times over.
     """
-    if type(text) is not str or len(text) < 20 or text[-1] != "Z" or text[10] != "T":
+    if type(text) is not str or len(text) < 20 or text[-1] != "Z":
         raise WireValueError(f"expected an RFC 3339 UTC time, got {text!r}")
-    try:
-        year, month, day = int(text[0:4]), int(text[5:7]), int(text[8:10])
-        hour, minute, second = int(text[11:13]), int(text[14:16]), int(text[17:19])
-    except ValueError:
-        raise WireValueError(f"expected an RFC 3339 UTC time, got {text!r}") from None
-    fraction = text[20:-1] if text[19] == "." else ""
-    if (text[19] not in ".Z") or (fraction and not fraction.isdigit()) or not (1 <= month <= 12):
+    head = text[:19]
+    seconds = _seconds_of.get(head)
+    if seconds is None:
+        seconds = _whole_seconds(head)
+        if len(_seconds_of) >= 4096:
+            _seconds_of.clear()
+        _seconds_of[head] = seconds
+    if len(text) == 20:
+        return seconds * 1_000_000_000
+    fraction = text[20:-1]
+    if text[19] != "." or not fraction.isdigit():
         raise WireValueError(f"expected an RFC 3339 UTC time, got {text!r}")
-    seconds = _days_from_civil(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second
     return seconds * 1_000_000_000 + int(fraction[:9].ljust(9, "0"))
+
+
+_seconds_of: dict[str, int] = {}
+
+
+def _whole_seconds(head: str) -> int:
+    """Seconds since the epoch of ``YYYY-MM-DDTHH:MM:SS``."""
+    if head[4] != "-" or head[7] != "-" or head[10] != "T" or head[13] != ":" or head[16] != ":":
+        raise WireValueError(f"expected an RFC 3339 UTC time, got {head!r}")
+    try:
+        year, month, day = int(head[0:4]), int(head[5:7]), int(head[8:10])
+        hour, minute, second = int(head[11:13]), int(head[14:16]), int(head[17:19])
+    except ValueError:
+        raise WireValueError(f"expected an RFC 3339 UTC time, got {head!r}") from None
+    if not (1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60 and second <= 60):
+        raise WireValueError(f"expected an RFC 3339 UTC time, got {head!r}")
+    return _days_from_civil(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second
 
 
 def _days_from_civil(year: int, month: int, day: int) -> int:

@@ -1,0 +1,111 @@
+"""Kraken v2 decode + maintained book + checksum verification, against ccxt.pro and a ceiling.
+
+    pip install -e '.[bench]'    # ccxt, for the comparison
+    python -m bench.kraken_v2_pipeline
+
+One corpus of v2 messages (book-10 with a checksum on every message, trades, tickers) goes through
+(a) the xfeeds feed's own decode path (codec, book keeper, checksum verified with the pair's
+precision from the instrument channel), (b) ccxt.pro's Kraken handler on a ccxt WebSocket client
+with no connection (its book checksum is off by default, as ccxt ships it), and (c) plain
+``msgspec.json.decode`` as the ceiling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import adapters
+from bench.corpus import kraken_v2_frames
+from bench.timing import compare, pin_to_one_core, plain_msgspec, report
+from sdk.feed import Feed
+from sdk.wiretext import wire_decimal
+
+FRAMES = 120_000
+
+
+def main() -> None:
+    pin_to_one_core()
+    frames = kraken_v2_frames(FRAMES)
+    kinds = {kind: sum(f'"channel":"{kind}"' in f for f in frames) for kind in ("book", "trade", "ticker")}
+    print(f"corpus: {len(frames):,} messages ({', '.join(f'{n:,} {k}' for k, n in kinds.items())})")
+    variants = {
+        "msgspec.json.decode": plain_msgspec([frame.encode() for frame in frames]),
+        "xfeeds (checksums verified)": _xfeeds(frames),
+    }
+    ccxt = _ccxt(frames)
+    if ccxt is not None:
+        variants["ccxt.pro kraken"] = ccxt
+    baseline = "ccxt.pro kraken" if ccxt is not None else "msgspec.json.decode"
+    results = compare(variants, baseline=baseline)
+    report(
+        "v2 decode + book + checksum, one message at a time (target: xfeeds >= 5x ccxt.pro)",
+        results,
+        "msgs",
+        baseline.split(maxsplit=1)[0],
+    )
+    if ccxt is None:
+        print("  ccxt is not installed (pip install -e '.[bench]'): no peer comparison")
+
+
+def _xfeeds(frames: list[str]) -> Callable[[], int]:
+    encoded = [frame.encode() for frame in frames]
+
+    def run() -> int:
+        wire_decimal.cache_clear()
+        feed = Feed(adapters.get("kraken"), "ws://127.0.0.1:1")  # fresh: precisions come from the corpus
+        feed._books.track("BTC/USD", verify=True)
+        decode = feed._decode
+        for frame in encoded:
+            decode([frame], 0)
+        assert feed.book_stats.failures == 0
+        assert feed.book_stats.checks > 0
+        return len(encoded)
+
+    return run
+
+
+def _ccxt(frames: list[str]) -> Callable[[], int] | None:
+    try:
+        import ccxt.pro
+    except ImportError:
+        return None
+    loop = asyncio.new_event_loop()
+    exchange = ccxt.pro.kraken({"asyncio_loop": loop})
+    exchange.set_markets(
+        [
+            {
+                "id": "XXBTZUSD",
+                "symbol": "BTC/USD",
+                "base": "BTC",
+                "quote": "USD",
+                "baseId": "XXBT",
+                "quoteId": "ZUSD",
+                "active": True,
+                "type": "spot",
+                "spot": True,
+                "margin": False,
+                "swap": False,
+                "future": False,
+                "option": False,
+                "contract": False,
+                "precision": {"amount": 1e-8, "price": 0.1},
+                "limits": {"amount": {"min": 0.0001}},
+                "info": {"wsname": "XBT/USD", "altname": "XBTUSD"},
+            }
+        ]
+    )
+
+    async def replay() -> int:
+        client = exchange.client("wss://ws.kraken.com/v2")
+        client.subscriptions[exchange.get_message_hash("orderbook", None, "BTC/USD")] = {"limit": 10}
+        handle = client.handle_text_or_binary_message
+        for frame in frames:
+            handle(frame)
+        return len(frames)
+
+    return lambda: loop.run_until_complete(replay())
+
+
+if __name__ == "__main__":
+    main()
