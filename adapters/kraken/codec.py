@@ -9,15 +9,17 @@ import msgspec
 
 from adapters.kraken.channels import params_of, subscription_of
 from adapters.kraken.wire import (
-    BookData,
-    Envelope,
-    InstrumentData,
-    OhlcData,
+    BookMessage,
+    ChannelMessage,
+    Heartbeat,
+    InstrumentMessage,
+    OhlcMessage,
     Params,
     Request,
-    StatusData,
-    TickerData,
-    TradeData,
+    Response,
+    StatusMessage,
+    TickerMessage,
+    TradeMessage,
 )
 from adapters.kraken_checksum import KrakenChecksum
 from schemas.events import (
@@ -50,7 +52,7 @@ _ORDER_TYPES = {"market": "market", "limit": "limit"}
 _REMEMBERED_REQUESTS = 1024
 """Requests whose subscriptions are kept for matching replies; older ones are forgotten."""
 
-ChannelHandler = Callable[[Envelope, int], list[Event]]
+ChannelHandler = Callable[[Any, int], list[Event]]
 
 
 class KrakenCodec(CodecBase):
@@ -66,15 +68,17 @@ class KrakenCodec(CodecBase):
     def __init__(self, symbols: SymbolMap) -> None:
         super().__init__()
         self._symbols = symbols
-        self._decoder = msgspec.json.Decoder(Envelope)
+        self._channels = msgspec.json.Decoder(ChannelMessage)
+        self._responses = msgspec.json.Decoder(Response)
         self._encoder = msgspec.json.Encoder()
-        self._data: dict[str, tuple[msgspec.json.Decoder[Any], ChannelHandler]] = {
-            "book": (msgspec.json.Decoder(list[BookData]), self._book),
-            "trade": (msgspec.json.Decoder(list[TradeData]), self._trades),
-            "ticker": (msgspec.json.Decoder(list[TickerData]), self._tickers),
-            "ohlc": (msgspec.json.Decoder(list[OhlcData]), self._candles),
-            "status": (msgspec.json.Decoder(list[StatusData]), self._status),
-            "instrument": (msgspec.json.Decoder(InstrumentData), self._instruments),
+        self._handlers: dict[type, ChannelHandler] = {
+            BookMessage: self._book,
+            TradeMessage: self._trades,
+            TickerMessage: self._tickers,
+            OhlcMessage: self._candles,
+            StatusMessage: self._status,
+            InstrumentMessage: self._instruments,
+            Heartbeat: lambda message, received_ns: [],
         }
         self._requests: dict[int, list[Subscription]] = {}
         self._internal_requests: set[int] = set()
@@ -148,39 +152,35 @@ class KrakenCodec(CodecBase):
     # -- frames -----------------------------------------------------------------------------
 
     def decode_frame(self, frame: bytes | str, received_ns: int) -> list[Event]:
-        envelope = self._decoder.decode(frame)
-        channel = envelope.channel
-        if channel is not None:
-            if channel == "heartbeat":
-                return []
-            entry = self._data.get(channel)
-            if entry is None:
-                raise WireValueError(f"unknown channel {channel!r}")
-            return entry[1](envelope, received_ns)
-        if envelope.method is not None:
-            return self._response(envelope, frame, received_ns)
-        raise WireValueError("neither a channel message nor a method response")
+        try:
+            message = self._channels.decode(frame)
+        except msgspec.ValidationError as not_a_channel_message:
+            # replies to requests have no channel; they are rare, so they take the second try
+            try:
+                response = self._responses.decode(frame)
+            except msgspec.ValidationError as not_a_response:
+                raise WireValueError(
+                    f"neither a channel message ({not_a_channel_message}) nor a reply ({not_a_response})"
+                ) from None
+            return self._response(response, frame, received_ns)
+        return self._handlers[type(message)](message, received_ns)
 
-    def _payload(self, envelope: Envelope) -> Any:
-        assert envelope.channel is not None
-        return self._data[envelope.channel][0].decode(envelope.data)
-
-    def _response(self, envelope: Envelope, frame: bytes | str, received_ns: int) -> list[Event]:
-        method = envelope.method
+    def _response(self, response: Response, frame: bytes | str, received_ns: int) -> list[Event]:
+        method = response.method
         if method not in ("subscribe", "unsubscribe"):
-            if envelope.success is False:
-                return [self.error(f"{method} refused: {envelope.error}", frame, received_ns)]
+            if response.success is False:
+                return [self.error(f"{method} refused: {response.error}", frame, received_ns)]
             return []  # pong and other successful replies carry no market information
-        request_id = envelope.req_id
-        if envelope.success:
-            return self._acknowledged(envelope, received_ns)
+        request_id = response.req_id
+        if response.success:
+            return self._acknowledged(response, received_ns)
         if request_id in self._internal_requests:
-            message = f"instrument reference data refused: {envelope.error}; books cannot be verified"
+            message = f"instrument reference data refused: {response.error}; books cannot be verified"
             return [self.error(message, frame, received_ns)]
-        return self._refused(envelope, received_ns)
+        return self._refused(response, received_ns)
 
-    def _acknowledged(self, envelope: Envelope, received_ns: int) -> list[Event]:
-        result = envelope.result
+    def _acknowledged(self, response: Response, received_ns: int) -> list[Event]:
+        result = response.result
         if result is None:
             raise WireValueError("an acknowledgement without a result")
         symbol = self._symbols.from_wire(result.symbol) if result.symbol else None
@@ -189,7 +189,7 @@ class KrakenCodec(CodecBase):
             raise WireValueError(f"acknowledgement for an unknown channel {result.channel!r}")
         if subscription.channel == "instruments" and not self._instruments_wanted:
             return []  # the subscription this codec made for itself
-        if envelope.method == "unsubscribe":
+        if response.method == "unsubscribe":
             return [
                 Unsubscribed(
                     exchange=EXCHANGE,
@@ -208,11 +208,11 @@ class KrakenCodec(CodecBase):
             )
         ]
 
-    def _refused(self, envelope: Envelope, received_ns: int) -> list[Event]:
+    def _refused(self, response: Response, received_ns: int) -> list[Event]:
         """A refusal, matched to what was requested by ``req_id`` and, when given, symbol."""
-        message = envelope.error or "refused without a reason"
-        symbol = self._symbols.from_wire(envelope.symbol) if envelope.symbol else None
-        requested = self._requests.get(envelope.req_id, []) if envelope.req_id is not None else []
+        message = response.error or "refused without a reason"
+        symbol = self._symbols.from_wire(response.symbol) if response.symbol else None
+        requested = self._requests.get(response.req_id, []) if response.req_id is not None else []
         matched = [s for s in requested if symbol is None or s.symbol == symbol]
         if not matched:
             return [SubscriptionError(exchange=EXCHANGE, symbol=symbol, message=message, ts_received=received_ns)]
@@ -225,21 +225,21 @@ class KrakenCodec(CodecBase):
 
     # -- channels ---------------------------------------------------------------------------
 
-    def _status(self, envelope: Envelope, received_ns: int) -> list[Event]:
+    def _status(self, message: StatusMessage, received_ns: int) -> list[Event]:
         events: list[Event] = []
-        for data in self._payload(envelope):
-            state: SystemState = data.system if data.system in _STATES else "unknown"
+        for data in message.data:
+            state: SystemState = data.system if data.system in _STATES else "unknown"  # type: ignore[assignment]
             detail = f"{data.system} (version {data.version})" if data.version else data.system
             events.append(Status(exchange=EXCHANGE, state=state, detail=detail, ts_received=received_ns))
         return events
 
-    def _book(self, envelope: Envelope, received_ns: int) -> list[Event]:
-        kind = BookSnapshot if envelope.type == "snapshot" else BookUpdate
-        if envelope.type not in ("snapshot", "update"):
-            raise WireValueError(f"book message of unknown type {envelope.type!r}")
+    def _book(self, message: BookMessage, received_ns: int) -> list[Event]:
+        kind = BookSnapshot if message.type == "snapshot" else BookUpdate
+        if message.type not in ("snapshot", "update"):
+            raise WireValueError(f"book message of unknown type {message.type!r}")
         events: list[Event] = []
         from_wire = self._symbols.from_wire
-        for data in self._payload(envelope):
+        for data in message.data:
             symbol = from_wire(data.symbol)
             events.append(
                 kind(
@@ -255,7 +255,7 @@ class KrakenCodec(CodecBase):
             )
         return events
 
-    def _trades(self, envelope: Envelope, received_ns: int) -> list[Event]:
+    def _trades(self, message: TradeMessage, received_ns: int) -> list[Event]:
         from_wire = self._symbols.from_wire
         return [
             Trade(
@@ -269,13 +269,13 @@ class KrakenCodec(CodecBase):
                 ts_exchange=rfc3339_to_ns(data.timestamp),
                 ts_received=received_ns,
             )
-            for data in self._payload(envelope)
+            for data in message.data
         ]
 
-    def _tickers(self, envelope: Envelope, received_ns: int) -> list[Event]:
+    def _tickers(self, message: TickerMessage, received_ns: int) -> list[Event]:
         """Ticker events, and Quote events for symbols subscribed with the ``bbo`` trigger."""
         events: list[Event] = []
-        for data in self._payload(envelope):
+        for data in message.data:
             symbol = self._symbols.from_wire(data.symbol)
             ts = rfc3339_to_ns(data.timestamp) if data.timestamp else None
             if symbol in self._quote_symbols:
@@ -313,10 +313,10 @@ class KrakenCodec(CodecBase):
                 )
         return events
 
-    def _candles(self, envelope: Envelope, received_ns: int) -> list[Event]:
-        sent = rfc3339_to_ns(envelope.timestamp) if envelope.timestamp else None
+    def _candles(self, message: OhlcMessage, received_ns: int) -> list[Event]:
+        sent = rfc3339_to_ns(message.timestamp) if message.timestamp else None
         events: list[Event] = []
-        for data in self._payload(envelope):
+        for data in message.data:
             start = rfc3339_to_ns(data.interval_begin)
             events.append(
                 Candle(
@@ -338,9 +338,9 @@ class KrakenCodec(CodecBase):
             )
         return events
 
-    def _instruments(self, envelope: Envelope, received_ns: int) -> list[Event]:
+    def _instruments(self, message: InstrumentMessage, received_ns: int) -> list[Event]:
         """Learn each pair's checksum precisions; emit Instrument events only if asked for."""
-        pairs = self._payload(envelope).pairs
+        pairs = message.data.pairs
         for pair in pairs:
             self._schemes[self._symbols.from_wire(pair.symbol)] = KrakenChecksum(
                 pair.price_precision, pair.qty_precision

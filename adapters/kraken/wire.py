@@ -1,8 +1,8 @@
 """msgspec structs mirroring Kraken's v2 public WebSocket messages (``wss://ws.kraken.com/v2``).
 
-Every message is an object: channel pushes carry ``channel``/``type``/``data``, method responses
-``method``/``success``/``result`` or ``error``. ``data`` stays raw in the envelope and is decoded
-with the channel's own type, so each frame is parsed once. Numbers are JSON numbers; as
+Every message is an object: channel pushes carry ``channel``/``type``/``data`` and decode in one
+pass as a union tagged by ``channel``; method responses (``method``/``success``/``result`` or
+``error``) have no ``channel`` and are decoded as ``Response``. Numbers are JSON numbers; as
 ``Decimal`` fields msgspec reads them from their text, exactly.
 """
 
@@ -11,19 +11,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import msgspec
-
-
-class Envelope(msgspec.Struct, gc=False):
-    channel: str | None = None
-    type: str | None = None
-    data: msgspec.Raw = msgspec.Raw()
-    timestamp: str | None = None
-    method: str | None = None
-    success: bool | None = None
-    result: Result | None = None
-    error: str | None = None
-    symbol: str | None = None
-    req_id: int | None = None
 
 
 class Result(msgspec.Struct, gc=False):
@@ -114,6 +101,57 @@ class Pair(msgspec.Struct, gc=False):
 
 class InstrumentData(msgspec.Struct, gc=False):
     pairs: list[Pair] = []
+
+
+class BookMessage(msgspec.Struct, tag_field="channel", tag="book", gc=False):
+    type: str
+    data: list[BookData]
+
+
+class TradeMessage(msgspec.Struct, tag_field="channel", tag="trade", gc=False):
+    type: str
+    data: list[TradeData]
+
+
+class TickerMessage(msgspec.Struct, tag_field="channel", tag="ticker", gc=False):
+    type: str
+    data: list[TickerData]
+
+
+class OhlcMessage(msgspec.Struct, tag_field="channel", tag="ohlc", gc=False):
+    type: str
+    data: list[OhlcData]
+    timestamp: str | None = None
+
+
+class StatusMessage(msgspec.Struct, tag_field="channel", tag="status", gc=False):
+    data: list[StatusData]
+    type: str = "update"
+
+
+class InstrumentMessage(msgspec.Struct, tag_field="channel", tag="instrument", gc=False):
+    type: str
+    data: InstrumentData
+
+
+class Heartbeat(msgspec.Struct, tag_field="channel", tag="heartbeat", gc=False):
+    pass
+
+
+ChannelMessage = (
+    BookMessage | TradeMessage | TickerMessage | OhlcMessage | StatusMessage | InstrumentMessage | Heartbeat
+)
+
+
+class Response(msgspec.Struct, gc=False):
+    """A reply to a request: an acknowledgement (``result``), a refusal (``error``), a pong."""
+
+    method: str
+    success: bool | None = None
+    result: Result | None = None
+    error: str | None = None
+    symbol: str | None = None
+    req_id: int | None = None
 
 
 class Params(msgspec.Struct, omit_defaults=True, gc=False):
