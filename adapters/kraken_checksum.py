@@ -10,7 +10,7 @@ price and quantity precision.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from decimal import Decimal
 
 CHECKSUM_LEVELS = 10
@@ -54,8 +54,8 @@ class KrakenChecksum:
                 qty_text = format(qty, self._qty_format)
         return price_text.replace(".", "").lstrip("0") + qty_text.replace(".", "").lstrip("0")
 
-    def checksum(self, asks: Sequence[str], bids: Sequence[str]) -> int:
-        return zlib.crc32("".join(bids).encode(), zlib.crc32("".join(asks).encode()))
+    def checksum(self, asks: bytes, bids: bytes) -> int:
+        return zlib.crc32(bids, zlib.crc32(asks))
 
 
 def checksum_of_text(asks: Iterable[tuple[str, str]], bids: Iterable[tuple[str, str]]) -> int:

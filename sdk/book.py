@@ -9,7 +9,7 @@ written, so verifying a checksum is one join and one hash, never a re-formatting
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Protocol
 
@@ -26,8 +26,8 @@ class ChecksumScheme(Protocol):
         """One level's contribution, computed when the level is written."""
         ...
 
-    def checksum(self, asks: Sequence[str], bids: Sequence[str]) -> int:
-        """The checksum from the best ``levels`` fragments of each side, best first."""
+    def checksum(self, asks: bytes, bids: bytes) -> int:
+        """The checksum from the best ``levels`` fragments of each side, best first, concatenated."""
         ...
 
 
@@ -37,13 +37,14 @@ Fragmenter = Callable[[Decimal, Decimal], str]
 class BookSide:
     """One side of a book in ascending price order; ``bids`` reads it from the top end."""
 
-    __slots__ = ("bids", "fragments", "prices", "qtys")
+    __slots__ = ("_top_text", "bids", "fragments", "prices", "qtys")
 
     def __init__(self, *, bids: bool) -> None:
         self.bids = bids
         self.prices: list[Decimal] = []
         self.qtys: list[Decimal] = []
         self.fragments: list[str] = []
+        self._top_text: bytes | None = None
 
     def __len__(self) -> int:
         return len(self.prices)
@@ -52,6 +53,16 @@ class BookSide:
         self.prices.clear()
         self.qtys.clear()
         self.fragments.clear()
+        self._top_text = None
+
+    def top_text(self, count: int) -> bytes:
+        """The best ``count`` fragments, best first, concatenated; kept until the side changes,
+        so a message that touches only one side re-joins only that side."""
+        text = self._top_text
+        if text is None:
+            fragments = self.fragments[-1 : -count - 1 : -1] if self.bids else self.fragments[:count]
+            text = self._top_text = "".join(fragments).encode()
+        return text
 
     def write(self, levels: tuple[BookLevel, ...], fragment: Callable[[Decimal, Decimal], str] | None) -> None:
         """Write levels in order; a zero quantity deletes (a delete of an unknown price is a no-op).
@@ -59,6 +70,7 @@ class BookSide:
         ``fragment`` makes each written level's checksum fragment (None: the book is not checked).
         """
         prices, qtys, fragments = self.prices, self.qtys, self.fragments
+        self._top_text = None
         for level in levels:
             price, qty = level.price, level.qty
             index = bisect_left(prices, price)
@@ -77,6 +89,7 @@ class BookSide:
         """Keep the best ``depth`` levels."""
         excess = len(self.prices) - depth
         if excess > 0:
+            self._top_text = None
             if self.bids:
                 del self.prices[:excess], self.qtys[:excess], self.fragments[:excess]
             else:
@@ -135,8 +148,7 @@ class OrderBook:
         scheme = self.scheme
         if scheme is None:
             return None
-        levels = scheme.levels
-        return scheme.checksum(self.asks.fragments[:levels], self.bids.fragments[-1 : -levels - 1 : -1])
+        return scheme.checksum(self.asks.top_text(scheme.levels), self.bids.top_text(scheme.levels))
 
     def crossed(self) -> bool:
         """Whether the best bid reaches the best ask: a book no exchange would publish."""

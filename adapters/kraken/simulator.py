@@ -215,8 +215,8 @@ class KrakenSession(Session):
         price_places, qty_places = self._precision[symbol]
         scheme = KrakenChecksum(price_places, qty_places)
         checksum = scheme.checksum(
-            [scheme.fragment(p, q) for p, q in window.asks[: scheme.levels]],
-            [scheme.fragment(p, q) for p, q in window.bids[: scheme.levels]],
+            "".join(scheme.fragment(p, q) for p, q in window.asks[: scheme.levels]).encode(),
+            "".join(scheme.fragment(p, q) for p, q in window.bids[: scheme.levels]).encode(),
         )
         if self.simulator.take_checksum_corruption(symbol):
             checksum ^= 0x5A5A5A5A
