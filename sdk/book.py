@@ -46,9 +46,6 @@ class BookSide:
         self.fragments: list[str] = []
         self._top_text: bytes | None = None
 
-    def __len__(self) -> int:
-        return len(self.prices)
-
     def clear(self) -> None:
         self.prices.clear()
         self.qtys.clear()
@@ -149,11 +146,6 @@ class OrderBook:
         if scheme is None:
             return None
         return scheme.checksum(self.asks.top_text(scheme.levels), self.bids.top_text(scheme.levels))
-
-    def crossed(self) -> bool:
-        """Whether the best bid reaches the best ask: a book no exchange would publish."""
-        bids, asks = self.bids.prices, self.asks.prices
-        return bool(bids) and bool(asks) and bids[-1] >= asks[0]
 
     def _finish(self, time_ns: int) -> None:
         depth = self.depth
