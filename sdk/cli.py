@@ -146,7 +146,7 @@ def _demo(args: argparse.Namespace) -> int:
         subscriptions.trades("BTC/USD"),
         subscriptions.book("BTC/USD", depth=10),
         subscriptions.quotes("ETH/USD"),
-        subscriptions.ticker("ETH/USD"),
+        subscriptions.ticker("SOL/USD"),
         subscriptions.candles("BTC/USD", "1m"),
         subscriptions.trades("NOPE/USD"),
     ]

@@ -81,3 +81,16 @@ async def test_reconnect_restores_books_with_precision() -> None:
         events = await collect(feed, 200)
         assert feed.book("ETH/USD").valid
     assert not any(isinstance(e, BookInvalidated) for e in events)
+
+
+async def test_ticker_and_quotes_on_one_symbol_refuse_the_second_cleanly() -> None:
+    async with KrakenSimulator(tick_interval=0.002) as simulator, sdk.connect("kraken", simulator.url) as feed:
+        await feed.subscribe(sdk.quotes("ETH/USD"))
+        await feed.subscribe(sdk.ticker("ETH/USD"))
+        events = await collect(feed, 200)
+        assert feed.subscriptions == [sdk.quotes("ETH/USD")]
+    [refused] = [e for e in events if isinstance(e, SubscriptionError)]
+    assert (refused.subscription, refused.message) == (sdk.ticker("ETH/USD"), "Already subscribed")
+    after = events[events.index(refused) :]
+    assert any(isinstance(e, Quote) for e in after)
+    assert not any(isinstance(e, Ticker) for e in after)

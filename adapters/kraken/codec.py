@@ -214,6 +214,8 @@ class KrakenCodec(CodecBase):
         symbol = self._symbols.from_wire(response.symbol) if response.symbol else None
         requested = self._requests.get(response.req_id, []) if response.req_id is not None else []
         matched = [s for s in requested if symbol is None or s.symbol == symbol]
+        for subscription in matched:  # a refused stream must not be decoded as if it were live
+            self._track(subscription, subscribed=False)
         if not matched:
             return [SubscriptionError(exchange=EXCHANGE, symbol=symbol, message=message, ts_received=received_ns)]
         return [
