@@ -35,8 +35,8 @@ class KrakenChecksum:
         self._qty_format = "f" if qty_places is None else f".{qty_places}f"
         self._exact = price_places is None and qty_places is None
         # str(value) already has this many characters after "." when it carries the pair's precision
-        self._price_tail = -1 if price_places is None else price_places + 1
         self._qty_tail = -1 if qty_places is None else qty_places + 1
+        self._price_tail = -1 if price_places is None else price_places + 1
 
     def fragment(self, price: Decimal, qty: Decimal) -> str:
         # runs for every level written to a verified book, hence the inlined text_fragment
@@ -46,12 +46,13 @@ class KrakenChecksum:
                 price_text = format(price, "f")
             if "E" in qty_text:
                 qty_text = format(qty, "f")
-        else:  # str() is the text when the number already carries the precision: the usual case
-            price_text, qty_text = str(price), str(qty)
-            if len(price_text) - price_text.find(".") != self._price_tail or "E" in price_text:
-                price_text = format(price, self._price_format)
-            if len(qty_text) - qty_text.find(".") != self._qty_tail or "E" in qty_text:
-                qty_text = format(qty, self._qty_format)
+            return price_text.replace(".", "").lstrip("0") + qty_text.replace(".", "").lstrip("0")
+        # str() is the text when the number already carries the precision: the usual case
+        price_text, qty_text = str(price), str(qty)
+        if len(price_text) - price_text.find(".") != self._price_tail or "E" in price_text:
+            price_text = format(price, self._price_format)
+        if len(qty_text) - qty_text.find(".") != self._qty_tail or "E" in qty_text:
+            qty_text = format(qty, self._qty_format)
         return price_text.replace(".", "").lstrip("0") + qty_text.replace(".", "").lstrip("0")
 
     def checksum(self, asks: bytes, bids: bytes) -> int:

@@ -57,9 +57,11 @@ def rfc3339_to_ns(text: object) -> int:
         if len(_seconds_of) >= 4096:
             _seconds_of.clear()
         _seconds_of[head] = seconds
+    fraction = text[20:-1]
+    if len(fraction) == 6 and text[19] == "." and fraction.isdigit():  # microseconds: the usual case
+        return seconds * 1_000_000_000 + int(fraction) * 1_000
     if len(text) == 20:
         return seconds * 1_000_000_000
-    fraction = text[20:-1]
     if text[19] != "." or not fraction.isdigit():
         raise WireValueError(f"expected an RFC 3339 UTC time, got {text!r}")
     return seconds * 1_000_000_000 + int(fraction[:9].ljust(9, "0"))
