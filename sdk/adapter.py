@@ -23,7 +23,12 @@ if TYPE_CHECKING:
 
 
 class Codec(Protocol):
-    """Per-connection protocol state machine of one exchange."""
+    """Per-connection protocol state machine of one exchange.
+
+    ``book_checksum`` and ``resume`` are optional: the feed treats a codec without them as one
+    whose books carry no checksum and which keeps nothing across reconnects (``sdk.codec.CodecBase``
+    provides both defaults).
+    """
 
     def subscribe(self, subscriptions: Sequence[Subscription]) -> list[str]:
         """Frames that request ``subscriptions`` (already checked against the capabilities)."""
@@ -47,6 +52,10 @@ class Codec(Protocol):
 
     def book_checksum(self, symbol: str) -> ChecksumScheme | None:
         """How ``symbol``'s book is checksummed, or None if it is not (or not yet known)."""
+        ...
+
+    def resume(self, previous: Codec) -> None:
+        """Carry over from the previous connection's codec what must outlive a reconnect."""
         ...
 
 

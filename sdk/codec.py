@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from schemas.events import ErrorEvent, Event
 from schemas.subscription import Subscription
 from sdk.book import ChecksumScheme
+
+if TYPE_CHECKING:
+    from sdk.adapter import Codec
 
 
 def frame_text(frame: bytes | str) -> str:
@@ -59,3 +63,6 @@ class CodecBase(ABC):
     def book_checksum(self, symbol: str) -> ChecksumScheme | None:
         """No checksum unless the protocol defines one."""
         return None
+
+    def resume(self, previous: Codec) -> None:  # noqa: B027 - a deliberate default: nothing to carry
+        """Nothing outlives a connection unless the protocol needs it."""

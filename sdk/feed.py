@@ -214,7 +214,11 @@ class Feed:
     async def _open(self) -> WebSocket:
         """Connect with a fresh codec and request every active subscription."""
         websocket = await connect(self.url, max_message=self._max_message)
-        self._codec = self.adapter.new_codec()
+        codec = self.adapter.new_codec()
+        resume = getattr(codec, "resume", None)  # optional in the codec contract
+        if resume is not None:
+            resume(self._codec)
+        self._codec = codec
         if self._subscriptions:
             for frame in self._codec.subscribe(list(self._subscriptions)):
                 await websocket.send_text(frame)
@@ -305,7 +309,9 @@ class Feed:
         return events
 
     def _on_snapshot(self, snapshot: BookSnapshot) -> Event | None:
-        return self._books.on_snapshot(snapshot, self._codec.book_checksum(snapshot.symbol))
+        book_checksum = getattr(self._codec, "book_checksum", None)  # optional in the codec contract
+        scheme = book_checksum(snapshot.symbol) if book_checksum is not None else None
+        return self._books.on_snapshot(snapshot, scheme)
 
     def _on_refusal(self, refusal: SubscriptionError) -> None:
         """Count and log; forget a subscription the exchange refused so it is not re-sent."""

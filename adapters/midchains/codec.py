@@ -1,0 +1,297 @@
+"""Sans-I/O codec for Midchains: order-level books in, shared L2 events out.
+
+Midchains sends order entries; this codec keeps each subscribed security's entries, aggregates
+them into levels and emits exactly what a depth-limited L2 subscriber needs: a snapshot, then the
+level changes inside the subscribed depth (including levels that move into it from below). Best
+bid and offer changes become ``Quote`` events. Trades are de-duplicated by ``matchid``, across
+reconnects too, because the server replays recent trades on every subscribe.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import msgspec
+
+from adapters.midchains.dialect import DEFAULT_DIALECT, MidchainsDialect
+from adapters.midchains.orders import OrderLevelBook
+from adapters.midchains.wire import (
+    BookMessage,
+    ErrorReply,
+    Heartbeat,
+    OpenNotice,
+    Request,
+    RequestItem,
+    ServerMessage,
+    SubscribeReply,
+    TradeMessage,
+    UnsubscribeReply,
+)
+from schemas.events import (
+    BookLevel,
+    BookSnapshot,
+    BookUpdate,
+    Event,
+    Quote,
+    Status,
+    Subscribed,
+    SubscriptionError,
+    Trade,
+    Unsubscribed,
+)
+from schemas.subscription import Subscription
+from sdk.adapter import Codec
+from sdk.codec import CodecBase
+from sdk.symbols import SymbolMap
+from sdk.wiretext import WireValueError
+
+EXCHANGE = "midchains"
+SEEN_TRADES = 10_000
+"""How many recent ``matchid`` values are remembered for de-duplication."""
+
+_TAKER = {"B": "sell", "S": "buy"}  # the maker's side, turned into the taker's
+_WIRE_MESSAGE = {"book": "book", "quotes": "book", "trades": "trade"}
+
+Level = tuple[Decimal, Decimal]
+
+
+@dataclass
+class _Security:
+    """What one security's subscribers hold: the order book, and the L2 window last sent."""
+
+    book: OrderLevelBook = field(default_factory=OrderLevelBook)
+    depth: int | None = None
+    """Subscribed book depth (None: only quotes are wanted)."""
+    quotes: bool = False
+    synced: bool = False
+    bids: dict[Decimal, Decimal] = field(default_factory=dict)
+    asks: dict[Decimal, Decimal] = field(default_factory=dict)
+    best: tuple[Level | None, Level | None] = (None, None)
+
+
+class MidchainsCodec(CodecBase):
+    """Translates shared subscriptions into Midchains requests and its messages into events."""
+
+    exchange = EXCHANGE
+
+    def __init__(self, symbols: SymbolMap, dialect: MidchainsDialect = DEFAULT_DIALECT) -> None:
+        super().__init__()
+        self._symbols = symbols
+        self._dialect = dialect
+        self._decoder = msgspec.json.Decoder(ServerMessage)
+        self._encoder = msgspec.json.Encoder()
+        self._securities: dict[str, _Security] = {}
+        self._trades: set[str] = set()
+        self._unconfirmed: dict[tuple[str, str], list[Subscription]] = {}
+        self._leaving: dict[tuple[str, str], list[Subscription]] = {}
+        self._seen: OrderedDict[str, None] = OrderedDict()
+
+    def resume(self, previous: Codec) -> None:
+        """Keep the trade ids seen on the previous connection: the server replays recent trades."""
+        if isinstance(previous, MidchainsCodec):
+            self._seen = previous._seen
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def subscribe(self, subscriptions: Sequence[Subscription]) -> list[str]:
+        for subscription in subscriptions:
+            symbol = subscription.symbol
+            if subscription.channel == "trades":
+                self._trades.add(symbol)
+            else:
+                security = self._securities.setdefault(symbol, _Security())
+                security.synced = False  # the next book message is a fresh snapshot (A6)
+                if subscription.channel == "book":
+                    security.depth = subscription.depth
+                else:
+                    security.quotes = True
+            key = (_WIRE_MESSAGE[subscription.channel], symbol)
+            self._unconfirmed.setdefault(key, []).append(subscription)
+        return self._request("subscribe", subscriptions)
+
+    def unsubscribe(self, subscriptions: Sequence[Subscription]) -> list[str]:
+        for subscription in subscriptions:
+            symbol = subscription.symbol
+            if subscription.channel == "trades":
+                self._trades.discard(symbol)
+            elif (security := self._securities.get(symbol)) is not None:
+                if subscription.channel == "book":
+                    security.depth = None
+                else:
+                    security.quotes = False
+                if security.depth is None and not security.quotes:
+                    del self._securities[symbol]
+            self._leaving.setdefault((_WIRE_MESSAGE[subscription.channel], symbol), []).append(subscription)
+        return self._request("unsubscribe", subscriptions)
+
+    def ping(self) -> None:
+        """Midchains defines no application ping: WebSocket ping frames only (A12)."""
+        return None
+
+    def _request(self, kind: str, subscriptions: Sequence[Subscription]) -> list[str]:
+        """All items in one ``request`` array, as the documented format allows."""
+        items = list(dict.fromkeys((_WIRE_MESSAGE[s.channel], self._symbols.to_wire(s.symbol)) for s in subscriptions))
+        request = [RequestItem(msg=msg, security=security, dest=self._dialect.dest) for msg, security in items]
+        return [self._encoder.encode(Request(type=kind, request=request)).decode()] if request else []
+
+    # -- messages ---------------------------------------------------------------------------
+
+    def decode_frame(self, frame: bytes | str, received_ns: int) -> list[Event]:
+        message = self._decoder.decode(frame)
+        if type(message) is BookMessage:
+            return self._book(message, received_ns)
+        if type(message) is TradeMessage:
+            return self._trade(message, received_ns)
+        if type(message) is SubscribeReply or type(message) is UnsubscribeReply:
+            return self._reply(message, received_ns)
+        if type(message) is ErrorReply:
+            return [self.error(f"exchange error: {message.result}", frame, received_ns)]
+        if type(message) is OpenNotice:
+            return [Status(exchange=EXCHANGE, state="online", detail="connection open", ts_received=received_ns)]
+        assert type(message) is Heartbeat
+        return []
+
+    def _confirmations(self, msg: str, symbol: str, received_ns: int) -> list[Event]:
+        """``Subscribed`` for what this first data message confirms (no acks are sent: A3)."""
+        return [
+            Subscribed(exchange=EXCHANGE, symbol=symbol, subscription=s, ts_received=received_ns)
+            for s in self._unconfirmed.pop((msg, symbol), [])
+        ]
+
+    def _book(self, message: BookMessage, received_ns: int) -> list[Event]:
+        symbol = self._symbols.from_wire(message.security)
+        security = self._securities.get(symbol)
+        if security is None:
+            raise WireValueError(f"book message for {message.security}, which is not subscribed")
+        events = self._confirmations("book", symbol, received_ns)
+        snapshot = not security.synced if self._dialect.snapshot_mode == "first_message" else message.snapshot
+        if snapshot:
+            security.book.clear()
+        zero_is_remove = self._dialect.zero_qty_is_remove
+        latest = None
+        for entry in message.books:
+            security.book.apply(entry, zero_qty_is_remove=zero_is_remove)
+            if entry.time is not None:
+                latest = max(latest or 0, _ms_to_ns(entry.time))
+        if security.depth is not None:
+            bids = security.book.top("B", security.depth)
+            asks = security.book.top("S", security.depth)
+            if snapshot:
+                events.append(
+                    BookSnapshot(
+                        exchange=EXCHANGE,
+                        symbol=symbol,
+                        depth=security.depth,
+                        bids=tuple(BookLevel(p, q) for p, q in bids),
+                        asks=tuple(BookLevel(p, q) for p, q in asks),
+                        ts_exchange=latest,
+                        ts_received=received_ns,
+                    )
+                )
+            else:
+                bid_changes, ask_changes = _changes(security.bids, bids), _changes(security.asks, asks)
+                if bid_changes or ask_changes:
+                    events.append(
+                        BookUpdate(
+                            exchange=EXCHANGE,
+                            symbol=symbol,
+                            depth=security.depth,
+                            bids=bid_changes,
+                            asks=ask_changes,
+                            ts_exchange=latest,
+                            ts_received=received_ns,
+                        )
+                    )
+            security.bids, security.asks = dict(bids), dict(asks)
+        security.synced = True
+        if security.quotes:
+            top_bid, top_ask = _first(security.book.top("B", 1)), _first(security.book.top("S", 1))
+            best = (top_bid, top_ask)
+            if best != security.best and top_bid is not None and top_ask is not None:
+                (bid, bid_qty), (ask, ask_qty) = top_bid, top_ask
+                events.append(
+                    Quote(
+                        exchange=EXCHANGE,
+                        symbol=symbol,
+                        bid=bid,
+                        bid_qty=bid_qty,
+                        ask=ask,
+                        ask_qty=ask_qty,
+                        ts_exchange=latest,
+                        ts_received=received_ns,
+                    )
+                )
+            security.best = best
+        return events
+
+    def _trade(self, message: TradeMessage, received_ns: int) -> list[Event]:
+        symbol = self._symbols.from_wire(message.security)
+        events = self._confirmations("trade", symbol, received_ns)
+        if message.matchid in self._seen:
+            return events  # a replay of a trade already delivered
+        self._seen[message.matchid] = None
+        if len(self._seen) > SEEN_TRADES:
+            self._seen.popitem(last=False)
+        if not (message.price.is_finite() and message.qty.is_finite()):
+            raise WireValueError("trade price and quantity must be finite")
+        events.append(
+            Trade(
+                exchange=EXCHANGE,
+                symbol=symbol,
+                price=message.price,
+                qty=message.qty,
+                side=_TAKER.get(message.maker_side or ""),  # type: ignore[arg-type]
+                trade_id=message.matchid,
+                ts_exchange=_ms_to_ns(message.time) if message.time is not None else None,
+                ts_received=received_ns,
+            )
+        )
+        return events
+
+    def _reply(self, message: SubscribeReply | UnsubscribeReply, received_ns: int) -> list[Event]:
+        """An echoed request: ``"OK"`` confirms it, anything else refuses it (A4, A5)."""
+        unsubscribing = type(message) is UnsubscribeReply
+        pool = self._leaving if unsubscribing else self._unconfirmed
+        events: list[Event] = []
+        for item in message.request:
+            symbol = self._symbols.from_wire(item.security)
+            matched = pool.pop((item.msg, symbol), [])
+            if message.result != "OK":
+                refused: list[Subscription | None] = list(matched) or [None]  # None: nothing pending matched
+                events += [
+                    SubscriptionError(
+                        exchange=EXCHANGE,
+                        symbol=symbol,
+                        subscription=s,
+                        message=message.result,
+                        ts_received=received_ns,
+                    )
+                    for s in refused
+                ]
+                continue
+            kind = Unsubscribed if unsubscribing else Subscribed
+            events += [kind(exchange=EXCHANGE, symbol=symbol, subscription=s, ts_received=received_ns) for s in matched]
+        return events
+
+
+def _changes(held: dict[Decimal, Decimal], now: list[Level]) -> tuple[BookLevel, ...]:
+    """L2 changes turning the window a subscriber holds into ``now``: deletions, then the rest."""
+    current = dict(now)
+    removed = [BookLevel(price, Decimal(0)) for price in held if price not in current]
+    changed = [BookLevel(price, qty) for price, qty in now if held.get(price) != qty]
+    return tuple(removed + changed)
+
+
+def _first(levels: list[Level]) -> Level | None:
+    return levels[0] if levels else None
+
+
+def _ms_to_ns(value: str | int) -> int:
+    """Epoch milliseconds (as text or number; plain seconds are tolerated) to nanoseconds."""
+    number = int(value)
+    if number < 0:
+        raise WireValueError(f"negative time {value!r}")
+    return number * (1_000_000_000 if number < 100_000_000_000 else 1_000_000)

@@ -1,0 +1,37 @@
+"""Every guess about Midchains' undocumented behaviour, in one place.
+
+Midchains documents its subscribe request and its book and trade messages, and little else. What
+the adapter and the simulator assume beyond that (acknowledgements, unsubscribe, errors,
+heartbeats, snapshots) is a named switch here, shared by both, so a recorded session can settle
+each one by flipping a switch rather than editing code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True, kw_only=True)
+class MidchainsDialect:
+    dest: str = "CROX"
+    """Documented: the ``dest`` of every request."""
+    open_notice: bool = True
+    """A1: the server greets a connection with ``{"type":"open"}``."""
+    positive_acks: bool = False
+    """A3: no ack on success; the first data message confirms the subscription."""
+    refusal_result: bool = True
+    """A4: a refused request is echoed with ``"result"`` other than ``"OK"``."""
+    unsubscribe_mode: Literal["message", "reconnect"] = "message"
+    """A5: unsubscribe mirrors subscribe (``"reconnect"``: drop the socket instead)."""
+    snapshot_mode: Literal["first_message", "flag"] = "first_message"
+    """A6: the first book message after a subscribe is the snapshot (``"flag"``: ``"snapshot": true``)."""
+    zero_qty_is_remove: bool = True
+    """A7: an update to quantity zero removes the entry."""
+    trade_replay: int = 20
+    """A10: trades the server replays on subscribe (the client de-duplicates by ``matchid``)."""
+    heartbeat_type: str = "heartbeat"
+    """A12: the simulator's idle heartbeat ``type`` (clients send only WebSocket pings)."""
+
+
+DEFAULT_DIALECT = MidchainsDialect()

@@ -1,0 +1,83 @@
+"""msgspec structs mirroring Midchains' WebSocket messages, documented and assumed.
+
+Every server message is an object tagged by ``type``. Prices and quantities arrive as strings or
+numbers and decode exactly either way as Decimal fields; entry ids are integers beyond 2^53 and stay
+exact Python ints (some feeds send them as strings).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import msgspec
+
+
+class Entry(msgspec.Struct, gc=False):
+    """One order-level book entry: ``act`` A(dd), U(pdate) or R(emove), keyed by ``id``."""
+
+    act: str
+    id: int | str
+    side: str | None = None
+    price: Decimal | None = None
+    qty: Decimal | None = None
+    time: str | int | None = None
+    ioi: bool = False
+    src: str | None = None
+    mpid: str | None = None
+    key: str | None = None
+    priority: int | None = None
+
+
+class BookMessage(msgspec.Struct, tag_field="type", tag="book", gc=False):
+    security: str
+    books: list[Entry]
+    snapshot: bool = False
+    seq: int | None = None
+
+
+class TradeMessage(msgspec.Struct, tag_field="type", tag="trade", gc=False):
+    security: str
+    price: Decimal
+    qty: Decimal
+    matchid: str
+    time: str | int | None = None
+    maker_side: str | None = None
+    src: str | None = None
+
+
+class RequestItem(msgspec.Struct, gc=False):
+    msg: str
+    security: str
+    dest: str
+
+
+class SubscribeReply(msgspec.Struct, tag_field="type", tag="subscribe", gc=False):
+    result: str
+    request: list[RequestItem] = []
+
+
+class UnsubscribeReply(msgspec.Struct, tag_field="type", tag="unsubscribe", gc=False):
+    result: str
+    request: list[RequestItem] = []
+
+
+class ErrorReply(msgspec.Struct, tag_field="type", tag="error", gc=False):
+    result: str
+
+
+class Heartbeat(msgspec.Struct, tag_field="type", tag="heartbeat", gc=False):
+    time: str | int | None = None
+
+
+class OpenNotice(msgspec.Struct, tag_field="type", tag="open", gc=False):
+    time: str | int | None = None
+
+
+ServerMessage = BookMessage | TradeMessage | SubscribeReply | UnsubscribeReply | ErrorReply | Heartbeat | OpenNotice
+
+
+class Request(msgspec.Struct, gc=False):
+    """What a client sends: ``{"type":"subscribe","request":[{"msg":"book","security":...,"dest":"CROX"}]}``."""
+
+    type: str
+    request: list[RequestItem]
