@@ -20,6 +20,7 @@ ENTRY_POINT_GROUP = "xfeeds.adapters"
 _BUILT_IN = {
     "kraken": "adapters.kraken:adapter",
     "kraken-v1": "adapters.kraken_v1:adapter",
+    "midchains": "adapters.midchains:adapter",
 }
 
 

@@ -142,7 +142,7 @@ def _simulate(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     """Several channels and symbols, one refused pair, and a dropped connection recovered."""
     adapter = adapters.get(args.exchange)
-    requests = [
+    wanted = [
         subscriptions.trades("BTC/USD"),
         subscriptions.book("BTC/USD", depth=10),
         subscriptions.quotes("ETH/USD"),
@@ -150,6 +150,7 @@ def _demo(args: argparse.Namespace) -> int:
         subscriptions.candles("BTC/USD", "1m"),
         subscriptions.trades("NOPE/USD"),
     ]
+    requests = [s for s in wanted if s.channel in adapter.capabilities.channels]
 
     async def run() -> None:
         async with adapter.make_simulator(tick_interval=0.25) as simulator:

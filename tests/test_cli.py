@@ -40,7 +40,7 @@ def test_watch_refuses_unsupported_request_up_front() -> None:
     assert "depths are 10, 25, 100, 500, 1000" in result.stderr
 
 
-@pytest.mark.parametrize("exchange", ["kraken", "kraken-v1"])
+@pytest.mark.parametrize("exchange", ["kraken", "kraken-v1", "midchains"])
 def test_demo_shows_events_a_refusal_and_a_reconnect(exchange: str) -> None:
     result = xfeeds("demo", "--exchange", exchange, "--seconds", "3")
     assert result.returncode == 0, result.stderr

@@ -13,7 +13,7 @@ import adapters
 import sdk
 from schemas import BookLevel, BookSnapshot, BookUpdate, Event, Trade
 
-EXCHANGES = ["kraken", "kraken-v1"]
+EXCHANGES = ["kraken", "kraken-v1", "midchains"]
 
 
 class MidAndVolume:
@@ -67,6 +67,7 @@ class MidAndVolume:
 def check(user: MidAndVolume, feed_mid: Decimal | None) -> None:
     assert user.symbols == {"BTC/USD"}
     assert {"Status", "Subscribed", "BookSnapshot", "BookUpdate", "Trade"} <= {k.__name__ for k in user.kinds}
+    assert not {"ErrorEvent", "SubscriptionError"} & {k.__name__ for k in user.kinds}
     assert user.volume > 0
     assert user.mid is not None and user.mid == feed_mid  # the user's book agrees with the feed's
 

@@ -16,7 +16,7 @@ def test_built_in_adapter() -> None:
     adapter = adapters.get("kraken-v1")
     assert adapter.name == "kraken-v1"
     assert adapter.default_url == "wss://ws.kraken.com"
-    assert {"kraken", "kraken-v1"} <= set(adapters.names())
+    assert {"kraken", "kraken-v1", "midchains"} <= set(adapters.names())
     assert adapters.get("kraken").default_url == "wss://ws.kraken.com/v2"
 
 

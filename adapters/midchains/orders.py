@@ -46,7 +46,7 @@ class OrderLevelBook:
             raise WireValueError(f"book entry {key} has an invalid price or quantity")
         self._withdraw(key)
         self._entries[key] = (side, price, entry.qty, entry.ioi)
-        if not entry.ioi:
+        if not entry.ioi and entry.qty > 0:  # an empty entry adds nothing to its level
             totals = self.levels[side]
             totals[price] = totals.get(price, _ZERO) + entry.qty
 

@@ -1,0 +1,222 @@
+"""A local Midchains exchange: order-level book entries and trades over the shared synthetic market.
+
+Each price level of the market is one resting entry with a large integer id (above 2^53, as on
+the real venue); the session tells each subscriber which entries were added (A), updated (U) or
+removed (R). Behaviour the documentation leaves open follows the same ``MidchainsDialect`` the
+adapter reads.
+"""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from adapters.midchains.dialect import DEFAULT_DIALECT, MidchainsDialect
+from adapters.midchains.symbols import SYMBOLS
+from adapters.midchains.wire import Request, RequestItem
+from sdk.simulation.market import Instrument, InstrumentState, MarketStep, SimTrade
+from sdk.simulation.simulator import Session, Simulator
+from sdk.transport import WebSocket
+
+FIRST_ID = 2**53 + 7
+"""Entry ids start beyond 2^53, where a float would lose them."""
+_BASE36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+class MidchainsSimulator(Simulator):
+    """Midchains on loopback. ``xfeeds simulate midchains --port 8081`` runs one."""
+
+    exchange = "midchains"
+
+    def __init__(self, *, dialect: MidchainsDialect = DEFAULT_DIALECT, **options: Any) -> None:
+        super().__init__(**options)
+        self.dialect = dialect
+
+    def instruments(self) -> list[Instrument]:
+        return [
+            Instrument("BTC/USD", Decimal("30000"), Decimal("0.1"), Decimal("0.0001")),
+            Instrument("BCH/USD", Decimal("245"), Decimal("0.01"), Decimal("0.001")),
+            Instrument("ETH/USD", Decimal("2000"), Decimal("0.01"), Decimal("0.001")),
+            Instrument("LTC/USD", Decimal("80"), Decimal("0.01"), Decimal("0.001")),
+        ]
+
+    def new_session(self, websocket: WebSocket) -> Session:
+        return MidchainsSession(self, websocket)
+
+
+class MidchainsSession(Session):
+    """One client connection: its subscriptions and, per book, the entries it has been sent."""
+
+    simulator: MidchainsSimulator
+
+    def __init__(self, simulator: MidchainsSimulator, websocket: WebSocket) -> None:
+        super().__init__(simulator, websocket)
+        self._decoder = msgspec.json.Decoder(Request)
+        self._encoder = msgspec.json.Encoder()
+        self._books: dict[str, dict[tuple[str, Decimal], tuple[int, Decimal]]] = {}
+        self._trades: set[str] = set()
+        self._next_id = FIRST_ID
+
+    async def on_open(self) -> None:
+        if self.simulator.dialect.open_notice:
+            await self._send({"type": "open", "time": _ms(time.time_ns())})
+
+    def heartbeat(self) -> str | None:
+        if not (self._books or self._trades):
+            return None
+        return self._encoder.encode(
+            {"type": self.simulator.dialect.heartbeat_type, "time": _ms(time.time_ns())}
+        ).decode()
+
+    async def on_message(self, data: bytes) -> None:
+        try:
+            request = self._decoder.decode(data)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            await self._send({"type": "error", "result": "invalid message"})
+            return
+        if request.type not in ("subscribe", "unsubscribe"):
+            await self._send({"type": "error", "result": "invalid message"})
+            return
+        refused: dict[str, list[RequestItem]] = {}
+        accepted = []
+        for item in request.request:
+            problem = self._refusal(item)
+            if problem is None:
+                accepted.append(item)
+            else:
+                refused.setdefault(problem, []).append(item)
+        for problem, items in refused.items():
+            await self._send({"type": request.type, "result": problem, "request": items})
+        for item in accepted:
+            symbol = SYMBOLS.from_wire(item.security)
+            if request.type == "unsubscribe":
+                self._books.pop(symbol, None) if item.msg == "book" else self._trades.discard(symbol)
+            elif item.msg == "book":
+                await self._book_snapshot(symbol)
+            else:
+                self._trades.add(symbol)
+                for trade in list(self.market.state(symbol).recent)[-self.simulator.dialect.trade_replay :]:
+                    await self._send(self._trade(symbol, trade))
+        if request.type == "unsubscribe" and accepted:
+            await self._send({"type": "unsubscribe", "result": "OK", "request": accepted})
+        if request.type == "subscribe" and accepted and self.simulator.dialect.positive_acks:
+            await self._send({"type": "subscribe", "result": "OK", "request": accepted})
+
+    def _refusal(self, item: RequestItem) -> str | None:
+        if item.msg not in ("book", "trade"):
+            return "invalid msg"
+        if item.dest != self.simulator.dialect.dest:
+            return "invalid dest"
+        if SYMBOLS.from_wire(item.security) not in self.market.states:
+            return "invalid security"
+        return None
+
+    # -- market data ------------------------------------------------------------------------
+
+    async def _book_snapshot(self, symbol: str) -> None:
+        """Every resting entry as an update (``act: U``), in one message (A6)."""
+        state = self.market.state(symbol)
+        held = self._books[symbol] = {}
+        entries = []
+        now = _ms(time.time_ns())
+        for side, book in (("B", state.bids), ("S", state.asks)):
+            for price, qty in book.top(len(book.qty)):
+                held[(side, price)] = (self._take_id(), qty)
+                entries.append(self._entry("U", side, price, held[(side, price)], now=now, state=state))
+        # an indication of interest: shown in the entries, never part of the L2 book
+        ioi_price = state.bids.worst() or state.instrument.price
+        entries.append(
+            {
+                **self._entry("U", "B", ioi_price, (self._take_id(), state.instrument.lot), now=now, state=state),
+                "ioi": True,
+            }
+        )
+        await self._send({"security": SYMBOLS.to_wire(symbol), "books": entries, "type": "book"})
+
+    async def on_market(self, steps: list[MarketStep]) -> None:
+        for step in steps:
+            symbol = step.symbol
+            if symbol in self._trades:
+                for trade in step.trades:
+                    await self._send(self._trade(symbol, trade))
+            held = self._books.get(symbol)
+            if held is not None:
+                entries = self._book_changes(self.market.state(symbol), held, _ms(step.time_ns))
+                if entries:
+                    await self._send({"security": SYMBOLS.to_wire(symbol), "books": entries, "type": "book"})
+
+    def _book_changes(
+        self, state: InstrumentState, held: dict[tuple[str, Decimal], tuple[int, Decimal]], now: str
+    ) -> list[dict[str, Any]]:
+        """Entries turning what the subscriber holds into the market's current book."""
+        current = {("B", p): q for p, q in state.bids.qty.items()} | {("S", p): q for p, q in state.asks.qty.items()}
+        entries = []
+        for key in [k for k in held if k not in current]:
+            entry_id, _ = held.pop(key)
+            entries.append({"act": "R", "id": entry_id, "side": key[0]})
+        for key, qty in current.items():
+            previous = held.get(key)
+            if previous is None:
+                held[key] = (self._take_id(), qty)
+                entries.append(self._entry("A", key[0], key[1], held[key], now=now, state=state))
+            elif previous[1] != qty:
+                held[key] = (previous[0], qty)
+                entries.append(self._entry("U", key[0], key[1], held[key], now=now, state=state))
+        return entries
+
+    def _entry(
+        self, act: str, side: str, price: Decimal, held: tuple[int, Decimal], *, now: str, state: InstrumentState
+    ) -> dict[str, Any]:
+        entry_id, qty = held
+        return {
+            "side": side,
+            "act": act,
+            "src": self.simulator.dialect.dest,
+            "price": _text(price, state.instrument.tick),
+            "qty": _text(qty, state.instrument.lot),
+            "id": entry_id,
+            "time": now,
+            "mpid": "ANON",
+            "key": "NA",
+        }
+
+    def _trade(self, symbol: str, trade: SimTrade) -> dict[str, Any]:
+        state = self.market.state(symbol)
+        return {
+            "security": SYMBOLS.to_wire(symbol),
+            "src": self.simulator.dialect.dest,
+            "price": _text(trade.price, state.instrument.tick),
+            "qty": _text(trade.qty, state.instrument.lot),
+            "time": _ms(trade.time_ns),
+            "type": "trade",
+            "matchid": _match_id(symbol, trade.trade_id),
+            "maker_side": "S" if trade.side == "buy" else "B",
+        }
+
+    def _take_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        await self.send(self._encoder.encode(message).decode())
+
+
+def _ms(ns: int) -> str:
+    return str(ns // 1_000_000)
+
+
+def _text(value: Decimal, increment: Decimal) -> str:
+    return str(value.quantize(increment))
+
+
+def _match_id(symbol: str, trade_id: int) -> str:
+    """A 12-character base-36 match id, unique per symbol and trade."""
+    number = trade_id * 64 + sum(map(ord, symbol)) % 64
+    digits = ""
+    while number:
+        number, digit = divmod(number, 36)
+        digits = _BASE36[digit] + digits
+    return digits.rjust(12, "0")
