@@ -16,6 +16,7 @@ from schemas.events import Event
 from schemas.subscription import Subscription
 from sdk.book import ChecksumScheme
 from sdk.capabilities import Capabilities
+from sdk.pacing import RequestLimit
 from sdk.symbols import SymbolMap
 
 if TYPE_CHECKING:
@@ -73,6 +74,8 @@ class Adapter:
     symbols: SymbolMap
     new_codec: Callable[[], Codec]
     simulator: Callable[..., Simulator] | None = None
+    request_limit: RequestLimit | None = None
+    """The exchange's published limit on client requests; the feed paces its frames to it."""
 
     def check(self, subscription: Subscription) -> None:
         """Raise ``UnsupportedSubscription`` if this adapter cannot serve ``subscription``."""

@@ -33,6 +33,7 @@ from sdk.adapter import Adapter, Codec
 from sdk.books import BookKeeper, BookStats, BookView
 from sdk.buffer import EventBuffer, FeedClosed
 from sdk.codec import frame_text
+from sdk.pacing import TokenBucket
 from sdk.reconnect import ReconnectPolicy
 from sdk.transport import DEFAULT_MAX_MESSAGE, ConnectionClosed, HandshakeFailed, WebSocket, connect
 
@@ -101,6 +102,7 @@ class Feed:
         }
         self._websocket: WebSocket | None = None
         self._codec: Codec = adapter.new_codec()
+        self._pacer = TokenBucket(adapter.request_limit) if adapter.request_limit is not None else None
         self._task_group: anyio.abc.TaskGroup | None = None
 
     @property
@@ -190,7 +192,7 @@ class Feed:
             return
         try:
             for frame in frames:
-                await websocket.send_text(frame)
+                await self._paced_send(websocket, frame)
         except _CONNECT_ERRORS as exc:
             logger.info("%s: send failed (%s); the reconnect will resend", self.adapter.name, exc)
 
@@ -221,8 +223,14 @@ class Feed:
         self._codec = codec
         if self._subscriptions:
             for frame in self._codec.subscribe(list(self._subscriptions)):
-                await websocket.send_text(frame)
+                await self._paced_send(websocket, frame)
         return websocket
+
+    async def _paced_send(self, websocket: WebSocket, frame: str) -> None:
+        """Send a request, first waiting if the exchange's request limit requires it."""
+        if self._pacer is not None:
+            await self._pacer.acquire()
+        await websocket.send_text(frame)
 
     async def _supervise(self, websocket: WebSocket) -> None:
         """Read until the connection ends, then reconnect, for the life of the feed."""

@@ -12,6 +12,7 @@ from adapters.midchains.simulator import MidchainsSimulator
 from adapters.midchains.symbols import SYMBOLS
 from sdk.adapter import Adapter
 from sdk.capabilities import Capabilities
+from sdk.pacing import RequestLimit
 
 PRODUCTION_URL = "wss://ws.midchains.com:8081"
 
@@ -26,4 +27,5 @@ adapter = Adapter(
     symbols=SYMBOLS,
     new_codec=lambda: MidchainsCodec(SYMBOLS),
     simulator=MidchainsSimulator,
+    request_limit=RequestLimit(per_second=3, burst=6),
 )
