@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-QUOTES = ("USDT", "USDC", "USD", "AED", "EUR", "BTC")
+QUOTES = ("USDT", "USDC", "DOGE", "USD", "AED", "EUR", "BTC", "ETH", "BCH", "LTC", "SOL")
+"""Assets a security may end with; the longest match wins (``BTCUSDT`` is ``BTC/USDT``)."""
 
 
 class ConcatenatedSymbols:

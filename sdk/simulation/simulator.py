@@ -85,6 +85,8 @@ class Simulator(ABC):
         self.connections_accepted = 0
         self.refuse_connections = False
         """While true, new connections are closed before the WebSocket handshake."""
+        self.paused = False
+        """While true, the market stands still (nothing trades, no book changes)."""
         self._corrupt_checksums: set[str] = set()
         self._task_group: anyio.abc.TaskGroup | None = None
         self._listener: anyio.abc.Listener[anyio.abc.SocketStream] | None = None
@@ -205,6 +207,8 @@ class Simulator(ABC):
     async def _run_market(self) -> None:
         while True:
             await anyio.sleep(self.tick_interval)
+            if self.paused:
+                continue
             steps = self.market.step(time.time_ns())
             for session in list(self.sessions):
                 try:
