@@ -276,3 +276,26 @@ def test_documented_subscribe_works_from_websocket_client() -> None:
     assert book["type"] == "book" and book["security"] == "BCHUSD"
     assert all(entry["id"] > 2**53 for entry in book["books"])
     assert any(entry.get("ioi") for entry in book["books"])
+
+
+def test_sync_facade_refusal_and_reconnect_without_duplicates() -> None:
+    with (
+        start_blocking_portal() as portal,
+        portal.wrap_async_context_manager(MidchainsSimulator(tick_interval=0.002)) as simulator,
+    ):
+        trades: list[Trade] = []
+        events: list[Event] = []
+        with sdk.connect_sync("midchains", simulator.url, reconnect=sdk.ReconnectPolicy(initial=0.05)) as feed:
+            feed.subscribe(sdk.trades("LTC/USD"), sdk.trades("NOPE/USD"))
+            for event in feed:
+                events.append(event)
+                if isinstance(event, Trade):
+                    trades.append(event)
+                    if len(trades) == 25:
+                        portal.call(simulator.drop_connections)
+                    if len(trades) == 60:
+                        break
+    ids = [t.trade_id for t in trades]
+    assert len(set(ids)) == len(ids)
+    assert [e.message for e in events if isinstance(e, SubscriptionError)] == ["invalid security"]
+    assert any(type(e).__name__ == "Reconnected" for e in events)

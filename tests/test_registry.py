@@ -74,3 +74,80 @@ def test_installed_package_adds_an_adapter(tmp_path: Path, monkeypatch: pytest.M
     finally:
         adapters._discovered.cache_clear()
         sys.modules.pop("xfeeds_echo", None)
+
+
+THROWAWAY_PYPROJECT = """
+[build-system]
+requires = ["hatchling"]
+build-backend = "hatchling.build"
+
+[project]
+name = "xfeeds-throwaway"
+version = "0.0.1"
+
+[project.entry-points."xfeeds.adapters"]
+throwaway = "xfeeds_throwaway:adapter"
+
+[tool.hatch.build.targets.wheel]
+packages = ["xfeeds_throwaway"]
+"""
+
+THROWAWAY_MODULE = """
+from adapters.kraken_v1 import adapter as kraken_v1
+from dataclasses import replace
+
+adapter = replace(kraken_v1, name="throwaway")
+"""
+
+
+def test_pip_installed_package_adapter_is_used_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real ``pip install`` of a tiny package declaring the entry point; then stream through it."""
+    import subprocess
+
+    import anyio
+
+    from schemas import Trade
+
+    source = tmp_path / "source"
+    (source / "xfeeds_throwaway").mkdir(parents=True)
+    (source / "pyproject.toml").write_text(THROWAWAY_PYPROJECT)
+    (source / "xfeeds_throwaway" / "__init__.py").write_text(THROWAWAY_MODULE)
+    target = tmp_path / "site"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(source),
+        ],
+        check=True,
+        timeout=120,
+    )
+    monkeypatch.syspath_prepend(str(target))
+    adapters._discovered.cache_clear()
+    try:
+        assert "throwaway" in adapters.names()
+        adapter = adapters.get("throwaway")
+
+        async def stream() -> Trade:
+            async with (
+                adapter.make_simulator(tick_interval=0.005) as simulator,
+                sdk.connect("throwaway", simulator.url) as feed,
+            ):
+                await feed.subscribe(sdk.trades("BTC/USD"))
+                with anyio.fail_after(10):
+                    async for event in feed:
+                        if isinstance(event, Trade):
+                            return event
+            raise AssertionError("no trade")
+
+        assert anyio.run(stream).symbol == "BTC/USD"
+    finally:
+        adapters._discovered.cache_clear()
+        sys.modules.pop("xfeeds_throwaway", None)
