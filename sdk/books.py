@@ -141,7 +141,7 @@ class BookKeeper:
 
     def on_snapshot(self, snapshot: BookSnapshot, scheme: ChecksumScheme | None) -> Event | None:
         """Replace the book; returns ``BookResynced`` when this ends an invalidation."""
-        verify = self._verify.get(snapshot.symbol)
+        verify = self._verify.get(snapshot.symbol, self._verify.get("*"))  # "*": every symbol
         if verify is None:
             return None
         entry = self._books.get(snapshot.symbol)

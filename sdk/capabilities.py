@@ -17,19 +17,26 @@ class Capabilities(msgspec.Struct, frozen=True, kw_only=True):
     """Channels an adapter serves, with the book depths and candle intervals it accepts.
 
     ``derived`` lists channels the adapter computes locally (from the book, say) rather than
-    receiving from the exchange.
+    receiving from the exchange; ``wildcard`` lists channels that accept the symbol ``*``.
     """
 
     channels: frozenset[Channel]
     book_depths: tuple[int, ...] = ()
     candle_intervals: tuple[str, ...] = ()
     derived: frozenset[Channel] = frozenset()
+    wildcard: frozenset[Channel] = frozenset()
 
     def check(self, exchange: str, subscription: Subscription) -> None:
         """Raise ``UnsupportedSubscription`` unless ``subscription`` can be served."""
         if subscription.channel not in self.channels:
             raise UnsupportedSubscription(
                 f"{exchange} has no {subscription.channel!r} channel; it serves {_listing(sorted(self.channels))}"
+            )
+        every = subscription.symbol == "*" and subscription.channel != "instruments"  # reference data is for all
+        if every and subscription.channel not in self.wildcard:
+            allowed = f"it can for {_listing(sorted(self.wildcard))}" if self.wildcard else "it never can"
+            raise UnsupportedSubscription(
+                f"{exchange} cannot subscribe every symbol ('*') on {subscription.channel!r}; {allowed}"
             )
         if subscription.channel == "book" and subscription.depth not in self.book_depths:
             raise UnsupportedSubscription(

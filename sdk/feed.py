@@ -341,7 +341,8 @@ class Feed:
             invalidated.expected,
             invalidated.computed,
         )
-        subscription = self._book_subscriptions.get(invalidated.symbol)
+        books = self._book_subscriptions
+        subscription = books.get(invalidated.symbol) or books.get("*")
         if subscription is not None:
             self._pending_resyncs[subscription] = None
             if self._resync_wanted is not None:

@@ -15,9 +15,15 @@ _INTERVAL = re.compile(r"^([1-9][0-9]*)([smhdw])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 
 
+EVERY_SYMBOL = "*"
+"""Subscribes every symbol at once, on adapters whose capabilities allow it for that channel."""
+
+
 def normalize_symbol(symbol: str) -> str:
-    """Upper-case ``BASE/QUOTE``; anything else is refused with a clear error."""
+    """Upper-case ``BASE/QUOTE`` (or ``*``); anything else is refused with a clear error."""
     canonical = symbol.strip().upper()
+    if canonical == EVERY_SYMBOL:
+        return canonical
     if not _SYMBOL.match(canonical):
         raise ValueError(f"symbol {symbol!r} is not in BASE/QUOTE form, e.g. 'BTC/USD'")
     return canonical

@@ -299,3 +299,29 @@ def test_sync_facade_refusal_and_reconnect_without_duplicates() -> None:
     assert len(set(ids)) == len(ids)
     assert [e.message for e in events if isinstance(e, SubscriptionError)] == ["invalid security"]
     assert any(type(e).__name__ == "Reconnected" for e in events)
+
+
+@pytest.mark.anyio
+async def test_every_security_with_one_book_subscription() -> None:
+    every = sdk.book("*", depth=5)
+    with pytest.raises(sdk.UnsupportedSubscription, match="cannot subscribe every symbol"):
+        adapters.get("kraken").check(every)
+    with pytest.raises(sdk.UnsupportedSubscription, match="it can for book"):
+        adapters.get("midchains").check(sdk.trades("*"))
+    async with MidchainsSimulator(tick_interval=0.002) as simulator, sdk.connect("midchains", simulator.url) as feed:
+        await feed.subscribe(every)
+        snapshots: set[str] = set()
+        events: list[Event] = []
+        with anyio.fail_after(20):
+            async for event in feed:
+                events.append(event)
+                if isinstance(event, BookSnapshot):
+                    snapshots.add(event.symbol)
+                if len(snapshots) == 4 and len(events) > 100:
+                    break
+        for symbol in ("BTC/USD", "BCH/USD", "ETH/USD", "LTC/USD"):
+            view = feed.book(symbol)
+            assert view.valid
+            assert len(view.bids(10)) == 5
+    assert [e.subscription for e in events if isinstance(e, Subscribed)] == [every]
+    assert {e.symbol for e in events if isinstance(e, BookUpdate)} <= snapshots

@@ -23,6 +23,7 @@ adapter = Adapter(
         channels=frozenset({"trades", "book", "quotes"}),
         book_depths=(1, 5, 10, 25, 50, 100, 500, 1000),
         derived=frozenset({"quotes"}),
+        wildcard=frozenset({"book"}),
     ),
     symbols=SYMBOLS,
     new_codec=lambda: MidchainsCodec(SYMBOLS),

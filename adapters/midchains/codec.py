@@ -165,8 +165,11 @@ class MidchainsCodec(CodecBase):
         symbol = self._symbols.from_wire(message.security)
         security = self._securities.get(symbol)
         if security is None:
-            raise WireValueError(f"book message for {message.security}, which is not subscribed")
-        events = self._confirmations("book", symbol, received_ns)
+            every = self._securities.get("*")  # a "*" subscription: each new security starts a book
+            if every is None:
+                raise WireValueError(f"book message for {message.security}, which is not subscribed")
+            security = self._securities[symbol] = _Security(depth=every.depth, quotes=every.quotes)
+        events = self._confirmations("book", symbol, received_ns) + self._confirmations("book", "*", received_ns)
         snapshot = not security.synced if self._dialect.snapshot_mode == "first_message" else message.snapshot
         if snapshot:
             security.book.clear()

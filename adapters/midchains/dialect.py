@@ -4,6 +4,9 @@ Midchains documents its subscribe request and its book and trade messages, and l
 the adapter and the simulator assume beyond that (acknowledgements, unsubscribe, errors,
 heartbeats, snapshots) is a named switch here, shared by both, so a recorded session can settle
 each one by flipping a switch rather than editing code.
+
+A5 (unsubscribe mirrors subscribe, answered with ``"result": "OK"``) is assumed without a switch:
+were the real venue to ignore it, the fallback is to reconnect with the remaining subscriptions.
 """
 
 from __future__ import annotations
@@ -21,9 +24,7 @@ class MidchainsDialect:
     positive_acks: bool = False
     """A3: no ack on success; the first data message confirms the subscription."""
     refusal_result: bool = True
-    """A4: a refused request is echoed with ``"result"`` other than ``"OK"``."""
-    unsubscribe_mode: Literal["message", "reconnect"] = "message"
-    """A5: unsubscribe mirrors subscribe (``"reconnect"``: drop the socket instead)."""
+    """A4: a refused request is echoed with ``"result"`` other than ``"OK"`` (False: silence)."""
     snapshot_mode: Literal["first_message", "flag"] = "first_message"
     """A6: the first book message after a subscribe is the snapshot (``"flag"``: ``"snapshot": true``)."""
     zero_qty_is_remove: bool = True

@@ -88,14 +88,17 @@ class MidchainsSession(Session):
                 accepted.append(item)
             else:
                 refused.setdefault(problem, []).append(item)
-        for problem, items in refused.items():
+        for problem, items in refused.items() if self.simulator.dialect.refusal_result else ():
             await self._send({"type": request.type, "result": problem, "request": items})
         for item in accepted:
             symbol = SYMBOLS.from_wire(item.security)
+            every = list(self.market.states) if item.security == "*" else [symbol]
             if request.type == "unsubscribe":
-                self._books.pop(symbol, None) if item.msg == "book" else self._trades.discard(symbol)
+                for each in every:
+                    self._books.pop(each, None) if item.msg == "book" else self._trades.discard(each)
             elif item.msg == "book":
-                await self._book_snapshot(symbol)
+                for each in every:
+                    await self._book_snapshot(each)
             else:
                 self._trades.add(symbol)
                 for trade in list(self.market.state(symbol).recent)[-self.simulator.dialect.trade_replay :]:
@@ -110,6 +113,8 @@ class MidchainsSession(Session):
             return "invalid msg"
         if item.dest != self.simulator.dialect.dest:
             return "invalid dest"
+        if item.security == "*" and item.msg == "book":
+            return None
         if SYMBOLS.from_wire(item.security) not in self.market.states:
             return "invalid security"
         return None
