@@ -60,7 +60,9 @@ class Feed:
 
     ``async for event in feed`` yields every event in arrival order, including acks, rejections,
     errors and reconnects. ``buffer_size`` bounds the events held for a slow consumer (the reader
-    then waits). ``ping_interval`` is how often an idle connection is kept alive.
+    then waits). ``ping_interval`` is how often an idle connection is kept alive; a connection
+    that receives nothing at all (not even a pong) for ``idle_timeout`` seconds is treated as dead
+    and replaced, because a socket can stay open long after the exchange stopped sending.
 
     Every book subscribed is also maintained (``feed.book(symbol)``) and, unless switched off,
     verified against the exchange's checksum on every update. A failed check emits
@@ -76,6 +78,7 @@ class Feed:
         reconnect: ReconnectPolicy | None = None,
         buffer_size: int = 100_000,
         ping_interval: float = 30.0,
+        idle_timeout: float = 15.0,
         max_message: int = DEFAULT_MAX_MESSAGE,
         resync_interval: float = 0.5,
         seed: int | None = None,
@@ -85,6 +88,7 @@ class Feed:
         self.stats = FeedStats()
         self._reconnect_policy = reconnect or ReconnectPolicy()
         self._ping_interval = ping_interval
+        self._idle_timeout = idle_timeout
         self._max_message = max_message
         self._rng = random.Random(seed)
         self._buffer = EventBuffer(buffer_size)
@@ -362,16 +366,26 @@ class Feed:
                 await anyio.sleep(self._resync_interval)
 
     async def _keep_alive(self, websocket: WebSocket) -> None:
+        """Ping when the connection is quiet; drop it when it has been silent for ``idle_timeout``."""
+        check = min(self._ping_interval, self._idle_timeout / 3)
+        last_ping = time.monotonic()
         while True:
-            await anyio.sleep(self._ping_interval)
-            frame = self._codec.ping()
-            try:
-                if frame is None:
-                    await websocket.ping()
-                else:
-                    await websocket.send_text(frame)
-            except _CONNECT_ERRORS:
+            await anyio.sleep(check)
+            now = time.monotonic()
+            silent = now - websocket.last_received
+            if silent >= self._idle_timeout:
+                await websocket.abort(f"nothing received for {silent:.1f} s")
                 return
+            if silent >= check or now - last_ping >= self._ping_interval:
+                last_ping = now
+                frame = self._codec.ping()
+                try:
+                    if frame is None:
+                        await websocket.ping()
+                    else:
+                        await websocket.send_text(frame)
+                except _CONNECT_ERRORS:
+                    return
 
     def _disconnected(self, reason: str, *, final: bool = False) -> Disconnected:
         return Disconnected(exchange=self.adapter.name, reason=reason, final=final, ts_received=time.time_ns())

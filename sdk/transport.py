@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ssl
+import time
 from collections.abc import Sequence
 
 import anyio
@@ -47,6 +48,10 @@ class WebSocket:
         self._fragments: list[bytes] = []
         self._backlog: list[bytes] = []
         self._closed: ConnectionClosed | None = None
+        self.last_received = time.monotonic()
+        """When bytes last arrived (control frames included): the connection's sign of life."""
+        self.muted = False
+        """While true, nothing is written, not even pongs: how a simulator plays a stalled peer."""
 
     async def send_text(self, text: str) -> None:
         """Send one text message."""
@@ -77,11 +82,12 @@ class WebSocket:
             except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
                 self._protocol.receive_eof()
             else:
+                self.last_received = time.monotonic()
                 self._protocol.receive_data(data)
             messages = self._collect(self._protocol.events_received())
             await self._flush()
             if self._protocol.state is State.CLOSED or self._protocol.close_expected():
-                self._closed = self._close_reason()
+                self._closed = self._closed or self._close_reason()  # keep the reason of our own abort
                 await self._stream.aclose()
             if messages:
                 return messages
@@ -95,9 +101,9 @@ class WebSocket:
         self._closed = self._closed or ConnectionClosed(code, reason)
         await self._stream.aclose()
 
-    async def abort(self) -> None:
+    async def abort(self, reason: str = "aborted") -> None:
         """Drop the socket without a closing handshake (the peer sees code 1006)."""
-        self._closed = ConnectionClosed(1006, "aborted")
+        self._closed = ConnectionClosed(1006, reason)
         await self._stream.aclose()
 
     def _check_open(self) -> None:
@@ -131,6 +137,9 @@ class WebSocket:
 
     async def _flush(self) -> None:
         async with self._send_lock:
+            if self.muted:
+                self._protocol.data_to_send()  # discarded
+                return
             await _send_pending(self._protocol, self._stream)
 
 

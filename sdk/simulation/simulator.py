@@ -87,9 +87,21 @@ class Simulator(ABC):
         """While true, new connections are closed before the WebSocket handshake."""
         self.paused = False
         """While true, the market stands still (nothing trades, no book changes)."""
+        self._silent = False
         self._corrupt_checksums: set[str] = set()
         self._task_group: anyio.abc.TaskGroup | None = None
         self._listener: anyio.abc.Listener[anyio.abc.SocketStream] | None = None
+
+    @property
+    def silent(self) -> bool:
+        """While true, no connection sends anything (not even pongs), yet all stay open: a stalled feed."""
+        return self._silent
+
+    @silent.setter
+    def silent(self, value: bool) -> None:
+        self._silent = value
+        for session in self.sessions:
+            session.websocket.muted = value
 
     @property
     def url(self) -> str:
@@ -168,6 +180,7 @@ class Simulator(ABC):
         except (HandshakeFailed, *_GONE):
             return
         self.connections_accepted += 1
+        websocket.muted = self._silent
         session = self.new_session(websocket)
         self.sessions.add(session)
         try:
