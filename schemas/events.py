@@ -192,17 +192,26 @@ class BookInvalidated(_SymbolEvent, frozen=True, kw_only=True):
     """The maintained book no longer matches the exchange's; a resync has been requested.
 
     ``reason`` is ``checksum`` (with the exchange's ``expected`` and the locally ``computed``
-    value), ``crossed`` (best bid at or above best ask), or ``unverifiable`` (the exchange sends
-    checksums but what they need, such as the pair's precision, is not known yet).
+    value), ``crossed`` (best bid at or above best ask), ``unverifiable`` (the exchange sends
+    checksums but what they need, such as the pair's precision, is not known yet), or ``dropped``
+    (a slow consumer's buffer overflowed and this book's events were among those dropped).
     """
 
-    reason: Literal["checksum", "crossed", "unverifiable"]
+    reason: Literal["checksum", "crossed", "unverifiable", "dropped"]
     expected: int | None = None
     computed: int | None = None
 
 
 class BookResynced(_SymbolEvent, frozen=True, kw_only=True):
     """A fresh snapshot replaced an invalidated book; it is valid again."""
+
+
+class EventsDropped(_Event, frozen=True, kw_only=True):
+    """The consumer fell behind and, by the feed's ``drop_oldest`` policy, the oldest ``count``
+    buffered events were discarded (``total`` so far on this feed)."""
+
+    count: int
+    total: int
 
 
 class Disconnected(_Event, frozen=True, kw_only=True):
@@ -231,6 +240,7 @@ ControlEvent = (
     | Unsubscribed
     | SubscriptionError
     | ErrorEvent
+    | EventsDropped
     | Disconnected
     | Reconnected
 )

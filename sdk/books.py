@@ -171,6 +171,14 @@ class BookKeeper:
             return BookResynced(exchange=self.exchange, symbol=snapshot.symbol, ts_received=snapshot.ts_received)
         return None
 
+    def invalidate(self, symbol: str, now: int) -> BookInvalidated | None:
+        """Invalidate a book whose events the consumer lost (None if it is not maintained or
+        already invalid): a fresh snapshot must rebuild it, for the feed and for the consumer."""
+        entry = self._books.get(symbol)
+        if entry is None or not entry[1].valid:
+            return None
+        return self._invalidate(entry[0], entry[1], now, "dropped")
+
     def on_update(self, update: BookUpdate) -> BookInvalidated | None:
         """Apply an update to a valid book; returns ``BookInvalidated`` when it fails a check."""
         entry = self._books.get(update.symbol)

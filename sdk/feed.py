@@ -25,13 +25,14 @@ from schemas.events import (
     Disconnected,
     ErrorEvent,
     Event,
+    EventsDropped,
     Reconnected,
     SubscriptionError,
 )
 from schemas.subscription import Subscription
 from sdk.adapter import Adapter, Codec
 from sdk.books import BookKeeper, BookStats, BookView
-from sdk.buffer import EventBuffer, FeedClosed
+from sdk.buffer import BufferOverflow, EventBuffer, FeedClosed, Overflow
 from sdk.codec import frame_text
 from sdk.pacing import TokenBucket
 from sdk.reconnect import ReconnectPolicy
@@ -52,6 +53,7 @@ class FeedStats:
     subscription_errors: int = 0
     disconnects: int = 0
     reconnects: int = 0
+    dropped: int = 0
     callback_errors: int = 0
 
 
@@ -59,10 +61,14 @@ class Feed:
     """A stream of normalized events from one exchange; use as an async context manager.
 
     ``async for event in feed`` yields every event in arrival order, including acks, rejections,
-    errors and reconnects. ``buffer_size`` bounds the events held for a slow consumer (the reader
-    then waits). ``ping_interval`` is how often an idle connection is kept alive; a connection
-    that receives nothing at all (not even a pong) for ``idle_timeout`` seconds is treated as dead
-    and replaced, because a socket can stay open long after the exchange stopped sending.
+    errors and reconnects. ``buffer_size`` bounds the events held for a slow consumer; ``overflow``
+    says what happens when it is full: ``wait`` (the reader stops reading and TCP pushes back),
+    ``drop_oldest`` (counted, reported by ``EventsDropped``, and any book that lost events is
+    invalidated and resynced) or ``fail`` (the feed ends with a final ``Disconnected``).
+
+    ``ping_interval`` is how often an idle connection is kept alive; a connection that receives
+    nothing at all (not even a pong) for ``idle_timeout`` seconds is treated as dead and replaced,
+    because a socket can stay open long after the exchange stopped sending.
 
     Every book subscribed is also maintained (``feed.book(symbol)``) and, unless switched off,
     verified against the exchange's checksum on every update. A failed check emits
@@ -77,6 +83,7 @@ class Feed:
         *,
         reconnect: ReconnectPolicy | None = None,
         buffer_size: int = 100_000,
+        overflow: Overflow = "wait",
         ping_interval: float = 30.0,
         idle_timeout: float = 15.0,
         max_message: int = DEFAULT_MAX_MESSAGE,
@@ -91,12 +98,13 @@ class Feed:
         self._idle_timeout = idle_timeout
         self._max_message = max_message
         self._rng = random.Random(seed)
-        self._buffer = EventBuffer(buffer_size)
+        self._buffer = EventBuffer(buffer_size, overflow)
         self._subscriptions: dict[Subscription, None] = {}
         self._books = BookKeeper(adapter.name)
         self._book_subscriptions: dict[str, Subscription] = {}
         self._resync_interval = resync_interval
         self._pending_resyncs: dict[Subscription, None] = {}
+        self._failed: str | None = None
         self._resync_wanted: anyio.Event | None = None
         self._handlers: dict[type, Callable[[Any], Event | None]] = {
             BookSnapshot: self._on_snapshot,
@@ -240,6 +248,12 @@ class Feed:
         """Read until the connection ends, then reconnect, for the life of the feed."""
         while True:
             reason = await self._read(websocket)
+            if self._failed is not None:
+                self._buffer.notify([self._disconnected(reason, final=True)])
+                self._buffer.close(reason)
+                await websocket.close(1011, "consumer too slow")
+                self._websocket = None
+                return
             self._websocket = None
             self._books.suspend()
             self.stats.disconnects += 1
@@ -283,9 +297,14 @@ class Feed:
             try:
                 while True:
                     messages = await websocket.receive_batch()
-                    await self._buffer.put(self._decode(messages, time.time_ns()))
+                    dropped = await self._buffer.put(self._decode(messages, time.time_ns()))
+                    if dropped:
+                        self._on_dropped(dropped)
             except _CONNECT_ERRORS as exc:
                 reason = str(exc) or type(exc).__name__
+            except BufferOverflow as exc:
+                reason = f"{exc}; the overflow policy is fail"
+                self._failed = reason
             finally:
                 keepalive.cancel_scope.cancel()
         return reason
@@ -335,6 +354,21 @@ class Feed:
     def _on_error(self, error: ErrorEvent) -> None:
         self.stats.errors += 1
         logger.warning("%s: %s: %.200s", self.adapter.name, error.message, error.raw)
+
+    def _on_dropped(self, dropped: list[Event]) -> None:
+        """Report a drop in the stream; books that lost events are invalidated and resynced."""
+        self.stats.dropped += len(dropped)
+        logger.warning("%s: consumer too slow: dropped %d events", self.adapter.name, len(dropped))
+        now = time.time_ns()
+        notices: list[Event] = [
+            EventsDropped(exchange=self.adapter.name, count=len(dropped), total=self.stats.dropped, ts_received=now)
+        ]
+        for symbol in dict.fromkeys(e.symbol for e in dropped if isinstance(e, BookSnapshot | BookUpdate)):
+            invalidated = self._books.invalidate(symbol, now)
+            if invalidated is not None:
+                notices.append(invalidated)
+                self._request_resync(invalidated)
+        self._buffer.notify_gap(notices)
 
     def _request_resync(self, invalidated: BookInvalidated) -> None:
         logger.warning(

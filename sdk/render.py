@@ -14,6 +14,7 @@ from schemas.events import (
     Disconnected,
     ErrorEvent,
     Event,
+    EventsDropped,
     Instrument,
     Quote,
     Reconnected,
@@ -81,6 +82,8 @@ def _body(event: Event) -> str:
             return f"{event.symbol:<9} BOOK INVALID {event.reason}{values}; resyncing"
         case BookResynced():
             return f"{event.symbol:<9} book      resynced from a fresh snapshot"
+        case EventsDropped():
+            return f"DROPPED   {event.count} events (consumer too slow; {event.total} so far)"
         case Disconnected():
             return f"DISCONNECTED {event.reason}{' (final)' if event.final else ''}"
         case Reconnected():

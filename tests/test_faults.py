@@ -37,3 +37,54 @@ async def test_a_silent_connection_is_detected_and_replaced(exchange: str) -> No
     kinds = [type(e) for e in events]
     assert kinds.index(Disconnected) < kinds.index(Reconnected) < len(kinds) - 1
     assert isinstance(events[-1], Trade)
+
+
+async def slow_consumer(overflow: str) -> tuple[list[Event], sdk.Feed, int]:
+    """A consumer that lags far behind a fast market, then catches up once the market stops."""
+    from adapters.kraken_v1.simulator import KrakenV1Simulator
+
+    delivered: list[Event] = []
+    async with (
+        KrakenV1Simulator(tick_interval=0.001) as simulator,
+        sdk.connect("kraken-v1", simulator.url, buffer_size=40, overflow=overflow, resync_interval=0.01) as feed,
+    ):
+        await feed.subscribe(sdk.book("BTC/USD"), sdk.trades("BTC/USD"))
+        most_buffered = 0
+        with anyio.move_on_after(1.5):
+            async for event in feed:
+                delivered.append(event)
+                most_buffered = max(most_buffered, len(feed._buffer))
+                await anyio.sleep(0.01)
+        simulator.paused = True
+        with anyio.move_on_after(1.0):
+            async for event in feed:
+                delivered.append(event)
+    return delivered, feed, most_buffered
+
+
+async def test_drop_oldest_counts_and_reports_every_drop_and_resyncs_books() -> None:
+    from schemas import BookInvalidated, BookResynced, EventsDropped
+
+    delivered, feed, most_buffered = await slow_consumer("drop_oldest")
+    notices = [e for e in delivered if isinstance(e, EventsDropped)]
+    assert notices, "the consumer was slow enough to lose events"
+    assert sum(n.count for n in notices) == feed.stats.dropped == notices[-1].total
+    assert most_buffered <= 40 + 5  # bounded: capacity plus the notices about the drop
+    market = [
+        e
+        for e in delivered
+        if not isinstance(e, EventsDropped) and not (isinstance(e, BookInvalidated) and e.reason == "dropped")
+    ]
+    assert len(market) + feed.stats.dropped == feed.stats.events  # nothing lost without a count
+    assert any(isinstance(e, BookInvalidated) and e.reason == "dropped" for e in delivered)
+    assert any(isinstance(e, BookResynced) for e in delivered)
+
+
+async def test_wait_loses_nothing_and_fail_ends_the_feed() -> None:
+    delivered, feed, most_buffered = await slow_consumer("wait")
+    assert feed.stats.dropped == 0
+    assert most_buffered <= 40 + 600  # capacity plus one network read (64 KiB: a few hundred events)
+    assert len(delivered) == feed.stats.events
+    delivered, feed, _ = await slow_consumer("fail")
+    final = [e for e in delivered if isinstance(e, Disconnected) and e.final]
+    assert len(final) == 1 and "overflow policy is fail" in final[0].reason
