@@ -88,6 +88,7 @@ class Feed:
         idle_timeout: float = 15.0,
         max_message: int = DEFAULT_MAX_MESSAGE,
         resync_interval: float = 0.5,
+        allow_plaintext: bool = False,
         seed: int | None = None,
     ) -> None:
         self.adapter = adapter
@@ -97,6 +98,7 @@ class Feed:
         self._ping_interval = ping_interval
         self._idle_timeout = idle_timeout
         self._max_message = max_message
+        self._allow_plaintext = allow_plaintext
         self._rng = random.Random(seed)
         self._buffer = EventBuffer(buffer_size, overflow)
         self._subscriptions: dict[Subscription, None] = {}
@@ -227,7 +229,7 @@ class Feed:
 
     async def _open(self) -> WebSocket:
         """Connect with a fresh codec and request every active subscription."""
-        websocket = await connect(self.url, max_message=self._max_message)
+        websocket = await connect(self.url, max_message=self._max_message, allow_plaintext=self._allow_plaintext)
         codec = self.adapter.new_codec()
         resume = getattr(codec, "resume", None)  # optional in the codec contract
         if resume is not None:

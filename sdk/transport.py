@@ -8,6 +8,7 @@ message completed by one network read, so the feed hands events on in batches, n
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import ssl
 import time
 from collections.abc import Sequence
@@ -36,6 +37,17 @@ class ConnectionClosed(Exception):
 
 class HandshakeFailed(ConnectionError):
     """The server did not accept the WebSocket upgrade."""
+
+
+class InsecureURL(ValueError):
+    """A plain ``ws://`` URL to another machine, which would send market data in the clear."""
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 class WebSocket:
@@ -130,9 +142,11 @@ class WebSocket:
         return messages
 
     def _close_reason(self) -> ConnectionClosed:
-        received = self._protocol.close_rcvd
-        if received is not None:
-            return ConnectionClosed(received.code, received.reason)
+        """Why the connection ended: the peer's close frame, else ours (1009 for a message over the
+        size limit, 1002 for a protocol error), else a dropped socket (1006)."""
+        close = self._protocol.close_rcvd or self._protocol.close_sent
+        if close is not None:
+            return ConnectionClosed(close.code, close.reason)
         return ConnectionClosed(1006, "connection lost")
 
     async def _flush(self) -> None:
@@ -149,11 +163,17 @@ async def connect(
     max_message: int = DEFAULT_MAX_MESSAGE,
     ssl_context: ssl.SSLContext | None = None,
     timeout: float = 10.0,
+    allow_plaintext: bool = False,
 ) -> WebSocket:
     """Open a client WebSocket to ``url`` (``wss://`` verifies certificates by default).
 
-    Raises ``TimeoutError`` if the connection and handshake take longer than ``timeout`` seconds.
+    Unencrypted ``ws://`` is refused except to this machine (the simulators) unless
+    ``allow_plaintext`` is passed. Raises ``TimeoutError`` if the connection and handshake take
+    longer than ``timeout`` seconds.
     """
+    uri = parse_uri(url)
+    if not uri.secure and not allow_plaintext and not _is_loopback(uri.host):
+        raise InsecureURL(f"refusing unencrypted {url}: use wss://, or pass allow_plaintext=True")
     with anyio.fail_after(timeout):
         return await _connect(url, max_message, ssl_context)
 

@@ -88,3 +88,67 @@ async def test_wait_loses_nothing_and_fail_ends_the_feed() -> None:
     delivered, feed, _ = await slow_consumer("fail")
     final = [e for e in delivered if isinstance(e, Disconnected) and e.final]
     assert len(final) == 1 and "overflow policy is fail" in final[0].reason
+
+
+async def test_plain_ws_only_to_this_machine_unless_asked() -> None:
+    from sdk.transport import InsecureURL, connect
+
+    with pytest.raises(InsecureURL, match="wss://"):
+        await connect("ws://example.com:8080/")
+    with pytest.raises(OSError):  # noqa: PT011 - allowed, then refused: nothing listens there
+        await connect("ws://127.0.0.1:9", timeout=2)
+
+
+@pytest.mark.parametrize("exchange", ["kraken", "kraken-v1", "midchains"])
+async def test_bad_frames_cost_only_themselves_and_oversized_ones_the_connection(exchange: str) -> None:
+    from schemas import ErrorEvent
+
+    events: list[Event] = []
+    async with (
+        adapters.get(exchange).make_simulator(tick_interval=0.005) as simulator,
+        sdk.connect(exchange, simulator.url, reconnect=FAST, max_message=64 * 1024) as feed,
+    ):
+        await feed.subscribe(sdk.trades("BTC/USD"))
+        injected = False
+        with anyio.fail_after(20):
+            async for event in feed:
+                events.append(event)
+                if not injected and isinstance(event, Trade):
+                    injected = True
+                    for frame in (
+                        '{"truncated": [1, 2',
+                        "not json at all",
+                        '{"type":"from-the-future"}',
+                        "[1,2,3]",
+                        '{"channel":"mystery","data":[]}',
+                    ):
+                        await simulator.inject(frame)
+                    await simulator.inject('"' + "x" * (100 * 1024) + '"')  # over the 64 KiB message limit
+                if any(isinstance(e, Reconnected) for e in events) and isinstance(event, Trade):
+                    break
+    errors = [e for e in events if isinstance(e, ErrorEvent)]
+    assert len(errors) >= 4 and all(e.raw for e in errors)
+    [disconnected] = [e for e in events if isinstance(e, Disconnected)]
+    assert "1009" in disconnected.reason  # message too big: the client closed the connection
+    trades_after_errors = [e for e in events[events.index(errors[0]) :] if isinstance(e, Trade)]
+    assert trades_after_errors
+
+
+async def test_closed_with_a_code_reconnects() -> None:
+    from adapters.kraken.simulator import KrakenSimulator
+
+    events: list[Event] = []
+    async with (
+        KrakenSimulator(tick_interval=0.005) as simulator,
+        sdk.connect("kraken", simulator.url, reconnect=FAST) as feed,
+    ):
+        await feed.subscribe(sdk.trades("BTC/USD"))
+        with anyio.fail_after(20):
+            async for event in feed:
+                events.append(event)
+                if isinstance(event, Trade) and not any(isinstance(e, Disconnected) for e in events):
+                    await simulator.close_connections(1013, "try again later")
+                if any(isinstance(e, Reconnected) for e in events) and isinstance(event, Trade):
+                    break
+    [disconnected] = [e for e in events if isinstance(e, Disconnected)]
+    assert "1013" in disconnected.reason and "try again later" in disconnected.reason

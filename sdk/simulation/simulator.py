@@ -153,6 +153,21 @@ class Simulator(ABC):
             await stream.aclose()
         return len(streams)
 
+    async def close_connections(self, code: int = 1001, reason: str = "going away") -> int:
+        """Close every connection with a closing handshake and ``code``; returns how many."""
+        sessions = list(self.sessions)
+        for session in sessions:
+            await session.websocket.close(code, reason)
+        return len(sessions)
+
+    async def inject(self, frame: str) -> int:
+        """Send ``frame`` as it is to every connection: malformed, truncated, unknown, oversized."""
+        sessions = list(self.sessions)
+        for session in sessions:
+            async with session.turn:
+                await session.send(frame)
+        return len(sessions)
+
     def corrupt_next_checksum(self, symbol: str) -> None:
         """Make the next book update sent for ``symbol`` carry a wrong checksum (once)."""
         self._corrupt_checksums.add(symbol)
