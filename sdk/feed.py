@@ -27,6 +27,7 @@ from schemas.events import (
     Event,
     EventsDropped,
     Reconnected,
+    Status,
     SubscriptionError,
 )
 from schemas.subscription import Subscription
@@ -107,11 +108,15 @@ class Feed:
         self._resync_interval = resync_interval
         self._pending_resyncs: dict[Subscription, None] = {}
         self._failed: str | None = None
+        self._failed_attempts = 0
+        self._connected_since = time.monotonic_ns()
+        self._maintenance = False
         self._resync_wanted: anyio.Event | None = None
         self._handlers: dict[type, Callable[[Any], Event | None]] = {
             BookSnapshot: self._on_snapshot,
             BookUpdate: self._books.on_update,
             SubscriptionError: self._on_refusal,
+            Status: self._on_status,
             ErrorEvent: self._on_error,
         }
         self._websocket: WebSocket | None = None
@@ -260,36 +265,44 @@ class Feed:
             self._books.suspend()
             self.stats.disconnects += 1
             down_since = time.monotonic_ns()
+            if (down_since - self._connected_since) / 1e9 >= self._reconnect_policy.healthy_after:
+                self._failed_attempts = 0  # that connection was healthy: the backoff starts over
             logger.warning("%s: disconnected: %s", self.adapter.name, reason)
-            await self._buffer.put([self._disconnected(reason)])
+            self._buffer.notify([self._disconnected(reason)])
             reconnected = await self._reconnect(down_since)
             if reconnected is None:
                 return
             websocket = reconnected
 
     async def _reconnect(self, down_since: int) -> WebSocket | None:
+        policy = self._reconnect_policy
         attempt = 0
         while True:
             attempt += 1
-            if self._reconnect_policy.exhausted(attempt):
+            self._failed_attempts += 1
+            if policy.exhausted(attempt):
                 reason = f"gave up after {attempt - 1} reconnect attempts"
                 logger.error("%s: %s", self.adapter.name, reason)
-                await self._buffer.put([self._disconnected(reason, final=True)])
+                self._buffer.notify([self._disconnected(reason, final=True)])
                 self._buffer.close(reason)
                 return None
-            await anyio.sleep(self._reconnect_policy.delay(attempt, self._rng))
+            delay = policy.delay(self._failed_attempts, self._rng)
+            if self._maintenance:
+                delay = max(delay, policy.maintenance_floor)
+            await anyio.sleep(delay)
             try:
                 websocket = await self._open()
             except _CONNECT_ERRORS as exc:
                 logger.info("%s: reconnect attempt %d failed: %s", self.adapter.name, attempt, exc)
                 continue
             self._websocket = websocket
+            self._connected_since = time.monotonic_ns()
             self.stats.reconnects += 1
-            downtime = time.monotonic_ns() - down_since
+            downtime = self._connected_since - down_since
             reconnected = Reconnected(
                 exchange=self.adapter.name, attempt=attempt, downtime=downtime, ts_received=time.time_ns()
             )
-            await self._buffer.put([reconnected])
+            self._buffer.notify([reconnected])
             return websocket
 
     async def _read(self, websocket: WebSocket) -> str:
@@ -352,6 +365,12 @@ class Feed:
         logger.warning("%s: subscription refused: %s", self.adapter.name, refusal.message)
         if refusal.subscription is not None:
             self._forget(refusal.subscription)
+
+    def _on_status(self, status: Status) -> None:
+        """Remember maintenance: reconnects after it wait at least the policy's floor."""
+        self._maintenance = status.state == "maintenance"
+        if self._maintenance:
+            logger.warning("%s: exchange announced maintenance: %s", self.adapter.name, status.detail)
 
     def _on_error(self, error: ErrorEvent) -> None:
         self.stats.errors += 1

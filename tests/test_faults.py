@@ -152,3 +152,49 @@ async def test_closed_with_a_code_reconnects() -> None:
                     break
     [disconnected] = [e for e in events if isinstance(e, Disconnected)]
     assert "1013" in disconnected.reason and "try again later" in disconnected.reason
+
+
+@pytest.mark.parametrize("exchange", ["kraken", "kraken-v1"])
+async def test_maintenance_makes_reconnects_wait_for_the_floor(exchange: str) -> None:
+    from schemas import Status
+
+    policy = sdk.ReconnectPolicy(initial=0.01, cap=0.02, maintenance_floor=0.6)
+    events: list[Event] = []
+    async with (
+        adapters.get(exchange).make_simulator(tick_interval=0.005) as simulator,
+        sdk.connect(exchange, simulator.url, reconnect=policy) as feed,
+    ):
+        await feed.subscribe(sdk.trades("BTC/USD"))
+        with anyio.fail_after(20):
+            async for event in feed:
+                events.append(event)
+                if isinstance(event, Trade) and not any(
+                    isinstance(e, Status) and e.state == "maintenance" for e in events
+                ):
+                    await simulator.announce("maintenance")
+                if isinstance(event, Status) and event.state == "maintenance":
+                    await simulator.drop_connections()
+                if isinstance(event, Reconnected):
+                    break
+    [reconnected] = [e for e in events if isinstance(e, Reconnected)]
+    assert reconnected.downtime >= 0.6e9  # not the 10-20 ms the backoff alone would give
+
+
+async def test_backoff_grows_while_connections_die_young() -> None:
+    from adapters.kraken.simulator import KrakenSimulator
+
+    policy = sdk.ReconnectPolicy(initial=0.05, cap=10, healthy_after=60)
+    async with (
+        KrakenSimulator(tick_interval=0.005) as simulator,
+        sdk.connect("kraken", simulator.url, reconnect=policy) as feed,
+    ):
+        downtimes = []
+        with anyio.fail_after(30):
+            async for event in feed:
+                if isinstance(event, Reconnected):
+                    downtimes.append(event.downtime)
+                    if len(downtimes) == 5:
+                        break
+                if isinstance(event, Trade | Reconnected) or event.__class__.__name__ == "Status":
+                    await simulator.drop_connections()
+        assert feed._failed_attempts == 5  # never reset: no connection stayed up 60 s

@@ -56,6 +56,10 @@ class KrakenSession(Session):
         status = {"system": "online", "api_version": "v2", "version": "2.0.10"}
         await self._push("status", "update", [{**status, "connection_id": 18125794168470749634}])
 
+    def status(self, state: str) -> str:
+        data = [{"system": state, "api_version": "v2", "version": "2.0.10"}]
+        return self._encoder.encode({"channel": "status", "type": "update", "data": data}).decode()
+
     def heartbeat(self) -> str | None:
         return '{"channel":"heartbeat"}' if self._subscriptions else None
 

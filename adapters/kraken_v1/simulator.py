@@ -76,6 +76,9 @@ class KrakenV1Session(Session):
     async def on_open(self) -> None:
         await self._send(SystemStatus(status="online", version="1.9.6", connectionID=18239578009413566319))
 
+    def status(self, state: str) -> str:
+        return self._encoder.encode(SystemStatus(status=state, version="1.9.6")).decode()
+
     def heartbeat(self) -> str | None:
         return self._encoder.encode(Heartbeat()).decode() if self._channels else None
 

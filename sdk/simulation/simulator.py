@@ -57,6 +57,10 @@ class Session(ABC):
     def heartbeat(self) -> str | None:
         """The frame to send after an idle second, or None when none is due."""
 
+    def status(self, state: str) -> str | None:
+        """The frame announcing the exchange's trading state, or None if the protocol has none."""
+        return None
+
 
 class Simulator(ABC):
     """A local exchange on ``ws://127.0.0.1:PORT``; use as an async context manager.
@@ -159,6 +163,17 @@ class Simulator(ABC):
         for session in sessions:
             await session.websocket.close(code, reason)
         return len(sessions)
+
+    async def announce(self, state: str) -> int:
+        """Announce a trading state (``maintenance``, ``online``...) where the protocol can."""
+        sent = 0
+        for session in list(self.sessions):
+            frame = session.status(state)
+            if frame is not None:
+                async with session.turn:
+                    await session.send(frame)
+                sent += 1
+        return sent
 
     async def inject(self, frame: str) -> int:
         """Send ``frame`` as it is to every connection: malformed, truncated, unknown, oversized."""
