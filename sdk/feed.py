@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
@@ -28,6 +28,7 @@ from schemas.events import (
     EventsDropped,
     Reconnected,
     Status,
+    Subscribed,
     SubscriptionError,
 )
 from schemas.subscription import Subscription
@@ -87,6 +88,7 @@ class Feed:
         overflow: Overflow = "wait",
         ping_interval: float = 30.0,
         idle_timeout: float = 15.0,
+        ack_timeout: float = 10.0,
         max_message: int = DEFAULT_MAX_MESSAGE,
         resync_interval: float = 0.5,
         allow_plaintext: bool = False,
@@ -98,6 +100,8 @@ class Feed:
         self._reconnect_policy = reconnect or ReconnectPolicy()
         self._ping_interval = ping_interval
         self._idle_timeout = idle_timeout
+        self._ack_timeout = ack_timeout
+        self._awaiting_ack: dict[Subscription, float] = {}
         self._max_message = max_message
         self._allow_plaintext = allow_plaintext
         self._rng = random.Random(seed)
@@ -116,6 +120,7 @@ class Feed:
             BookSnapshot: self._on_snapshot,
             BookUpdate: self._books.on_update,
             SubscriptionError: self._on_refusal,
+            Subscribed: self._on_ack,
             Status: self._on_status,
             ErrorEvent: self._on_error,
         }
@@ -151,6 +156,7 @@ class Feed:
         await self._task_group.__aenter__()
         self._task_group.start_soon(self._supervise, self._websocket)
         self._task_group.start_soon(self._resync_books)
+        self._task_group.start_soon(self._watch_acks)
         return self
 
     async def __aexit__(
@@ -183,6 +189,7 @@ class Feed:
             self.adapter.check(subscription)
         new = [s for s in dict.fromkeys(subscriptions) if s not in self._subscriptions]
         self._subscriptions.update(dict.fromkeys(new))
+        self._expect_acks(new)
         for subscription in new:
             if subscription.channel == "book":
                 self._book_subscriptions[subscription.symbol] = subscription
@@ -200,6 +207,7 @@ class Feed:
 
     def _forget(self, subscription: Subscription) -> None:
         self._subscriptions.pop(subscription, None)
+        self._awaiting_ack.pop(subscription, None)
         if self._book_subscriptions.get(subscription.symbol) == subscription:
             del self._book_subscriptions[subscription.symbol]
             self._books.forget(subscription.symbol)
@@ -241,9 +249,41 @@ class Feed:
             resume(self._codec)
         self._codec = codec
         if self._subscriptions:
+            self._expect_acks(self._subscriptions)
             for frame in self._codec.subscribe(list(self._subscriptions)):
                 await self._paced_send(websocket, frame)
         return websocket
+
+    def _expect_acks(self, subscriptions: Iterable[Subscription]) -> None:
+        deadline = time.monotonic() + self._ack_timeout
+        for subscription in subscriptions:
+            self._awaiting_ack[subscription] = deadline
+
+    async def _watch_acks(self) -> None:
+        """Report, once, each subscription neither confirmed nor refused within ``ack_timeout``.
+
+        The subscription stays active: a late acknowledgement or data may still come.
+        """
+        while True:
+            await anyio.sleep(min(1.0, self._ack_timeout / 4))
+            now = time.monotonic()
+            late = [s for s, deadline in self._awaiting_ack.items() if deadline <= now]
+            for subscription in late:
+                del self._awaiting_ack[subscription]
+                message = f"no acknowledgement within {self._ack_timeout:g} s"
+                logger.warning("%s: %s: %s", self.adapter.name, subscription, message)
+                self.stats.subscription_errors += 1
+                self._buffer.notify(
+                    [
+                        SubscriptionError(
+                            exchange=self.adapter.name,
+                            symbol=subscription.symbol,
+                            subscription=subscription,
+                            message=message,
+                            ts_received=time.time_ns(),
+                        )
+                    ]
+                )
 
     async def _paced_send(self, websocket: WebSocket, frame: str) -> None:
         """Send a request, first waiting if the exchange's request limit requires it."""
@@ -359,9 +399,14 @@ class Feed:
         scheme = book_checksum(snapshot.symbol) if book_checksum is not None else None
         return self._books.on_snapshot(snapshot, scheme)
 
+    def _on_ack(self, ack: Subscribed) -> None:
+        self._awaiting_ack.pop(ack.subscription, None)
+
     def _on_refusal(self, refusal: SubscriptionError) -> None:
         """Count and log; forget a subscription the exchange refused so it is not re-sent."""
         self.stats.subscription_errors += 1
+        if refusal.subscription is not None:
+            self._awaiting_ack.pop(refusal.subscription, None)
         logger.warning("%s: subscription refused: %s", self.adapter.name, refusal.message)
         if refusal.subscription is not None:
             self._forget(refusal.subscription)

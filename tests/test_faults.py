@@ -198,3 +198,23 @@ async def test_backoff_grows_while_connections_die_young() -> None:
                 if isinstance(event, Trade | Reconnected) or event.__class__.__name__ == "Status":
                     await simulator.drop_connections()
         assert feed._failed_attempts == 5  # never reset: no connection stayed up 60 s
+
+
+@pytest.mark.parametrize("exchange", ["kraken", "kraken-v1"])
+async def test_missing_acknowledgement_is_reported_once_and_the_stream_goes_on(exchange: str) -> None:
+    from schemas import Subscribed, SubscriptionError
+
+    events: list[Event] = []
+    async with adapters.get(exchange).make_simulator(tick_interval=0.005) as simulator:
+        simulator.withhold_acks = True
+        async with sdk.connect(exchange, simulator.url, ack_timeout=0.3) as feed:
+            await feed.subscribe(sdk.trades("BTC/USD"))
+            with anyio.fail_after(20):
+                async for event in feed:
+                    events.append(event)
+                    if any(isinstance(e, SubscriptionError) for e in events) and isinstance(event, Trade):
+                        break
+            assert feed.subscriptions == [sdk.trades("BTC/USD")]  # still active: data keeps coming
+    [late] = [e for e in events if isinstance(e, SubscriptionError)]
+    assert late.subscription == sdk.trades("BTC/USD") and "no acknowledgement within 0.3 s" in late.message
+    assert not any(isinstance(e, Subscribed) for e in events)

@@ -104,7 +104,8 @@ class KrakenSession(Session):
             await self._refuse(request, symbol, problem, received)
             return
         self._subscriptions[key] = params
-        await self._acknowledge(request, params, symbol, received)
+        if not self.simulator.withhold_acks:
+            await self._acknowledge(request, params, symbol, received)
         await self._snapshot(params, symbol)
 
     def _refusal(self, params: Params, symbol: str) -> str | None:

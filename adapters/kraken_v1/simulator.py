@@ -111,7 +111,8 @@ class KrakenV1Session(Session):
             return
         self._next_channel_id += 1
         self._channels.setdefault(symbol, {})[name] = (self._next_channel_id, options)
-        await self._send(_status("subscribed", pair, options, reqid, name=name, channel_id=self._next_channel_id))
+        if not self.simulator.withhold_acks:
+            await self._send(_status("subscribed", pair, options, reqid, name=name, channel_id=self._next_channel_id))
         await self._send_initial(symbol, name)
 
     async def _unsubscribe(self, pair: str, options: SubscriptionOptions, reqid: int | None) -> None:

@@ -92,6 +92,8 @@ class Simulator(ABC):
         self.paused = False
         """While true, the market stands still (nothing trades, no book changes)."""
         self._silent = False
+        self.withhold_acks = False
+        """While true, subscriptions are served but never acknowledged."""
         self._corrupt_checksums: set[str] = set()
         self._task_group: anyio.abc.TaskGroup | None = None
         self._listener: anyio.abc.Listener[anyio.abc.SocketStream] | None = None
