@@ -218,3 +218,34 @@ async def test_missing_acknowledgement_is_reported_once_and_the_stream_goes_on(e
     [late] = [e for e in events if isinstance(e, SubscriptionError)]
     assert late.subscription == sdk.trades("BTC/USD") and "no acknowledgement within 0.3 s" in late.message
     assert not any(isinstance(e, Subscribed) for e in events)
+
+
+async def test_trades_exactly_once_in_order_and_the_outage_is_visible() -> None:
+    """v2 numbers trades per book: while connected none is lost or repeated, and the ids skipped
+    across an outage sit between the Disconnected and Reconnected that report it."""
+    from adapters.kraken.simulator import KrakenSimulator
+
+    events: list[Event] = []
+    async with (
+        KrakenSimulator(tick_interval=0.002) as simulator,
+        sdk.connect("kraken", simulator.url, reconnect=FAST) as feed,
+    ):
+        await feed.subscribe(sdk.trades("BTC/USD"))
+        with anyio.fail_after(20):
+            async for event in feed:
+                events.append(event)
+                trades = [e for e in events if isinstance(e, Trade)]
+                if len(trades) == 40 and not any(isinstance(e, Disconnected) for e in events):
+                    simulator.refuse_connections = True
+                    await simulator.drop_connections()
+                    await anyio.sleep(0.3)  # the market trades on while the client is away
+                    simulator.refuse_connections = False
+                if len([e for e in events if isinstance(e, Trade)]) >= 80:
+                    break
+    cut = next(i for i, e in enumerate(events) if isinstance(e, Disconnected))
+    before = [int(e.trade_id) for e in events[:cut] if isinstance(e, Trade) and e.trade_id]
+    after = [int(e.trade_id) for e in events[cut:] if isinstance(e, Trade) and e.trade_id]
+    assert before == list(range(before[0], before[0] + len(before)))  # consecutive: none lost, none twice
+    assert after == list(range(after[0], after[0] + len(after)))
+    assert after[0] > before[-1] + 1  # the trades of the outage are missing, and the stream says so:
+    assert any(isinstance(e, Reconnected) for e in events[cut:])
