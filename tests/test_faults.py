@@ -249,3 +249,37 @@ async def test_trades_exactly_once_in_order_and_the_outage_is_visible() -> None:
     assert after == list(range(after[0], after[0] + len(after)))
     assert after[0] > before[-1] + 1  # the trades of the outage are missing, and the stream says so:
     assert any(isinstance(e, Reconnected) for e in events[cut:])
+
+
+@pytest.mark.parametrize("exchange", ["kraken", "kraken-v1", "midchains"])
+async def test_refused_subscriptions_are_reported_and_not_resent(exchange: str) -> None:
+    from schemas import SubscriptionError
+
+    events: list[Event] = []
+    async with (
+        adapters.get(exchange).make_simulator(tick_interval=0.005) as simulator,
+        sdk.connect(exchange, simulator.url, reconnect=FAST) as feed,
+    ):
+        simulator.reject_subscriptions = "Exceeded msg rate"
+        await feed.subscribe(sdk.trades("ETH/USD"))
+        with anyio.fail_after(10):
+            async for event in feed:
+                events.append(event)
+                if isinstance(event, SubscriptionError):
+                    break
+        assert feed.subscriptions == []  # refused: it will not be re-sent on reconnect
+        simulator.reject_subscriptions = None
+        await feed.subscribe(sdk.trades("BTC/USD"))
+        await simulator.drop_connections()
+        with anyio.fail_after(10):
+            async for event in feed:
+                events.append(event)
+                if isinstance(event, Reconnected):
+                    break
+            async for event in feed:
+                events.append(event)
+                if isinstance(event, Trade):
+                    break
+    [refused] = [e for e in events if isinstance(e, SubscriptionError)]
+    assert refused.message == "Exceeded msg rate" and refused.subscription == sdk.trades("ETH/USD")
+    assert {e.symbol for e in events if isinstance(e, Trade)} == {"BTC/USD"}

@@ -109,6 +109,8 @@ class KrakenSession(Session):
         await self._snapshot(params, symbol)
 
     def _refusal(self, params: Params, symbol: str) -> str | None:
+        if self.simulator.reject_subscriptions is not None:
+            return self.simulator.reject_subscriptions
         if params.channel not in _CHANNELS:
             return "Unsupported event"
         if symbol not in self.market.states:

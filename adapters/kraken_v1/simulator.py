@@ -128,6 +128,8 @@ class KrakenV1Session(Session):
             await self._send(_status("unsubscribed", pair, entry[1], reqid, name=name, channel_id=entry[0]))
 
     def _refusal(self, pair: str, options: SubscriptionOptions) -> str | None:
+        if self.simulator.reject_subscriptions is not None:
+            return self.simulator.reject_subscriptions
         if options.name not in _NAMES:
             return "Subscription name invalid"
         if options.name == "book" and options.depth not in BOOK_DEPTHS:

@@ -109,6 +109,8 @@ class MidchainsSession(Session):
             await self._send({"type": "subscribe", "result": "OK", "request": accepted})
 
     def _refusal(self, item: RequestItem) -> str | None:
+        if self.simulator.reject_subscriptions is not None:
+            return self.simulator.reject_subscriptions
         if item.msg not in ("book", "trade"):
             return "invalid msg"
         if item.dest != self.simulator.dialect.dest:

@@ -94,6 +94,8 @@ class Simulator(ABC):
         self._silent = False
         self.withhold_acks = False
         """While true, subscriptions are served but never acknowledged."""
+        self.reject_subscriptions: str | None = None
+        """When set, every subscription is refused with this text."""
         self._corrupt_checksums: set[str] = set()
         self._task_group: anyio.abc.TaskGroup | None = None
         self._listener: anyio.abc.Listener[anyio.abc.SocketStream] | None = None
