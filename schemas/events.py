@@ -177,6 +177,14 @@ class SubscriptionError(_Event, frozen=True, kw_only=True):
     message: str
 
 
+class SubscriptionStale(_SymbolEvent, frozen=True, kw_only=True):
+    """No data for ``subscription`` for ``silent_for`` ns while the connection itself is alive
+    (heartbeats still come): the exchange may have stopped the stream without saying so."""
+
+    subscription: Subscription
+    silent_for: int
+
+
 class ErrorEvent(_Event, frozen=True, kw_only=True):
     """A frame that could not be decoded, or an error the exchange reported.
 
@@ -239,6 +247,7 @@ ControlEvent = (
     | Subscribed
     | Unsubscribed
     | SubscriptionError
+    | SubscriptionStale
     | ErrorEvent
     | EventsDropped
     | Disconnected

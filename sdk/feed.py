@@ -30,6 +30,7 @@ from schemas.events import (
     Status,
     Subscribed,
     SubscriptionError,
+    SubscriptionStale,
 )
 from schemas.subscription import Subscription
 from sdk.adapter import Adapter, Codec
@@ -89,6 +90,7 @@ class Feed:
         ping_interval: float = 30.0,
         idle_timeout: float = 15.0,
         ack_timeout: float = 10.0,
+        stale_after: float = 60.0,
         max_message: int = DEFAULT_MAX_MESSAGE,
         resync_interval: float = 0.5,
         allow_plaintext: bool = False,
@@ -102,6 +104,10 @@ class Feed:
         self._idle_timeout = idle_timeout
         self._ack_timeout = ack_timeout
         self._awaiting_ack: dict[Subscription, float] = {}
+        self._stale_after = int(stale_after * 1e9)
+        self._last_data: dict[str, int] = {}
+        """When each symbol last brought an event (wall-clock ns), for stale subscriptions."""
+        self._reported_stale: set[Subscription] = set()
         self._max_message = max_message
         self._allow_plaintext = allow_plaintext
         self._rng = random.Random(seed)
@@ -156,7 +162,7 @@ class Feed:
         await self._task_group.__aenter__()
         self._task_group.start_soon(self._supervise, self._websocket)
         self._task_group.start_soon(self._resync_books)
-        self._task_group.start_soon(self._watch_acks)
+        self._task_group.start_soon(self._watch_subscriptions)
         return self
 
     async def __aexit__(
@@ -256,16 +262,20 @@ class Feed:
 
     def _expect_acks(self, subscriptions: Iterable[Subscription]) -> None:
         deadline = time.monotonic() + self._ack_timeout
+        now = time.time_ns()
         for subscription in subscriptions:
             self._awaiting_ack[subscription] = deadline
+            self._last_data.setdefault(subscription.symbol, now)
 
-    async def _watch_acks(self) -> None:
-        """Report, once, each subscription neither confirmed nor refused within ``ack_timeout``.
+    async def _watch_subscriptions(self) -> None:
+        """Report, once each, subscriptions never acknowledged and subscriptions gone quiet.
 
-        The subscription stays active: a late acknowledgement or data may still come.
+        Neither is dropped: a late acknowledgement, or data, may still come.
         """
         while True:
-            await anyio.sleep(min(1.0, self._ack_timeout / 4))
+            await anyio.sleep(min(1.0, self._ack_timeout / 4, self._stale_after / 4e9))
+            if self._websocket is not None:
+                self._report_stale()
             now = time.monotonic()
             late = [s for s, deadline in self._awaiting_ack.items() if deadline <= now]
             for subscription in late:
@@ -381,6 +391,10 @@ class Feed:
                         ts_received=received_ns,
                     )
                 ]
+            if decoded:  # a frame's events concern one symbol: note that it is alive
+                symbol = getattr(decoded[-1], "symbol", None)
+                if symbol is not None:
+                    self._last_data[symbol] = received_ns
             for event in decoded:
                 events.append(event)
                 handler = handlers.get(type(event))
@@ -398,6 +412,24 @@ class Feed:
         book_checksum = getattr(self._codec, "book_checksum", None)  # optional in the codec contract
         scheme = book_checksum(snapshot.symbol) if book_checksum is not None else None
         return self._books.on_snapshot(snapshot, scheme)
+
+    def _report_stale(self) -> None:
+        now = time.time_ns()
+        for subscription in self._subscriptions:
+            silent_for = now - self._last_data.get(subscription.symbol, now)
+            if silent_for < self._stale_after:
+                self._reported_stale.discard(subscription)  # data is flowing (again)
+            elif subscription not in self._reported_stale and subscription.symbol != "*":
+                self._reported_stale.add(subscription)
+                logger.warning("%s: %s: no data for %.1f s", self.adapter.name, subscription, silent_for / 1e9)
+                stale = SubscriptionStale(
+                    exchange=self.adapter.name,
+                    symbol=subscription.symbol,
+                    subscription=subscription,
+                    silent_for=silent_for,
+                    ts_received=now,
+                )
+                self._buffer.notify([stale])
 
     def _on_ack(self, ack: Subscribed) -> None:
         self._awaiting_ack.pop(ack.subscription, None)

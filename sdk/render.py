@@ -21,6 +21,7 @@ from schemas.events import (
     Status,
     Subscribed,
     SubscriptionError,
+    SubscriptionStale,
     Ticker,
     Trade,
     Unsubscribed,
@@ -82,6 +83,8 @@ def _body(event: Event) -> str:
             return f"{event.symbol:<9} BOOK INVALID {event.reason}{values}; resyncing"
         case BookResynced():
             return f"{event.symbol:<9} book      resynced from a fresh snapshot"
+        case SubscriptionStale():
+            return f"STALE     {event.subscription}: no data for {event.silent_for / 1e9:.1f} s"
         case EventsDropped():
             return f"DROPPED   {event.count} events (consumer too slow; {event.total} so far)"
         case Disconnected():

@@ -283,3 +283,31 @@ async def test_refused_subscriptions_are_reported_and_not_resent(exchange: str) 
     [refused] = [e for e in events if isinstance(e, SubscriptionError)]
     assert refused.message == "Exceeded msg rate" and refused.subscription == sdk.trades("ETH/USD")
     assert {e.symbol for e in events if isinstance(e, Trade)} == {"BTC/USD"}
+
+
+async def test_stale_subscription_is_reported_while_heartbeats_keep_the_connection_alive() -> None:
+    from adapters.kraken_v1.simulator import KrakenV1Simulator
+    from schemas import SubscriptionStale
+
+    events: list[Event] = []
+    async with (
+        KrakenV1Simulator(tick_interval=0.005, heartbeat_interval=0.1) as simulator,
+        sdk.connect("kraken-v1", simulator.url, stale_after=0.5, idle_timeout=2.0) as feed,
+    ):
+        await feed.subscribe(sdk.trades("BTC/USD"))
+        with anyio.fail_after(20):
+            async for event in feed:
+                events.append(event)
+                if (
+                    isinstance(event, Trade)
+                    and not simulator.paused
+                    and not any(isinstance(e, SubscriptionStale) for e in events)
+                ):
+                    simulator.paused = True  # the market stops; heartbeats go on
+                if isinstance(event, SubscriptionStale):
+                    simulator.paused = False
+                if any(isinstance(e, SubscriptionStale) for e in events) and isinstance(event, Trade):
+                    break
+    [stale] = [e for e in events if isinstance(e, SubscriptionStale)]
+    assert stale.subscription == sdk.trades("BTC/USD") and stale.silent_for >= 0.5e9
+    assert not any(isinstance(e, Disconnected) for e in events)  # the connection itself was fine
