@@ -20,7 +20,12 @@ Overflow = Literal["wait", "drop_oldest", "fail"]
 
 
 class FeedClosed(Exception):
-    """The feed has ended; the message says why."""
+    """The feed has ended; the message says why. ``failed`` is true when it ended by a policy
+    (reconnects given up, a consumer too slow for ``overflow="fail"``), not by the user."""
+
+    def __init__(self, reason: str, *, failed: bool = False) -> None:
+        super().__init__(reason)
+        self.failed = failed
 
 
 class BufferOverflow(Exception):
@@ -129,10 +134,10 @@ class EventBuffer:
         self._wake_writer()
         return batch
 
-    def close(self, reason: str = "feed closed") -> None:
+    def close(self, reason: str = "feed closed", *, failed: bool = False) -> None:
         """End the stream: readers get what is buffered, then ``FeedClosed(reason)``."""
         if self._closed is None:
-            self._closed = FeedClosed(reason)
+            self._closed = FeedClosed(reason, failed=failed)
         for waiter in (self._readable, self._writable):
             if waiter is not None:
                 waiter.set()

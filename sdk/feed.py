@@ -235,9 +235,13 @@ class Feed:
         return self
 
     async def __anext__(self) -> Event:
+        """The next event; iteration ends when the user closes the feed, and raises
+        ``FeedClosed`` (after every buffered event) when a policy ended it."""
         try:
             return await self._buffer.get()
-        except FeedClosed:
+        except FeedClosed as closed:
+            if closed.failed:
+                raise
             raise StopAsyncIteration from None
 
     async def next_batch(self) -> list[Event]:
@@ -307,7 +311,7 @@ class Feed:
             reason = await self._read(websocket)
             if self._failed is not None:
                 self._buffer.notify([self._disconnected(reason, final=True)])
-                self._buffer.close(reason)
+                self._buffer.close(reason, failed=True)
                 await websocket.close(1011, "consumer too slow")
                 self._websocket = None
                 return
@@ -334,7 +338,7 @@ class Feed:
                 reason = f"gave up after {attempt - 1} reconnect attempts"
                 logger.error("%s: %s", self.adapter.name, reason)
                 self._buffer.notify([self._disconnected(reason, final=True)])
-                self._buffer.close(reason)
+                self._buffer.close(reason, failed=True)
                 return None
             delay = policy.delay(self._failed_attempts, self._rng)
             if self._maintenance:

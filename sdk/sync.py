@@ -90,7 +90,9 @@ class SyncFeed:
         while True:
             try:
                 batch = portal.call(self._feed.next_batch)
-            except FeedClosed:
+            except FeedClosed as closed:
+                if closed.failed:  # ended by a policy, not by the user: say so
+                    raise
                 return
             yield from batch
 

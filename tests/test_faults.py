@@ -44,6 +44,7 @@ async def slow_consumer(overflow: str) -> tuple[list[Event], sdk.Feed, int]:
     from adapters.kraken_v1.simulator import KrakenV1Simulator
 
     delivered: list[Event] = []
+    endings: list[sdk.FeedClosed] = []
     async with (
         KrakenV1Simulator(tick_interval=0.001) as simulator,
         sdk.connect("kraken-v1", simulator.url, buffer_size=40, overflow=overflow, resync_interval=0.01) as feed,
@@ -51,14 +52,21 @@ async def slow_consumer(overflow: str) -> tuple[list[Event], sdk.Feed, int]:
         await feed.subscribe(sdk.book("BTC/USD"), sdk.trades("BTC/USD"))
         most_buffered = 0
         with anyio.move_on_after(1.5):
-            async for event in feed:
-                delivered.append(event)
-                most_buffered = max(most_buffered, len(feed._buffer))
-                await anyio.sleep(0.01)
+            try:
+                async for event in feed:
+                    delivered.append(event)
+                    most_buffered = max(most_buffered, len(feed._buffer))
+                    await anyio.sleep(0.01)
+            except sdk.FeedClosed as closed:
+                endings.append(closed)
         simulator.paused = True
         with anyio.move_on_after(1.0):
-            async for event in feed:
-                delivered.append(event)
+            try:
+                async for event in feed:
+                    delivered.append(event)
+            except sdk.FeedClosed as closed:
+                endings.append(closed)
+    assert all(overflow == "fail" and ended.failed for ended in endings)
     return delivered, feed, most_buffered
 
 

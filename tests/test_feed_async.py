@@ -118,7 +118,15 @@ async def test_gives_up_with_a_final_event_when_told_to() -> None:
     ):
         simulator.refuse_connections = True
         await simulator.drop_connections()
-        events = await collect_until(feed, lambda es: False)  # the feed ends by itself
+        events: list[Event] = []
+
+        async def drain() -> None:
+            async for event in feed:  # the feed ends by itself, with an error
+                events.append(event)
+
+        with pytest.raises(sdk.FeedClosed, match="gave up after 2 reconnect attempts") as ended:
+            await drain()
+        assert ended.value.failed
     disconnects = of(Disconnected, events)
     assert [d.final for d in disconnects] == [False, True]
     assert "gave up after 2 reconnect attempts" in disconnects[-1].reason
