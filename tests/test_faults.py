@@ -319,3 +319,40 @@ async def test_stale_subscription_is_reported_while_heartbeats_keep_the_connecti
     [stale] = [e for e in events if isinstance(e, SubscriptionStale)]
     assert stale.subscription == sdk.trades("BTC/USD") and stale.silent_for >= 0.5e9
     assert not any(isinstance(e, Disconnected) for e in events)  # the connection itself was fine
+
+
+@pytest.mark.parametrize("exchange", ["kraken", "kraken-v1"])
+async def test_late_acknowledgement_after_a_timeout_report(exchange: str) -> None:
+    from schemas import Subscribed, SubscriptionError
+
+    events: list[Event] = []
+    async with adapters.get(exchange).make_simulator(tick_interval=0.005) as simulator:
+        simulator.ack_delay = 0.5
+        async with sdk.connect(exchange, simulator.url, ack_timeout=0.2) as feed:
+            await feed.subscribe(sdk.trades("BTC/USD"))
+            with anyio.fail_after(10):
+                async for event in feed:
+                    events.append(event)
+                    if isinstance(event, Subscribed):
+                        break
+    kinds = [type(e) for e in events]
+    assert kinds.index(SubscriptionError) < kinds.index(Subscribed)  # reported late, then confirmed
+
+
+async def test_a_slow_reading_server_still_serves_everything() -> None:
+    from adapters.kraken.simulator import KrakenSimulator
+    from schemas import Subscribed
+
+    async with KrakenSimulator(tick_interval=0.005) as simulator:
+        simulator.read_delay = 0.2
+        async with sdk.connect("kraken", simulator.url) as feed:
+            wanted = [sdk.trades("BTC/USD"), sdk.book("ETH/USD"), sdk.ticker("SOL/USD")]
+            await feed.subscribe(*wanted)
+            acked: set[object] = set()
+            with anyio.fail_after(10):
+                async for event in feed:
+                    if isinstance(event, Subscribed):
+                        acked.add(event.subscription)
+                    if acked == set(wanted):
+                        break
+            assert feed.book("ETH/USD").valid

@@ -11,6 +11,7 @@ import time
 from decimal import Decimal
 from typing import Any
 
+import anyio
 import msgspec
 
 from adapters.kraken.wire import Params, Request
@@ -104,6 +105,8 @@ class KrakenSession(Session):
             await self._refuse(request, symbol, problem, received)
             return
         self._subscriptions[key] = params
+        if self.simulator.ack_delay:
+            await anyio.sleep(self.simulator.ack_delay)
         if not self.simulator.withhold_acks:
             await self._acknowledge(request, params, symbol, received)
         await self._snapshot(params, symbol)

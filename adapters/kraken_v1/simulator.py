@@ -11,6 +11,7 @@ import time
 from decimal import Decimal
 from typing import Any
 
+import anyio
 import msgspec
 
 from adapters.kraken_checksum import checksum_of_text
@@ -111,6 +112,8 @@ class KrakenV1Session(Session):
             return
         self._next_channel_id += 1
         self._channels.setdefault(symbol, {})[name] = (self._next_channel_id, options)
+        if self.simulator.ack_delay:
+            await anyio.sleep(self.simulator.ack_delay)
         if not self.simulator.withhold_acks:
             await self._send(_status("subscribed", pair, options, reqid, name=name, channel_id=self._next_channel_id))
         await self._send_initial(symbol, name)

@@ -94,6 +94,10 @@ class Simulator(ABC):
         self._silent = False
         self.withhold_acks = False
         """While true, subscriptions are served but never acknowledged."""
+        self.ack_delay = 0.0
+        """Seconds each acknowledgement waits before it is sent."""
+        self.read_delay = 0.0
+        """Seconds a session waits before each read of client messages: a slow server."""
         self.reject_subscriptions: str | None = None
         """When set, every subscription is refused with this text."""
         self._corrupt_checksums: set[str] = set()
@@ -233,6 +237,8 @@ class Simulator(ABC):
             async with session.turn:
                 await session.on_open()
             while True:
+                if session.simulator.read_delay:
+                    await anyio.sleep(session.simulator.read_delay)
                 for message in await session.websocket.receive_batch():
                     async with session.turn:
                         await session.on_message(message)
