@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import anyio
 import anyio.abc
@@ -42,6 +42,8 @@ from sdk.reconnect import ReconnectPolicy
 from sdk.transport import DEFAULT_MAX_MESSAGE, ConnectionClosed, HandshakeFailed, WebSocket, connect
 
 logger = logging.getLogger("xfeeds")
+
+SubscriptionState = Literal["pending", "active", "failed", "unsubscribed"]
 
 _CONNECT_ERRORS = (OSError, HandshakeFailed, anyio.BrokenResourceError, ConnectionClosed)
 
@@ -104,6 +106,7 @@ class Feed:
         self._idle_timeout = idle_timeout
         self._ack_timeout = ack_timeout
         self._awaiting_ack: dict[Subscription, float] = {}
+        self._states: dict[Subscription, SubscriptionState] = {}
         self._stale_after = int(stale_after * 1e9)
         self._last_data: dict[str, int] = {}
         """When each symbol last brought an event (wall-clock ns), for stale subscriptions."""
@@ -139,6 +142,11 @@ class Feed:
     def subscriptions(self) -> list[Subscription]:
         """What the feed keeps subscribed (and restores after a reconnect)."""
         return list(self._subscriptions)
+
+    def state(self, subscription: Subscription) -> SubscriptionState | None:
+        """Where a subscription stands: ``pending`` until the exchange confirms it (again after
+        each reconnect), ``active``, ``failed`` once refused, ``unsubscribed``; None if never asked."""
+        return self._states.get(subscription)
 
     @property
     def connected(self) -> bool:
@@ -208,6 +216,7 @@ class Feed:
         known = [s for s in dict.fromkeys(subscriptions) if s in self._subscriptions]
         for subscription in known:
             self._forget(subscription)
+            self._states[subscription] = "unsubscribed"
         if known:
             await self._send(self._codec.unsubscribe(known))
 
@@ -269,6 +278,7 @@ class Feed:
         now = time.time_ns()
         for subscription in subscriptions:
             self._awaiting_ack[subscription] = deadline
+            self._states[subscription] = "pending"
             self._last_data.setdefault(subscription.symbol, now)
 
     async def _watch_subscriptions(self) -> None:
@@ -437,12 +447,16 @@ class Feed:
 
     def _on_ack(self, ack: Subscribed) -> None:
         self._awaiting_ack.pop(ack.subscription, None)
+        if ack.subscription in self._subscriptions:
+            self._states[ack.subscription] = "active"
 
     def _on_refusal(self, refusal: SubscriptionError) -> None:
         """Count and log; forget a subscription the exchange refused so it is not re-sent."""
         self.stats.subscription_errors += 1
         if refusal.subscription is not None:
             self._awaiting_ack.pop(refusal.subscription, None)
+            if refusal.subscription in self._subscriptions:
+                self._states[refusal.subscription] = "failed"
         logger.warning("%s: subscription refused: %s", self.adapter.name, refusal.message)
         if refusal.subscription is not None:
             self._forget(refusal.subscription)

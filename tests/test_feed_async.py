@@ -152,3 +152,23 @@ async def test_events_arrive_in_batches_with_a_bounded_buffer() -> None:
         assert 1 < len(batch) <= 50 + 10  # capacity plus at most one network read's batch
         more = await collect_until(feed, lambda es: len(es) >= 200)
     assert len(more) == 200
+
+
+async def test_subscription_states() -> None:
+    async with (
+        KrakenV1Simulator(tick_interval=0.005) as simulator,
+        sdk.connect("kraken-v1", simulator.url, reconnect=FAST) as feed,
+    ):
+        good, bad = sdk.trades("BTC/USD"), sdk.trades("NOPE/USD")
+        assert feed.state(good) is None
+        await feed.subscribe(good, bad)
+        assert feed.state(good) == feed.state(bad) == "pending"
+        await collect_until(feed, lambda es: bool(of(Subscribed, es)) and bool(of(SubscriptionError, es)))
+        assert (feed.state(good), feed.state(bad)) == ("active", "failed")
+        await simulator.drop_connections()
+        await collect_until(feed, lambda es: bool(of(Reconnected, es)))
+        assert feed.state(good) in ("pending", "active")  # sent again; its new ack may already be in
+        await collect_until(feed, lambda es: bool(of(Subscribed, es)))
+        assert feed.state(good) == "active"
+        await feed.unsubscribe(good)
+        assert feed.state(good) == "unsubscribed"
