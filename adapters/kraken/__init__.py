@@ -10,6 +10,7 @@ from __future__ import annotations
 from adapters.kraken.channels import BOOK_DEPTHS, CANDLE_INTERVALS, SYMBOLS
 from adapters.kraken.codec import KrakenCodec
 from adapters.kraken.simulator import KrakenSimulator
+from adapters.kraken_market import KRAKEN_REQUEST_LIMIT
 from sdk.adapter import Adapter
 from sdk.capabilities import Capabilities
 
@@ -23,5 +24,6 @@ adapter = Adapter(
     ),
     symbols=SYMBOLS,
     new_codec=lambda: KrakenCodec(SYMBOLS),
+    request_limit=KRAKEN_REQUEST_LIMIT,
     simulator=KrakenSimulator,
 )

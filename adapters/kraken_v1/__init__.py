@@ -6,6 +6,7 @@ v1 names assets with Kraken's legacy codes (``XBT/USD``, ``XDG/USD``); users wri
 
 from __future__ import annotations
 
+from adapters.kraken_market import KRAKEN_REQUEST_LIMIT
 from adapters.kraken_v1.channels import BOOK_DEPTHS, CANDLE_INTERVALS, SYMBOLS
 from adapters.kraken_v1.codec import KrakenV1Codec
 from adapters.kraken_v1.simulator import KrakenV1Simulator
@@ -22,5 +23,6 @@ adapter = Adapter(
     ),
     symbols=SYMBOLS,
     new_codec=lambda: KrakenV1Codec(SYMBOLS),
+    request_limit=KRAKEN_REQUEST_LIMIT,
     simulator=KrakenV1Simulator,
 )
