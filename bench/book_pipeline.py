@@ -21,7 +21,7 @@ from typing import Any
 import adapters
 from adapters.kraken_checksum import KrakenChecksum
 from bench.corpus import kraken_v1_frames
-from bench.timing import compare, pin_to_one_core, plain_msgspec, report
+from bench.timing import against_peer, compare, pin_to_one_core, report
 from schemas import BookLevel, BookSnapshot, BookUpdate
 from sdk.book import OrderBook
 from sdk.feed import Feed
@@ -38,23 +38,13 @@ def main() -> None:
         f"corpus: {len(frames):,} frames ({kinds['book']:,} book, {kinds['trade']:,} trade, "
         f"{len(frames) - kinds['book'] - kinds['trade']:,} ticker)"
     )
-    variants = {
-        "msgspec.json.decode": plain_msgspec([frame.encode() for frame in frames]),
-        "xfeeds (checksums verified)": _xfeeds(frames),
-    }
-    cryptofeed = _cryptofeed(frames)
-    if cryptofeed is not None:
-        variants["cryptofeed (checksum_validation)"] = cryptofeed
-    baseline = "cryptofeed (checksum_validation)" if cryptofeed is not None else "msgspec.json.decode"
-    results = compare(variants, baseline=baseline)
-    report(
-        "decode + book + checksum, one frame at a time (target: xfeeds >= 1.5x cryptofeed)",
-        results,
-        "msgs",
-        baseline.split(maxsplit=1)[0],
+    against_peer(
+        "v1 decode + book + checksum verified, one frame at a time (target: xfeeds >= 1.5x cryptofeed)",
+        frames,
+        _xfeeds(frames),
+        "cryptofeed",
+        _cryptofeed(frames),
     )
-    if cryptofeed is None:
-        print("  cryptofeed is not installed (pip install -e '.[bench]'): no peer comparison")
     for depth in (10, 1000):
         results = compare(_engines(depth), baseline="plain dict, sort per check")
         report(f"book engine alone, depth {depth}, checksum after every level update", results, "updates", "dict")

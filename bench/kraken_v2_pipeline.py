@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import adapters
 from bench.corpus import kraken_v2_frames
-from bench.timing import compare, pin_to_one_core, plain_msgspec, report
+from bench.timing import against_peer, pin_to_one_core
 from sdk.feed import Feed
 from sdk.wiretext import wire_decimal
 
@@ -29,23 +29,13 @@ def main() -> None:
     frames = kraken_v2_frames(FRAMES)
     kinds = {kind: sum(f'"channel":"{kind}"' in f for f in frames) for kind in ("book", "trade", "ticker")}
     print(f"corpus: {len(frames):,} messages ({', '.join(f'{n:,} {k}' for k, n in kinds.items())})")
-    variants = {
-        "msgspec.json.decode": plain_msgspec([frame.encode() for frame in frames]),
-        "xfeeds (checksums verified)": _xfeeds(frames),
-    }
-    ccxt = _ccxt(frames)
-    if ccxt is not None:
-        variants["ccxt.pro kraken"] = ccxt
-    baseline = "ccxt.pro kraken" if ccxt is not None else "msgspec.json.decode"
-    results = compare(variants, baseline=baseline)
-    report(
-        "v2 decode + book + checksum, one message at a time (target: xfeeds >= 5x ccxt.pro)",
-        results,
-        "msgs",
-        baseline.split(maxsplit=1)[0],
+    against_peer(
+        "v2 decode + book + checksum verified, one message at a time (target: xfeeds >= 5x ccxt.pro)",
+        frames,
+        _xfeeds(frames),
+        "ccxt.pro kraken",
+        _ccxt(frames),
     )
-    if ccxt is None:
-        print("  ccxt is not installed (pip install -e '.[bench]'): no peer comparison")
 
 
 def _xfeeds(frames: list[str]) -> Callable[[], int]:

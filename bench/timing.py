@@ -68,3 +68,16 @@ def plain_msgspec(frames: Sequence[bytes]) -> Callable[[], int]:
         return len(frames)
 
     return run
+
+
+def against_peer(
+    title: str, frames: Sequence[str], ours: Callable[[], int], peer_name: str, peer: Callable[[], int] | None
+) -> None:
+    """Run xfeeds, the peer (when installed) and the msgspec ceiling; report ratios to the peer."""
+    variants = {"msgspec.json.decode": plain_msgspec([frame.encode() for frame in frames]), "xfeeds": ours}
+    if peer is not None:
+        variants[peer_name] = peer
+    baseline = peer_name if peer is not None else "msgspec.json.decode"
+    report(title, compare(variants, baseline=baseline), "msgs", baseline)
+    if peer is None:
+        print(f"  {peer_name} is not installed (pip install -e '.[bench]'): no peer comparison")
