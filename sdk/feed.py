@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Self
 
 import anyio
 import anyio.abc
@@ -37,13 +37,12 @@ from sdk.adapter import Adapter, Codec
 from sdk.books import BookKeeper, BookStats, BookView
 from sdk.buffer import BufferOverflow, EventBuffer, FeedClosed, Overflow
 from sdk.codec import frame_text
+from sdk.ledger import SubscriptionLedger, SubscriptionState
 from sdk.pacing import TokenBucket
 from sdk.reconnect import ReconnectPolicy
 from sdk.transport import DEFAULT_MAX_MESSAGE, ConnectionClosed, HandshakeFailed, WebSocket, connect
 
 logger = logging.getLogger("xfeeds")
-
-SubscriptionState = Literal["pending", "active", "failed", "unsubscribed"]
 
 _CONNECT_ERRORS = (OSError, HandshakeFailed, anyio.BrokenResourceError, ConnectionClosed)
 
@@ -104,20 +103,13 @@ class Feed:
         self._reconnect_policy = reconnect or ReconnectPolicy()
         self._ping_interval = ping_interval
         self._idle_timeout = idle_timeout
-        self._ack_timeout = ack_timeout
-        self._awaiting_ack: dict[Subscription, float] = {}
-        self._states: dict[Subscription, SubscriptionState] = {}
-        self._stale_after = int(stale_after * 1e9)
-        self._last_data: dict[str, int] = {}
-        """When each symbol last brought an event (wall-clock ns), for stale subscriptions."""
-        self._reported_stale: set[Subscription] = set()
+
+        self._ledger = SubscriptionLedger(ack_timeout=ack_timeout, stale_after=stale_after)
         self._max_message = max_message
         self._allow_plaintext = allow_plaintext
         self._rng = random.Random(seed)
         self._buffer = EventBuffer(buffer_size, overflow)
-        self._subscriptions: dict[Subscription, None] = {}
         self._books = BookKeeper(adapter.name)
-        self._book_subscriptions: dict[str, Subscription] = {}
         self._resync_interval = resync_interval
         self._pending_resyncs: dict[Subscription, None] = {}
         self._failed: str | None = None
@@ -141,12 +133,12 @@ class Feed:
     @property
     def subscriptions(self) -> list[Subscription]:
         """What the feed keeps subscribed (and restores after a reconnect)."""
-        return list(self._subscriptions)
+        return list(self._ledger)
 
     def state(self, subscription: Subscription) -> SubscriptionState | None:
         """Where a subscription stands: ``pending`` until the exchange confirms it (again after
         each reconnect), ``active``, ``failed`` once refused, ``unsubscribed``; None if never asked."""
-        return self._states.get(subscription)
+        return self._ledger.state(subscription)
 
     @property
     def connected(self) -> bool:
@@ -201,31 +193,22 @@ class Feed:
         """
         for subscription in subscriptions:
             self.adapter.check(subscription)
-        new = [s for s in dict.fromkeys(subscriptions) if s not in self._subscriptions]
-        self._subscriptions.update(dict.fromkeys(new))
-        self._expect_acks(new)
+        new = self._ledger.add(subscriptions)
+        self._ledger.expect_acks(new, time.monotonic(), time.time_ns())
         for subscription in new:
             if subscription.channel == "book":
-                self._book_subscriptions[subscription.symbol] = subscription
                 self._books.track(subscription.symbol, verify=verify)
         if new:
             await self._send(self._codec.subscribe(new))
 
     async def unsubscribe(self, *subscriptions: Subscription) -> None:
         """Stop streams; the exchange confirms each with ``Unsubscribed``."""
-        known = [s for s in dict.fromkeys(subscriptions) if s in self._subscriptions]
+        known = self._ledger.remove(subscriptions)
         for subscription in known:
-            self._forget(subscription)
-            self._states[subscription] = "unsubscribed"
+            if subscription.channel == "book":
+                self._books.forget(subscription.symbol)
         if known:
             await self._send(self._codec.unsubscribe(known))
-
-    def _forget(self, subscription: Subscription) -> None:
-        self._subscriptions.pop(subscription, None)
-        self._awaiting_ack.pop(subscription, None)
-        if self._book_subscriptions.get(subscription.symbol) == subscription:
-            del self._book_subscriptions[subscription.symbol]
-            self._books.forget(subscription.symbol)
 
     async def _send(self, frames: list[str]) -> None:
         """Send now if connected; otherwise the reconnect sends every active subscription."""
@@ -267,47 +250,48 @@ class Feed:
         if resume is not None:
             resume(self._codec)
         self._codec = codec
-        if self._subscriptions:
-            self._expect_acks(self._subscriptions)
-            for frame in self._codec.subscribe(list(self._subscriptions)):
+        if self._ledger:
+            self._ledger.expect_acks(self._ledger, time.monotonic(), time.time_ns())
+            for frame in self._codec.subscribe(list(self._ledger)):
                 await self._paced_send(websocket, frame)
         return websocket
-
-    def _expect_acks(self, subscriptions: Iterable[Subscription]) -> None:
-        deadline = time.monotonic() + self._ack_timeout
-        now = time.time_ns()
-        for subscription in subscriptions:
-            self._awaiting_ack[subscription] = deadline
-            self._states[subscription] = "pending"
-            self._last_data.setdefault(subscription.symbol, now)
 
     async def _watch_subscriptions(self) -> None:
         """Report, once each, subscriptions never acknowledged and subscriptions gone quiet.
 
         Neither is dropped: a late acknowledgement, or data, may still come.
         """
+        ledger = self._ledger
         while True:
-            await anyio.sleep(min(1.0, self._ack_timeout / 4, self._stale_after / 4e9))
+            await anyio.sleep(min(1.0, ledger.ack_timeout / 4, ledger.stale_after_ns / 4e9))
+            now = time.time_ns()
+            notices: list[Event] = []
             if self._websocket is not None:
-                self._report_stale()
-            now = time.monotonic()
-            late = [s for s, deadline in self._awaiting_ack.items() if deadline <= now]
-            for subscription in late:
-                del self._awaiting_ack[subscription]
-                message = f"no acknowledgement within {self._ack_timeout:g} s"
-                logger.warning("%s: %s: %s", self.adapter.name, subscription, message)
-                self.stats.subscription_errors += 1
-                self._buffer.notify(
-                    [
-                        SubscriptionError(
+                for subscription, silent_for in ledger.newly_stale(now):
+                    logger.warning("%s: %s: no data for %.1f s", self.adapter.name, subscription, silent_for / 1e9)
+                    notices.append(
+                        SubscriptionStale(
                             exchange=self.adapter.name,
                             symbol=subscription.symbol,
                             subscription=subscription,
-                            message=message,
-                            ts_received=time.time_ns(),
+                            silent_for=silent_for,
+                            ts_received=now,
                         )
-                    ]
+                    )
+            for subscription in ledger.overdue(time.monotonic()):
+                message = f"no acknowledgement within {ledger.ack_timeout:g} s"
+                logger.warning("%s: %s: %s", self.adapter.name, subscription, message)
+                self.stats.subscription_errors += 1
+                notices.append(
+                    SubscriptionError(
+                        exchange=self.adapter.name,
+                        symbol=subscription.symbol,
+                        subscription=subscription,
+                        message=message,
+                        ts_received=now,
+                    )
                 )
+            self._buffer.notify(notices)
 
     async def _paced_send(self, websocket: WebSocket, frame: str) -> None:
         """Send a request, first waiting if the exchange's request limit requires it."""
@@ -408,7 +392,7 @@ class Feed:
             if decoded:  # a frame's events concern one symbol: note that it is alive
                 symbol = getattr(decoded[-1], "symbol", None)
                 if symbol is not None:
-                    self._last_data[symbol] = received_ns
+                    self._ledger.last_data[symbol] = received_ns
             for event in decoded:
                 events.append(event)
                 handler = handlers.get(type(event))
@@ -427,39 +411,17 @@ class Feed:
         scheme = book_checksum(snapshot.symbol) if book_checksum is not None else None
         return self._books.on_snapshot(snapshot, scheme)
 
-    def _report_stale(self) -> None:
-        now = time.time_ns()
-        for subscription in self._subscriptions:
-            silent_for = now - self._last_data.get(subscription.symbol, now)
-            if silent_for < self._stale_after:
-                self._reported_stale.discard(subscription)  # data is flowing (again)
-            elif subscription not in self._reported_stale and subscription.symbol != "*":
-                self._reported_stale.add(subscription)
-                logger.warning("%s: %s: no data for %.1f s", self.adapter.name, subscription, silent_for / 1e9)
-                stale = SubscriptionStale(
-                    exchange=self.adapter.name,
-                    symbol=subscription.symbol,
-                    subscription=subscription,
-                    silent_for=silent_for,
-                    ts_received=now,
-                )
-                self._buffer.notify([stale])
-
     def _on_ack(self, ack: Subscribed) -> None:
-        self._awaiting_ack.pop(ack.subscription, None)
-        if ack.subscription in self._subscriptions:
-            self._states[ack.subscription] = "active"
+        self._ledger.acknowledged(ack.subscription)
 
     def _on_refusal(self, refusal: SubscriptionError) -> None:
         """Count and log; forget a subscription the exchange refused so it is not re-sent."""
         self.stats.subscription_errors += 1
-        if refusal.subscription is not None:
-            self._awaiting_ack.pop(refusal.subscription, None)
-            if refusal.subscription in self._subscriptions:
-                self._states[refusal.subscription] = "failed"
         logger.warning("%s: subscription refused: %s", self.adapter.name, refusal.message)
         if refusal.subscription is not None:
-            self._forget(refusal.subscription)
+            self._ledger.refused(refusal.subscription)
+            if self._ledger.forget(refusal.subscription):
+                self._books.forget(refusal.subscription.symbol)
 
     def _on_status(self, status: Status) -> None:
         """Remember maintenance: reconnects after it wait at least the policy's floor."""
@@ -495,8 +457,7 @@ class Feed:
             invalidated.expected,
             invalidated.computed,
         )
-        books = self._book_subscriptions
-        subscription = books.get(invalidated.symbol) or books.get("*")
+        subscription = self._ledger.book_subscription(invalidated.symbol)
         if subscription is not None:
             self._pending_resyncs[subscription] = None
             if self._resync_wanted is not None:
@@ -510,7 +471,7 @@ class Feed:
                 await self._resync_wanted.wait()
             subscription = next(iter(self._pending_resyncs))
             del self._pending_resyncs[subscription]
-            if subscription in self._subscriptions:
+            if subscription in self._ledger:
                 codec = self._codec
                 await self._send([*codec.unsubscribe([subscription]), *codec.subscribe([subscription])])
                 await anyio.sleep(self._resync_interval)
