@@ -195,7 +195,9 @@ class KrakenSession(Session):
                 if params is None:
                     continue
                 if channel == "book":
-                    window = self._windows[symbol]
+                    window = self._windows.get(symbol)
+                    if window is None:  # the connection failed before its snapshot went out
+                        continue
                     bid_changes, ask_changes = window.advance(state)
                     if bid_changes or ask_changes:
                         bids = [(c.price, c.qty) for c in bid_changes]

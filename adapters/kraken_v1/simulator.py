@@ -194,7 +194,9 @@ class KrakenV1Session(Session):
     def _book_update(self, state: InstrumentState, depth: int, now_ns: int) -> list[dict[str, Any]]:
         """The update payloads turning what the client holds into the current top ``depth``."""
         symbol = state.instrument.symbol
-        window = self._windows[(symbol, depth)]
+        window = self._windows.get((symbol, depth))
+        if window is None:  # the connection failed before its snapshot went out
+            return []
         bid_changes, ask_changes = window.advance(state)
         if not bid_changes and not ask_changes:
             return []
