@@ -125,7 +125,9 @@ class OrderBook:
         self.asks.clear()
         self.bids.write(snapshot.bids, self._fragment)
         self.asks.write(snapshot.asks, self._fragment)
-        self._finish(snapshot.ts_exchange or snapshot.ts_received)
+        self.bids.truncate(self.depth)
+        self.asks.truncate(self.depth)
+        self.updated_ns = snapshot.ts_exchange or snapshot.ts_received
 
     def apply_update(self, update: BookUpdate) -> None:
         """Apply levels in wire order, then cut both sides to the depth."""
@@ -146,11 +148,3 @@ class OrderBook:
         if scheme is None:
             return None
         return scheme.checksum(self.asks.top_text(scheme.levels), self.bids.top_text(scheme.levels))
-
-    def _finish(self, time_ns: int) -> None:
-        depth = self.depth
-        if len(self.bids.prices) > depth:
-            self.bids.truncate(depth)
-        if len(self.asks.prices) > depth:
-            self.asks.truncate(depth)
-        self.updated_ns = time_ns

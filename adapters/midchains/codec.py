@@ -156,6 +156,8 @@ class MidchainsCodec(CodecBase):
 
     def _confirmations(self, msg: str, symbol: str, received_ns: int) -> list[Event]:
         """``Subscribed`` for what this first data message confirms (no acks are sent: A3)."""
+        if not self._unconfirmed:  # the usual case once streams are flowing: nothing to look up
+            return []
         return [
             Subscribed(exchange=EXCHANGE, symbol=symbol, subscription=s, ts_received=received_ns)
             for s in self._unconfirmed.pop((msg, symbol), [])
