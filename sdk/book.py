@@ -37,29 +37,23 @@ Fragmenter = Callable[[Decimal, Decimal], str]
 class BookSide:
     """One side of a book in ascending price order; ``bids`` reads it from the top end."""
 
-    __slots__ = ("_top_text", "bids", "fragments", "prices", "qtys")
+    __slots__ = ("bids", "fragments", "prices", "qtys")
 
     def __init__(self, *, bids: bool) -> None:
         self.bids = bids
         self.prices: list[Decimal] = []
         self.qtys: list[Decimal] = []
         self.fragments: list[str] = []
-        self._top_text: bytes | None = None
 
     def clear(self) -> None:
         self.prices.clear()
         self.qtys.clear()
         self.fragments.clear()
-        self._top_text = None
 
     def top_text(self, count: int) -> bytes:
-        """The best ``count`` fragments, best first, concatenated; kept until the side changes,
-        so a message that touches only one side re-joins only that side."""
-        text = self._top_text
-        if text is None:
-            fragments = self.fragments[-1 : -count - 1 : -1] if self.bids else self.fragments[:count]
-            text = self._top_text = "".join(fragments).encode()
-        return text
+        """The best ``count`` fragments, best first, concatenated."""
+        fragments = self.fragments[-1 : -count - 1 : -1] if self.bids else self.fragments[:count]
+        return "".join(fragments).encode()
 
     def write(self, levels: tuple[BookLevel, ...], fragment: Callable[[Decimal, Decimal], str] | None) -> None:
         """Write levels in order; a zero quantity deletes (a delete of an unknown price is a no-op).
@@ -67,7 +61,6 @@ class BookSide:
         ``fragment`` makes each written level's checksum fragment (None: the book is not checked).
         """
         prices, qtys, fragments = self.prices, self.qtys, self.fragments
-        self._top_text = None
         for level in levels:
             price, qty = level.price, level.qty
             index = bisect_left(prices, price)
@@ -86,7 +79,6 @@ class BookSide:
         """Keep the best ``depth`` levels."""
         excess = len(self.prices) - depth
         if excess > 0:
-            self._top_text = None
             if self.bids:
                 del self.prices[:excess], self.qtys[:excess], self.fragments[:excess]
             else:
@@ -106,9 +98,13 @@ class BookSide:
 
 
 class OrderBook:
-    """One symbol's book at a subscribed depth, optionally checksummed with ``scheme``."""
+    """One symbol's book at a subscribed depth, optionally checksummed with ``scheme``.
 
-    __slots__ = ("_fragment", "asks", "bids", "depth", "scheme", "symbol", "updated_ns")
+    The checksum text of each side's top is kept until that side changes, so a message that
+    touches one side re-joins only that side.
+    """
+
+    __slots__ = ("_asks_text", "_bids_text", "_fragment", "asks", "bids", "depth", "scheme", "symbol", "updated_ns")
 
     def __init__(self, symbol: str, depth: int, scheme: ChecksumScheme | None) -> None:
         self.symbol = symbol
@@ -118,6 +114,8 @@ class OrderBook:
         self.bids = BookSide(bids=True)
         self.asks = BookSide(bids=False)
         self.updated_ns: int | None = None
+        self._asks_text: bytes | None = None
+        self._bids_text: bytes | None = None
 
     def apply_snapshot(self, snapshot: BookSnapshot) -> None:
         """Replace the whole book."""
@@ -127,6 +125,7 @@ class OrderBook:
         self.asks.write(snapshot.asks, self._fragment)
         self.bids.truncate(self.depth)
         self.asks.truncate(self.depth)
+        self._asks_text = self._bids_text = None
         self.updated_ns = snapshot.ts_exchange or snapshot.ts_received
 
     def apply_update(self, update: BookUpdate) -> None:
@@ -136,10 +135,12 @@ class OrderBook:
             bids.write(update.bids, self._fragment)
             if len(bids.prices) > depth:
                 bids.truncate(depth)
+            self._bids_text = None
         if update.asks:
             asks.write(update.asks, self._fragment)
             if len(asks.prices) > depth:
                 asks.truncate(depth)
+            self._asks_text = None
         self.updated_ns = update.ts_exchange or update.ts_received
 
     def checksum(self) -> int | None:
@@ -147,4 +148,10 @@ class OrderBook:
         scheme = self.scheme
         if scheme is None:
             return None
-        return scheme.checksum(self.asks.top_text(scheme.levels), self.bids.top_text(scheme.levels))
+        asks_text = self._asks_text
+        if asks_text is None:
+            asks_text = self._asks_text = self.asks.top_text(scheme.levels)
+        bids_text = self._bids_text
+        if bids_text is None:
+            bids_text = self._bids_text = self.bids.top_text(scheme.levels)
+        return scheme.checksum(asks_text, bids_text)

@@ -41,7 +41,11 @@ class CodecBase(ABC):
         try:
             return self.decode_frame(frame, received_ns)
         except Exception as exc:  # the contract: no frame may break the stream
-            return [self.error(f"undecodable frame: {type(exc).__name__}: {exc}", frame, received_ns)]
+            return [self.undecodable(frame, exc, received_ns)]
+
+    def undecodable(self, frame: bytes | str, exc: Exception, received_ns: int) -> ErrorEvent:
+        """The ``ErrorEvent`` for a frame ``decode_frame`` raised on."""
+        return self.error(f"undecodable frame: {type(exc).__name__}: {exc}", frame, received_ns)
 
     def error(self, message: str, frame: bytes | str, received_ns: int) -> ErrorEvent:
         """An ``ErrorEvent`` for ``frame`` with this codec's exchange name."""

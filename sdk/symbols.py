@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol
+
+from sdk.memo import Memo
 
 
 class SymbolMap(Protocol):
@@ -22,31 +24,24 @@ class AliasedSymbols:
     """Symbols that differ from the shared form only by per-asset aliases.
 
     ``aliases`` maps the exchange's asset code to the common one (Kraken v1: ``XBT`` -> ``BTC``).
-    Both directions are memoized, because ``from_wire`` runs once per received frame.
+    Both directions are memoized; ``from_wire`` runs for every received frame, so a known name
+    costs it one dictionary lookup.
     """
 
     def __init__(self, aliases: Mapping[str, str], separator: str = "/") -> None:
         self._to_common = dict(aliases)
         self._to_wire = {common: wire for wire, common in aliases.items()}
         self._separator = separator
-        self._from_wire_cache: dict[str, str] = {}
-        self._to_wire_cache: dict[str, str] = {}
+        self.to_wire: Callable[[str], str] = Memo(self._wire_name).__getitem__
+        self.from_wire: Callable[[str], str] = Memo(self._common_name).__getitem__
 
-    def to_wire(self, symbol: str) -> str:
-        wire = self._to_wire_cache.get(symbol)
-        if wire is None:
-            base, _, quote = symbol.partition("/")
-            wire = self._translate(base, quote, self._to_wire, self._separator)
-            self._to_wire_cache[symbol] = wire
-        return wire
+    def _wire_name(self, symbol: str) -> str:
+        base, _, quote = symbol.partition("/")
+        return self._translate(base, quote, self._to_wire, self._separator)
 
-    def from_wire(self, wire: str) -> str:
-        symbol = self._from_wire_cache.get(wire)
-        if symbol is None:
-            base, found, quote = wire.partition(self._separator)
-            symbol = self._translate(base, quote, self._to_common, "/") if found else wire
-            self._from_wire_cache[wire] = symbol
-        return symbol
+    def _common_name(self, wire: str) -> str:
+        base, found, quote = wire.partition(self._separator)
+        return self._translate(base, quote, self._to_common, "/") if found else wire
 
     @staticmethod
     def _translate(base: str, quote: str, table: Mapping[str, str], separator: str) -> str:

@@ -46,21 +46,23 @@ from schemas.events import (
 )
 from schemas.subscription import Subscription
 from sdk.codec import CodecBase
+from sdk.memo import Memo
 from sdk.symbols import SymbolMap
 from sdk.wiretext import WireValueError, seconds_text_to_ns, wire_decimal
 
 EXCHANGE = "kraken-v1"
 
 _MAX_ROUTES = 256
-"""Distinct channel names remembered; garbage names beyond it are still decoded, just not cached."""
+"""Distinct channel names remembered at once (garbage names cannot grow the memo without bound)."""
 _CHECKSUM = KrakenChecksum()
 """v1 numbers arrive as text, so the checksum uses each Decimal exactly as received."""
 _SIDES = {"b": "buy", "s": "sell"}
 _ORDER_TYPES = {"m": "market", "l": "limit"}
 _STATES: frozenset[str] = frozenset({"online", "maintenance", "cancel_only", "post_only", "limit_only"})
 
-DataHandler = Callable[[list[Any], str, str, int], list[Event]]
-"""Decodes one data frame's payloads given its channel option, symbol and receive time."""
+DataHandler = Callable[[list[Any], int | None, str, int], list[Event]]
+"""Decodes one data frame's payloads given its channel option (book depth, candle minutes),
+symbol and receive time."""
 
 
 class KrakenV1Codec(CodecBase):
@@ -71,6 +73,7 @@ class KrakenV1Codec(CodecBase):
     def __init__(self, symbols: SymbolMap) -> None:
         super().__init__()
         self._symbols = symbols
+        self._symbol_of = symbols.from_wire
         self._decoder = msgspec.json.Decoder(ServerMessage)
         self._encoder = msgspec.json.Encoder()
         self._data: dict[str, DataHandler] = {
@@ -80,7 +83,7 @@ class KrakenV1Codec(CodecBase):
             "spread": self._spread,
             "ohlc": self._ohlc,
         }
-        self._routes: dict[str, tuple[DataHandler, str]] = {}
+        self._routes: Memo[str, tuple[DataHandler, int | None]] = Memo(self._route, limit=_MAX_ROUTES)
 
     # -- requests ---------------------------------------------------------------------------
 
@@ -121,8 +124,8 @@ class KrakenV1Codec(CodecBase):
             channel_name, pair = message[-2], message[-1]
             if type(channel_name) is not str or type(pair) is not str:
                 raise WireValueError("channel name and pair must be strings")
-            route = self._routes.get(channel_name) or self._route(channel_name)
-            return route[0](message[1:-2], route[1], self._symbols.from_wire(pair), received_ns)
+            handler, option = self._routes[channel_name]
+            return handler(message[1:-2], option, self._symbol_of(pair), received_ns)
         if type(message) is SubscriptionStatus:
             return [self._subscription_status(message, frame, received_ns)]
         if type(message) is SystemStatus:
@@ -134,15 +137,15 @@ class KrakenV1Codec(CodecBase):
         assert type(message) in (Heartbeat, Pong)
         return []
 
-    def _route(self, channel_name: str) -> tuple[DataHandler, str]:
-        """The handler and option of a channel name (``book-10`` -> book handler, ``10``), memoized."""
+    def _route(self, channel_name: str) -> tuple[DataHandler, int | None]:
+        """The handler and option of a channel name (``book-10`` -> book handler, 10)."""
         kind, _, option = channel_name.partition("-")
         handler = self._data.get(kind)
         if handler is None:
             raise WireValueError(f"unknown channel {channel_name!r}")
-        if len(self._routes) < _MAX_ROUTES:
-            self._routes[channel_name] = (handler, option)
-        return handler, option
+        if option and not option.isdigit():
+            raise WireValueError(f"unknown channel option in {channel_name!r}")
+        return handler, int(option) if option else None
 
     def _subscription_status(self, message: SubscriptionStatus, frame: bytes | str, received_ns: int) -> Event:
         symbol = self._symbols.from_wire(message.pair) if message.pair else None
@@ -170,7 +173,7 @@ class KrakenV1Codec(CodecBase):
 
     # -- data channels ----------------------------------------------------------------------
 
-    def _trades(self, payloads: Payloads, option: str, symbol: str, received_ns: int) -> list[Event]:
+    def _trades(self, payloads: Payloads, option: int | None, symbol: str, received_ns: int) -> list[Event]:
         return [
             Trade(
                 exchange=EXCHANGE,
@@ -185,7 +188,7 @@ class KrakenV1Codec(CodecBase):
             for row in _rows(payloads)
         ]
 
-    def _ticker(self, payloads: Payloads, option: str, symbol: str, received_ns: int) -> list[Event]:
+    def _ticker(self, payloads: Payloads, option: int | None, symbol: str, received_ns: int) -> list[Event]:
         data = _dict_payload(payloads)
         ask, bid, last = data.a, data.b, data.c
         if type(ask) is not list or type(bid) is not list or type(last) is not list:
@@ -203,8 +206,9 @@ class KrakenV1Codec(CodecBase):
             data.h[1],  # type: ignore[index]
             data.o[1],  # type: ignore[index]
         )
-        numbers = [wire_decimal(text) for text in texts]
-        bid_price, bid_qty, ask_price, ask_qty, last_price, last_qty, volume, vwap, low, high, open_ = numbers
+        bid_price, bid_qty, ask_price, ask_qty, last_price, last_qty, volume, vwap, low, high, open_ = map(
+            wire_decimal, texts
+        )
         return [
             Ticker(
                 exchange=EXCHANGE,
@@ -225,7 +229,7 @@ class KrakenV1Codec(CodecBase):
             )
         ]
 
-    def _spread(self, payloads: Payloads, option: str, symbol: str, received_ns: int) -> list[Event]:
+    def _spread(self, payloads: Payloads, option: int | None, symbol: str, received_ns: int) -> list[Event]:
         bid, ask, time, bid_qty, ask_qty = _scalars(payloads)
         return [
             Quote(
@@ -240,9 +244,11 @@ class KrakenV1Codec(CodecBase):
             )
         ]
 
-    def _ohlc(self, payloads: Payloads, option: str, symbol: str, received_ns: int) -> list[Event]:
+    def _ohlc(self, payloads: Payloads, option: int | None, symbol: str, received_ns: int) -> list[Event]:
         time, end, open_, high, low, close, vwap, volume, count = _scalars(payloads)
-        minutes = int(option)
+        if option is None:
+            raise WireValueError("an ohlc channel names its interval")
+        minutes = option
         end_ns = seconds_text_to_ns(end)
         return [
             Candle(
@@ -263,8 +269,8 @@ class KrakenV1Codec(CodecBase):
             )
         ]
 
-    def _book(self, payloads: Payloads, option: str, symbol: str, received_ns: int) -> list[Event]:
-        depth = int(option) if option else DEFAULT_BOOK_DEPTH
+    def _book(self, payloads: Payloads, option: int | None, symbol: str, received_ns: int) -> list[Event]:
+        depth = option or DEFAULT_BOOK_DEPTH
         first = payloads[0]
         if type(first) is not DictPayload:
             raise WireValueError("a book payload must be an object")
