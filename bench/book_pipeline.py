@@ -58,7 +58,7 @@ def _xfeeds(frames: list[str]) -> Callable[[], int]:
 
     def run() -> int:
         wire_decimal.cache_clear()  # every pass starts cold: no help from texts seen in earlier rounds
-        decode = feed._decode
+        decode = feed._dispatcher.decode
         for frame in encoded:
             decode([frame], 0)
         assert feed.book_stats.failures == 0

@@ -45,7 +45,7 @@ def _xfeeds(frames: list[str]) -> Callable[[], int]:
         wire_decimal.cache_clear()
         feed = Feed(adapters.get("kraken"), "ws://127.0.0.1:1")  # fresh: precisions come from the corpus
         feed._books.track("BTC/USD", verify=True)
-        decode = feed._decode
+        decode = feed._dispatcher.decode
         for frame in encoded:
             decode([frame], 0)
         assert feed.book_stats.failures == 0

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
+
+from mypy_extensions import mypyc_attr
 
 from schemas.events import ErrorEvent, Event
 from schemas.subscription import Subscription
@@ -24,10 +26,12 @@ def frame_text(frame: bytes | str) -> str:
     return frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # adapters outside the compiled core subclass it
 class CodecBase(ABC):
     """Shared shape of the built-in codecs: error wrapping and request ids."""
 
-    exchange: str
+    exchange: ClassVar[str]
+    """The adapter name error events carry; each codec class sets it."""
 
     def __init__(self) -> None:
         self._last_request_id = 0

@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 import anyio
 import anyio.abc
@@ -36,7 +36,7 @@ from schemas.subscription import Subscription
 from sdk.adapter import Adapter, Codec
 from sdk.books import BookKeeper, BookStats, BookView
 from sdk.buffer import BufferOverflow, EventBuffer, FeedClosed, Overflow
-from sdk.codec import CodecBase, frame_text
+from sdk.dispatch import FrameDispatcher, Handler
 from sdk.ledger import SubscriptionLedger, SubscriptionState
 from sdk.pacing import TokenBucket
 from sdk.reconnect import ReconnectPolicy
@@ -117,7 +117,7 @@ class Feed:
         self._connected_since = time.monotonic_ns()
         self._maintenance = False
         self._resync_wanted: anyio.Event | None = None
-        self._handlers: dict[type, Callable[[Any], Event | None]] = {
+        handlers: dict[type, Handler] = {
             BookSnapshot: self._on_snapshot,
             BookUpdate: self._books.on_update,
             SubscriptionError: self._on_refusal,
@@ -127,7 +127,14 @@ class Feed:
         }
         self._websocket: WebSocket | None = None
         self._codec: Codec = adapter.new_codec()
-        self._decode_frame = _frame_decoder(self._codec)
+        self._dispatcher = FrameDispatcher(
+            adapter.name,
+            self._codec,
+            handlers=handlers,
+            on_invalidated=self._request_resync,
+            last_data=self._ledger.last_data,
+            counts=self.stats,
+        )
         self._pacer = TokenBucket(adapter.request_limit) if adapter.request_limit is not None else None
         self._task_group: anyio.abc.TaskGroup | None = None
 
@@ -251,7 +258,7 @@ class Feed:
         if resume is not None:
             resume(self._codec)
         self._codec = codec
-        self._decode_frame = _frame_decoder(codec)
+        self._dispatcher.use(codec)
         if self._ledger:
             self._ledger.expect_acks(self._ledger, time.monotonic(), time.time_ns())
             for frame in self._codec.subscribe(list(self._ledger)):
@@ -362,7 +369,7 @@ class Feed:
             try:
                 while True:
                     messages = await websocket.receive_batch()
-                    dropped = await self._buffer.put(self._decode(messages, time.time_ns()))
+                    dropped = await self._buffer.put(self._dispatcher.decode(messages, time.time_ns()))
                     if dropped:
                         self._on_dropped(dropped)
             except _CONNECT_ERRORS as exc:
@@ -373,48 +380,6 @@ class Feed:
             finally:
                 keepalive.cancel_scope.cancel()
         return reason
-
-    def _decode(self, messages: list[bytes], received_ns: int) -> list[Event]:
-        """Decode one read's messages; book, refusal and error events get handled on the way.
-
-        This runs for every frame received, so it is written for few steps per event.
-        """
-        decode = self._decode_frame
-        handlers = self._handlers
-        last_data = self._ledger.last_data
-        events: list[Event] = []
-        for message in messages:
-            try:
-                decoded = decode(message, received_ns)
-            except Exception as exc:  # malformed input, or a third-party codec broke its contract
-                decoded = [self._undecodable(message, exc, received_ns)]
-            for event in decoded:
-                events.append(event)
-                handler = handlers.get(type(event))
-                if handler is not None:
-                    follow_up = handler(event)
-                    if follow_up is not None:
-                        events.append(follow_up)
-                        if type(follow_up) is BookInvalidated:
-                            self._request_resync(follow_up)
-            if decoded:  # a frame's events concern one symbol: note that it is alive
-                symbol = getattr(decoded[-1], "symbol", None)
-                if symbol is not None:
-                    last_data[symbol] = received_ns
-        self.stats.frames += len(messages)
-        self.stats.events += len(events)
-        return events
-
-    def _undecodable(self, message: bytes, exc: Exception, received_ns: int) -> ErrorEvent:
-        codec = self._codec
-        if isinstance(codec, CodecBase):
-            return codec.undecodable(message, exc, received_ns)
-        return ErrorEvent(
-            exchange=self.adapter.name,
-            message=f"codec raised {type(exc).__name__}: {exc}",
-            raw=frame_text(message),
-            ts_received=received_ns,
-        )
 
     def _on_snapshot(self, snapshot: BookSnapshot) -> Event | None:
         book_checksum = getattr(self._codec, "book_checksum", None)  # optional in the codec contract
@@ -510,9 +475,3 @@ class Feed:
 
     def _disconnected(self, reason: str, *, final: bool = False) -> Disconnected:
         return Disconnected(exchange=self.adapter.name, reason=reason, final=final, ts_received=time.time_ns())
-
-
-def _frame_decoder(codec: Codec) -> Callable[[bytes, int], list[Event]]:
-    """The codec's own ``decode_frame`` where it has one: the feed catches what it raises itself,
-    so the per-frame safety net of ``CodecBase.decode`` would only be a second, costly layer."""
-    return codec.decode_frame if isinstance(codec, CodecBase) else codec.decode
