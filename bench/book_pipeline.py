@@ -25,7 +25,7 @@ from bench.timing import against_peer, compare, pin_to_one_core, report
 from schemas import BookLevel, BookSnapshot, BookUpdate
 from sdk.book import OrderBook
 from sdk.feed import Feed
-from sdk.wiretext import wire_decimal
+from sdk.wiretext import forget_wire_decimals
 
 FRAMES = 120_000
 
@@ -57,7 +57,7 @@ def _xfeeds(frames: list[str]) -> Callable[[], int]:
     feed._books.track("BTC/USD", verify=True)
 
     def run() -> int:
-        wire_decimal.cache_clear()  # every pass starts cold: no help from texts seen in earlier rounds
+        forget_wire_decimals()  # every pass starts cold: no help from texts seen in earlier rounds
         decode = feed._dispatcher.decode
         for frame in encoded:
             decode([frame], 0)

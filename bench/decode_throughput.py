@@ -14,7 +14,7 @@ from pathlib import Path
 
 import adapters
 from bench.timing import compare, pin_to_one_core, plain_msgspec, repeat_to, report
-from sdk.wiretext import wire_decimal
+from sdk.wiretext import forget_wire_decimals
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "kraken"
 
@@ -49,7 +49,7 @@ def _codec(frames: list[bytes]) -> Callable[[], int]:
     decode = adapters.get("kraken-v1").new_codec().decode
 
     def run() -> int:
-        wire_decimal.cache_clear()  # every pass starts cold: no help from texts seen in earlier rounds
+        forget_wire_decimals()  # every pass starts cold: no help from texts seen in earlier rounds
         for frame in frames:
             decode(frame, 0)
         return len(frames)

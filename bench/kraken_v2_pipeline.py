@@ -19,7 +19,7 @@ import adapters
 from bench.corpus import kraken_v2_frames
 from bench.timing import against_peer, pin_to_one_core
 from sdk.feed import Feed
-from sdk.wiretext import wire_decimal
+from sdk.wiretext import forget_wire_decimals
 
 FRAMES = 120_000
 
@@ -42,7 +42,7 @@ def _xfeeds(frames: list[str]) -> Callable[[], int]:
     encoded = [frame.encode() for frame in frames]
 
     def run() -> int:
-        wire_decimal.cache_clear()
+        forget_wire_decimals()
         feed = Feed(adapters.get("kraken"), "ws://127.0.0.1:1")  # fresh: precisions come from the corpus
         feed._books.track("BTC/USD", verify=True)
         decode = feed._dispatcher.decode

@@ -56,7 +56,7 @@ class Trade(_SymbolEvent, frozen=True, kw_only=True):
     trade_id: str | None = None
 
 
-class BookLevel(msgspec.Struct, frozen=True, array_like=True, gc=False):
+class BookLevel(msgspec.Struct, frozen=True, gc=False):
     """One price level. ``qty`` zero in an update deletes the level.
 
     ``republished`` marks a level the exchange re-sent only to refill the subscribed depth after

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 
@@ -23,7 +23,6 @@ from adapters.kraken.wire import (
 )
 from adapters.kraken_checksum import KrakenChecksum
 from schemas.events import (
-    BookLevel,
     BookSnapshot,
     BookUpdate,
     Candle,
@@ -63,7 +62,7 @@ class KrakenCodec(CodecBase):
     precision has not arrived is reported unverifiable rather than checked with a guess.
     """
 
-    exchange = EXCHANGE
+    exchange: ClassVar[str] = EXCHANGE
 
     def __init__(self, symbols: SymbolMap) -> None:
         super().__init__()
@@ -248,8 +247,8 @@ class KrakenCodec(CodecBase):
                     exchange=EXCHANGE,
                     symbol=symbol,
                     depth=self._book_depth.get(symbol, 10),
-                    bids=tuple([BookLevel(level.price, level.qty) for level in data.bids]),
-                    asks=tuple([BookLevel(level.price, level.qty) for level in data.asks]),
+                    bids=data.bids,
+                    asks=data.asks,
                     checksum=data.checksum,
                     ts_exchange=rfc3339_to_ns(data.timestamp) if data.timestamp else None,
                     ts_received=received_ns,

@@ -12,6 +12,8 @@ from decimal import Decimal
 
 import msgspec
 
+from schemas.events import BookLevel
+
 
 class Result(msgspec.Struct, gc=False):
     """The ``result`` of a (un)subscribe acknowledgement: the subscription, echoed."""
@@ -25,15 +27,13 @@ class Result(msgspec.Struct, gc=False):
     warnings: list[str] = []
 
 
-class Level(msgspec.Struct, gc=False):
-    price: Decimal
-    qty: Decimal
-
-
 class BookData(msgspec.Struct, gc=False):
+    """Levels (``{"price": ..., "qty": ...}``) decode straight into the shared ``BookLevel``,
+    which has exactly that shape: no per-level copy on the busiest channel."""
+
     symbol: str
-    bids: list[Level]
-    asks: list[Level]
+    bids: tuple[BookLevel, ...]
+    asks: tuple[BookLevel, ...]
     checksum: int
     timestamp: str | None = None
 
