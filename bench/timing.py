@@ -11,15 +11,27 @@ import os
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from importlib.machinery import EXTENSION_SUFFIXES
 
 import msgspec
 
+import sdk.dispatch
+
 
 def pin_to_one_core() -> None:
-    """Run on a single core where the platform allows it, for steadier numbers."""
+    """Run on a single core where the platform allows it, for steadier numbers, and say which
+    build of the hot path is measured."""
     if hasattr(os, "sched_setaffinity"):
         cores = sorted(os.sched_getaffinity(0))
         os.sched_setaffinity(0, {cores[-1]})
+    print(f"hot path: {hot_path_build()}")
+
+
+def hot_path_build() -> str:
+    """Whether the per-frame modules were compiled by mypyc at install time, or run as Python."""
+    if sdk.dispatch.__file__ is not None and sdk.dispatch.__file__.endswith(tuple(EXTENSION_SUFFIXES)):
+        return "compiled with mypyc"
+    return "pure Python (no compiler at install time, or XFEEDS_PURE_PYTHON=1)"
 
 
 def compare(

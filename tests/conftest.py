@@ -7,6 +7,19 @@ from pathlib import Path
 import pytest
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse to test a compiled module older than its source: the stale build would be tested."""
+    for extension in (path for package in ("sdk", "adapters", "schemas") for path in (PROJECT / package).rglob("*.so")):
+        source = extension.parent / f"{extension.name.split('.')[0]}.py"
+        if source.exists() and source.stat().st_mtime > extension.stat().st_mtime:
+            pytest.exit(
+                f"{source.relative_to(PROJECT)} changed after it was compiled; rebuild with "
+                "`pip install -e .` (or XFEEDS_PURE_PYTHON=1 pip install -e . for pure Python)",
+                returncode=2,
+            )
 
 
 def fixture_lines(relative: str) -> list[str]:

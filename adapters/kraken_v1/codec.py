@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 
@@ -68,7 +68,7 @@ symbol and receive time."""
 class KrakenV1Codec(CodecBase):
     """Turns shared subscriptions into v1 requests and v1 frames into schema events."""
 
-    exchange = EXCHANGE
+    exchange: ClassVar[str] = EXCHANGE
 
     def __init__(self, symbols: SymbolMap) -> None:
         super().__init__()

@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import ClassVar
 
 import msgspec
 
@@ -75,7 +76,7 @@ class _Security:
 class MidchainsCodec(CodecBase):
     """Translates shared subscriptions into Midchains requests and its messages into events."""
 
-    exchange = EXCHANGE
+    exchange: ClassVar[str] = EXCHANGE
 
     def __init__(self, symbols: SymbolMap, dialect: MidchainsDialect = DEFAULT_DIALECT) -> None:
         super().__init__()
