@@ -206,9 +206,8 @@ class KrakenV1Codec(CodecBase):
             data.h[1],  # type: ignore[index]
             data.o[1],  # type: ignore[index]
         )
-        bid_price, bid_qty, ask_price, ask_qty, last_price, last_qty, volume, vwap, low, high, open_ = map(
-            wire_decimal, texts
-        )
+        numbers = [wire_decimal(text) for text in texts]
+        bid_price, bid_qty, ask_price, ask_qty, last_price, last_qty, volume, vwap, low, high, open_ = numbers
         return [
             Ticker(
                 exchange=EXCHANGE,
