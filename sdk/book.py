@@ -31,9 +31,6 @@ class ChecksumScheme(Protocol):
         ...
 
 
-Fragmenter = Callable[[Decimal, Decimal], str]
-
-
 class BookSide:
     """One side of a book in ascending price order; ``bids`` reads it from the top end."""
 
