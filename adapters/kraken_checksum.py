@@ -12,8 +12,9 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import Final
 
-CHECKSUM_LEVELS = 10
+CHECKSUM_LEVELS: Final = 10
 
 
 def text_fragment(text: str) -> str:

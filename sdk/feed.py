@@ -47,7 +47,7 @@ logger = logging.getLogger("xfeeds")
 _CONNECT_ERRORS = (OSError, HandshakeFailed, anyio.BrokenResourceError, ConnectionClosed)
 
 
-@dataclass
+@dataclass(slots=True)
 class FeedStats:
     """Running counts a user can inspect at any time."""
 

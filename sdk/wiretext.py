@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from decimal import Decimal
+from typing import Final
 
 
 class WireValueError(ValueError):
@@ -23,8 +24,8 @@ def decimal_from_text(text: object) -> Decimal:
     return value
 
 
-_WIRE_DECIMALS_KEPT = 16_384
-_wire_decimals: dict[object, Decimal] = {}
+_WIRE_DECIMALS_KEPT: Final = 16_384
+_wire_decimals: Final[dict[object, Decimal]] = {}
 
 
 def wire_decimal(text: object) -> Decimal:

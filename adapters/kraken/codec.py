@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 import msgspec
 
@@ -43,12 +43,12 @@ from sdk.subscriptions import format_interval
 from sdk.symbols import SymbolMap
 from sdk.wiretext import WireValueError, rfc3339_to_ns
 
-EXCHANGE = "kraken"
+EXCHANGE: Final = "kraken"
 
-_STATES: frozenset[str] = frozenset({"online", "maintenance", "cancel_only", "post_only", "limit_only"})
-_SIDES = {"buy": "buy", "sell": "sell"}
-_ORDER_TYPES = {"market": "market", "limit": "limit"}
-_REMEMBERED_REQUESTS = 1024
+_STATES: Final[frozenset[str]] = frozenset({"online", "maintenance", "cancel_only", "post_only", "limit_only"})
+_SIDES: Final = {"buy": "buy", "sell": "sell"}
+_ORDER_TYPES: Final = {"market": "market", "limit": "limit"}
+_REMEMBERED_REQUESTS: Final = 1024
 """Requests whose subscriptions are kept for matching replies; older ones are forgotten."""
 
 ChannelHandler = Callable[[Any, int], list[Event]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 import msgspec
 
@@ -50,15 +50,15 @@ from sdk.memo import Memo
 from sdk.symbols import SymbolMap
 from sdk.wiretext import WireValueError, seconds_text_to_ns, wire_decimal
 
-EXCHANGE = "kraken-v1"
+EXCHANGE: Final = "kraken-v1"
 
-_MAX_ROUTES = 256
+_MAX_ROUTES: Final = 256
 """Distinct channel names remembered at once (garbage names cannot grow the memo without bound)."""
-_CHECKSUM = KrakenChecksum()
+_CHECKSUM: Final = KrakenChecksum()
 """v1 numbers arrive as text, so the checksum uses each Decimal exactly as received."""
-_SIDES = {"b": "buy", "s": "sell"}
-_ORDER_TYPES = {"m": "market", "l": "limit"}
-_STATES: frozenset[str] = frozenset({"online", "maintenance", "cancel_only", "post_only", "limit_only"})
+_SIDES: Final = {"b": "buy", "s": "sell"}
+_ORDER_TYPES: Final = {"m": "market", "l": "limit"}
+_STATES: Final[frozenset[str]] = frozenset({"online", "maintenance", "cancel_only", "post_only", "limit_only"})
 
 DataHandler = Callable[[list[Any], int | None, str, int], list[Event]]
 """Decodes one data frame's payloads given its channel option (book depth, candle minutes),
