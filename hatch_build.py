@@ -1,7 +1,8 @@
 """Build hook: compile the per-frame hot path with mypyc, or ship it as pure Python.
 
-The modules listed under ``[tool.hatch.build.targets.wheel.hooks.custom] modules`` (the book
-engine, its checksum and the wire-text conversions) run for every frame received. They are
+The modules listed under ``[tool.hatch.build.targets.wheel.hooks.custom] modules`` (frame
+dispatch, the Kraken codecs, the book engine and its checksum, the wire-text conversions) run for
+every frame received. They are
 ordinary, strictly typed Python; mypyc turns them into C extensions with the same behaviour, which
 roughly halves their cost. Where that cannot be done (no C compiler, an unusual platform) or when
 ``XFEEDS_PURE_PYTHON=1`` is set, the build warns and the pure-Python modules are used.
@@ -15,10 +16,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
+
+_SUFFIX = EXTENSION_SUFFIXES[-1]
+"""How this platform's extension modules end (``.so``, ``.pyd``)."""
 
 _COMPILE = """
 import sys
@@ -59,13 +64,13 @@ class CompileHotPath(BuildHookInterface):
             return
         build_data["pure_python"] = False
         build_data["infer_tag"] = True
-        build_data["artifacts"].extend(f"/{module.with_suffix('')}.*.so" for module in modules)
-        for runtime in root.glob("*__mypyc.*.so"):  # the support library all compiled modules share
+        build_data["artifacts"].extend(f"/{module.with_suffix('')}.*{_SUFFIX}" for module in modules)
+        for runtime in root.glob(f"*__mypyc.*{_SUFFIX}"):  # the support library all compiled modules share
             build_data["force_include"][str(runtime)] = runtime.name
 
     @staticmethod
     def _extensions(root: Path, modules: list[Path]) -> list[Path]:
-        found = [*root.glob("*__mypyc.*.so")]
+        found = [*root.glob(f"*__mypyc.*{_SUFFIX}")]
         for module in modules:
-            found.extend((root / module.parent).glob(f"{module.stem}.*.so"))
+            found.extend((root / module.parent).glob(f"{module.stem}.*{_SUFFIX}"))
         return found

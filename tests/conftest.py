@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,10 @@ PROJECT = Path(__file__).resolve().parents[1]
 
 def pytest_configure(config: pytest.Config) -> None:
     """Refuse to test a compiled module older than its source: the stale build would be tested."""
-    for extension in (path for package in ("sdk", "adapters", "schemas") for path in (PROJECT / package).rglob("*.so")):
+    compiled = (
+        path for package in ("sdk", "adapters") for path in (PROJECT / package).rglob(f"*{EXTENSION_SUFFIXES[-1]}")
+    )
+    for extension in compiled:
         source = extension.parent / f"{extension.name.split('.')[0]}.py"
         if source.exists() and source.stat().st_mtime > extension.stat().st_mtime:
             pytest.exit(
