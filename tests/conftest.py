@@ -12,7 +12,13 @@ PROJECT = Path(__file__).resolve().parents[1]
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Refuse to test a compiled module older than its source: the stale build would be tested."""
+    """Stop at once, with one message, without the fixtures or against a stale compiled build."""
+    if not FIXTURES.is_dir():
+        pytest.exit(
+            f"the captured exchange messages are missing: expected {FIXTURES} "
+            "(the shared/ folder must sit beside the checkout)",
+            returncode=2,
+        )
     compiled = (
         path for package in ("sdk", "adapters") for path in (PROJECT / package).rglob(f"*{EXTENSION_SUFFIXES[-1]}")
     )
