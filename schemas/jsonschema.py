@@ -21,12 +21,16 @@ def _clean_descriptions(node: Any) -> Any:
     """Descriptions with docstring indentation removed, whatever msgspec version produced them."""
     if isinstance(node, dict):
         return {
-            key: inspect.cleandoc(value) if key == "description" and isinstance(value, str) else _clean_descriptions(value)
+            key: _clean(key, value)
             for key, value in node.items()
         }
     if isinstance(node, list):
         return [_clean_descriptions(item) for item in node]
     return node
+
+
+def _clean(key: str, value: Any) -> Any:
+    return inspect.cleandoc(value) if key == "description" and isinstance(value, str) else _clean_descriptions(value)
 
 
 def render() -> str:
