@@ -10,29 +10,48 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict, Unpack
 
 import adapters
 from sdk.adapter import Adapter, Codec
-from sdk.buffer import FeedClosed
+from sdk.books import BookTop, BookView
+from sdk.buffer import Overflow
 from sdk.capabilities import Capabilities, UnsupportedSubscription
-from sdk.feed import Feed, FeedStats
+from sdk.connection import Connection, Connector, WebSocketConnector
+from sdk.errors import ConnectFailed, FeedClosed
+from sdk.feed import Feed
 from sdk.reconnect import ReconnectPolicy
+from sdk.session import FeedSession, FeedSettings, FeedStats
+from sdk.source import EventSource
 from sdk.subscriptions import book, candles, instruments, quotes, ticker, trades
-from sdk.sync import SyncFeed
+from sdk.sync import SyncFeed, SyncSource
 
 
-def connect(exchange: str | Adapter, url: str | None = None, **options: Any) -> Feed:
-    """An async feed for ``exchange`` (an adapter name or object); ``url`` overrides the endpoint.
+class FeedOptions(TypedDict, total=False):
+    """The keyword options of ``Feed`` (see its docstring), so a misspelt one fails type checking."""
 
-    Keyword options are those of ``Feed`` (``reconnect``, ``buffer_size``, ``ping_interval``...).
-    """
+    connector: Connector
+    reconnect: ReconnectPolicy
+    buffer_size: int
+    overflow: Overflow
+    ping_interval: float
+    idle_timeout: float
+    ack_timeout: float
+    stale_after: float
+    max_message: int
+    resync_interval: float
+    allow_plaintext: bool
+    seed: int
+
+
+def connect(exchange: str | Adapter, url: str | None = None, **options: Unpack[FeedOptions]) -> Feed:
+    """An async feed for ``exchange`` (an adapter name or object); ``url`` overrides the endpoint."""
     adapter = adapters.get(exchange) if isinstance(exchange, str) else exchange
     return Feed(adapter, url, **options)
 
 
 def connect_sync(
-    exchange: str | Adapter, url: str | None = None, *, backend: str = "asyncio", **options: Any
+    exchange: str | Adapter, url: str | None = None, *, backend: str = "asyncio", **options: Unpack[FeedOptions]
 ) -> SyncFeed:
     """A blocking feed for ``exchange``, run on a background event loop (``backend``)."""
     return SyncFeed(connect(exchange, url, **options), backend=backend)
@@ -40,14 +59,25 @@ def connect_sync(
 
 __all__ = [
     "Adapter",
+    "BookTop",
+    "BookView",
     "Capabilities",
     "Codec",
+    "ConnectFailed",
+    "Connection",
+    "Connector",
+    "EventSource",
     "Feed",
     "FeedClosed",
+    "FeedOptions",
+    "FeedSession",
+    "FeedSettings",
     "FeedStats",
     "ReconnectPolicy",
     "SyncFeed",
+    "SyncSource",
     "UnsupportedSubscription",
+    "WebSocketConnector",
     "book",
     "candles",
     "connect",

@@ -47,6 +47,12 @@ class Codec(Protocol):
         """
         ...
 
+    reconnect_reason: str | None
+
+    def decode_frame(self, frame: bytes | str, received_ns: int) -> list[Event]:
+        """Events carried by one received frame; may raise on malformed input."""
+        ...
+
     def ping(self) -> str | None:
         """The protocol's keep-alive request, or None to use WebSocket ping frames."""
         ...
@@ -76,6 +82,8 @@ class Adapter:
     simulator: Callable[..., Simulator] | None = None
     request_limit: RequestLimit | None = None
     """The exchange's published limit on client requests; the feed paces its frames to it."""
+    tolerates_crossed_books: bool = False
+    """The venue documents brief crossed books, so a crossed book is not an integrity failure there."""
 
     def check(self, subscription: Subscription) -> None:
         """Raise ``UnsupportedSubscription`` if this adapter cannot serve ``subscription``."""

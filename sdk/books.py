@@ -7,11 +7,16 @@ once, stops being applied, and becomes valid again only from a fresh snapshot.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Protocol, TypeVar
 
 from schemas.events import BookInvalidated, BookResynced, BookSnapshot, BookUpdate, Event
 from sdk.book import ChecksumScheme, OrderBook
+from sdk.subscriptions import EVERY_SYMBOL
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -50,58 +55,76 @@ class BookTop:
         return self.asks[0][0] - self.bids[0][0] if self.bids and self.asks else None
 
 
-class BookView:
-    """A read-only view of one maintained book (live: it reflects later updates)."""
+class ReadOnLoop(Protocol):
+    """Runs a read where the book is written (the sync face: on the feed's event loop thread)."""
 
-    def __init__(self, book: OrderBook, state: _BookState) -> None:
-        self._book = book
-        self._state = state
+    def __call__(self, read: Callable[[], T]) -> T: ...
+
+
+def read_here(read: Callable[[], T]) -> T:
+    return read()
+
+
+class BookView:
+    """A read-only view of one maintained book, the same type on both faces.
+
+    It is live: each read reflects the book at that moment. Before the first snapshot (and after
+    an invalidation) the book reads as empty and ``valid`` is False, so a view can be taken as soon
+    as the book is subscribed. On the sync face every read runs on the feed's own thread, so it
+    is consistent; ``top()`` copies several levels at once.
+    """
+
+    def __init__(self, keeper: BookKeeper, symbol: str, run: ReadOnLoop = read_here) -> None:
+        self._keeper = keeper
+        self._symbol = symbol
+        self._run = run
 
     @property
     def symbol(self) -> str:
-        return self._book.symbol
+        return self._symbol
 
     @property
     def valid(self) -> bool:
-        """False from a failed check until the fresh snapshot of the resync arrives."""
-        return self._state.valid
+        """False until a snapshot arrived, and from a failed check until the resync's snapshot."""
+        return self._run(lambda: self._keeper.is_valid(self._symbol))
 
     @property
     def updated_ns(self) -> int | None:
         """Exchange time (else receive time) of the last snapshot or update applied."""
-        return self._book.updated_ns
+        return self._run(lambda: self._sides().updated_ns)
 
     @property
     def best_bid(self) -> tuple[Decimal, Decimal] | None:
-        top = self._book.bids.top(1)
+        top = self.bids(1)
         return top[0] if top else None
 
     @property
     def best_ask(self) -> tuple[Decimal, Decimal] | None:
-        top = self._book.asks.top(1)
+        top = self.asks(1)
         return top[0] if top else None
 
     @property
     def mid(self) -> Decimal | None:
-        bid, ask = self._book.bids.best(), self._book.asks.best()
-        return (bid + ask) / 2 if bid is not None and ask is not None else None
+        return self.top(1).mid
 
     @property
     def spread(self) -> Decimal | None:
-        bid, ask = self._book.bids.best(), self._book.asks.best()
-        return ask - bid if bid is not None and ask is not None else None
+        return self.top(1).spread
 
     def bids(self, count: int = 10) -> list[tuple[Decimal, Decimal]]:
         """The best ``count`` bids as (price, qty), highest first."""
-        return self._book.bids.top(count)
+        return self._run(lambda: self._sides().bids.top(count))
 
     def asks(self, count: int = 10) -> list[tuple[Decimal, Decimal]]:
         """The best ``count`` asks as (price, qty), lowest first."""
-        return self._book.asks.top(count)
+        return self._run(lambda: self._sides().asks.top(count))
 
     def top(self, count: int = 10) -> BookTop:
-        """A frozen copy of the best ``count`` levels a side, with validity and time."""
-        return BookTop(self.symbol, self.valid, self.updated_ns, self.bids(count), self.asks(count))
+        """A frozen copy of the best ``count`` levels a side, with validity and time, taken at once."""
+        return self._run(lambda: self._keeper.top(self._symbol, count))
+
+    def _sides(self) -> OrderBook:
+        return self._keeper.book(self._symbol)
 
 
 @dataclass
@@ -115,8 +138,10 @@ class _BookState:
 class BookKeeper:
     """Every book a feed maintains, keyed by symbol."""
 
-    def __init__(self, exchange: str) -> None:
+    def __init__(self, exchange: str, *, tolerate_crossed: bool = False) -> None:
         self.exchange = exchange
+        self.tolerate_crossed = tolerate_crossed
+        """The venue documents brief crossed books: a crossed book is then not an integrity failure."""
         self.stats = BookStats()
         self._books: dict[str, tuple[OrderBook, _BookState]] = {}
         self._verify: dict[str, bool] = {}
@@ -134,14 +159,28 @@ class BookKeeper:
         for _, state in self._books.values():
             state.valid = False
 
-    def view(self, symbol: str) -> BookView:
-        """The maintained book of ``symbol``; KeyError until its first snapshot."""
-        book, state = self._books[symbol]
-        return BookView(book, state)
+    def view(self, symbol: str, run: ReadOnLoop = read_here) -> BookView:
+        """The maintained book of ``symbol``; KeyError unless a book subscription covers it."""
+        if symbol not in self._books and symbol not in self._verify and EVERY_SYMBOL not in self._verify:
+            raise KeyError(f"no book subscribed for {symbol!r}")
+        return BookView(self, symbol, run)
+
+    def is_valid(self, symbol: str) -> bool:
+        entry = self._books.get(symbol)
+        return entry is not None and entry[1].valid
+
+    def book(self, symbol: str) -> OrderBook:
+        """The book of ``symbol`` as maintained, empty before its first snapshot."""
+        entry = self._books.get(symbol)
+        return entry[0] if entry is not None else OrderBook(symbol, 0, None)
+
+    def top(self, symbol: str, count: int) -> BookTop:
+        book = self.book(symbol)
+        return BookTop(symbol, self.is_valid(symbol), book.updated_ns, book.bids.top(count), book.asks.top(count))
 
     def on_snapshot(self, snapshot: BookSnapshot, scheme: ChecksumScheme | None) -> Event | None:
         """Replace the book; returns ``BookResynced`` when this ends an invalidation."""
-        verify = self._verify.get(snapshot.symbol, self._verify.get("*"))  # "*": every symbol
+        verify = self._verify.get(snapshot.symbol, self._verify.get(EVERY_SYMBOL))
         if verify is None:
             return None
         entry = self._books.get(snapshot.symbol)
@@ -200,7 +239,7 @@ class BookKeeper:
             if computed != expected:
                 return self._invalidate(book, state, now, "checksum", expected=expected, computed=computed)
         bids, asks = book.bids.prices, book.asks.prices
-        if bids and asks and bids[-1] >= asks[0]:  # crossed: no exchange publishes such a book
+        if bids and asks and bids[-1] >= asks[0] and not self.tolerate_crossed:  # crossed: no honest book is
             return self._invalidate(book, state, now, "crossed")
         return None
 

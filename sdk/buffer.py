@@ -15,17 +15,9 @@ from typing import Literal
 import anyio
 
 from schemas.events import Event, EventsDropped
+from sdk.errors import FeedClosed
 
 Overflow = Literal["wait", "drop_oldest", "fail"]
-
-
-class FeedClosed(Exception):
-    """The feed has ended; the message says why. ``failed`` is true when it ended by a policy
-    (reconnects given up, a consumer too slow for ``overflow="fail"``), not by the user."""
-
-    def __init__(self, reason: str, *, failed: bool = False) -> None:
-        super().__init__(reason)
-        self.failed = failed
 
 
 class BufferOverflow(Exception):
@@ -47,7 +39,8 @@ class EventBuffer:
         self._overflow = overflow
         self._readable: anyio.Event | None = None
         self._writable: anyio.Event | None = None
-        self._closed: FeedClosed | None = None
+        self._closed: Exception | None = None
+        """What a reader gets once everything buffered is read: ``FeedClosed``, or the error that ended the feed."""
 
     def __len__(self) -> int:
         return len(self._front) + len(self._events)
@@ -75,7 +68,7 @@ class EventBuffer:
                 if from_batch:  # a single batch bigger than the whole buffer: its oldest go too
                     dropped += events[:from_batch]
                     events = events[from_batch:]
-        self.notify(events)
+        self.append_notices(events)
         return dropped
 
     def notify_gap(self, notices: list[Event]) -> None:
@@ -102,7 +95,7 @@ class EventBuffer:
                 self._front.append(notice)
         self._wake_reader()
 
-    def notify(self, events: list[Event]) -> None:
+    def append_notices(self, events: list[Event]) -> None:
         """Append events regardless of capacity: notices about the stream itself (drops, endings)."""
         if self._closed is not None or not events:
             return
@@ -134,10 +127,10 @@ class EventBuffer:
         self._wake_writer()
         return batch
 
-    def close(self, reason: str = "feed closed", *, failed: bool = False) -> None:
-        """End the stream: readers get what is buffered, then ``FeedClosed(reason)``."""
+    def close(self, reason: str = "feed closed", *, failed: bool = False, error: Exception | None = None) -> None:
+        """End the stream: readers get what is buffered, then ``FeedClosed(reason)`` (or ``error`` itself)."""
         if self._closed is None:
-            self._closed = FeedClosed(reason, failed=failed)
+            self._closed = error or FeedClosed(reason, failed=failed)
         for waiter in (self._readable, self._writable):
             if waiter is not None:
                 waiter.set()

@@ -35,6 +35,8 @@ class CodecBase(ABC):
 
     def __init__(self) -> None:
         self._last_request_id = 0
+        self.reconnect_reason: str | None = None
+        """Set while decoding when the venue asked for a new connection; the session drops this one."""
 
     def next_request_id(self) -> int:
         """A fresh id for a request, unique on this connection."""

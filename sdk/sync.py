@@ -1,64 +1,74 @@
-"""The blocking face of a feed, for code that is not async.
+"""The blocking face, for code that is not async.
 
-It runs the very same ``Feed`` on an event loop in a background thread (anyio's blocking portal)
-and crosses threads once per batch of events, not once per event.
+It runs the very same async source (a ``Feed``, or any ``EventSource``) on an event loop in a
+background thread (anyio's blocking portal) and crosses threads once per batch of events, not once
+per event. ``SyncFeed`` has the surface of ``Feed`` method for method; a test keeps them equal.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Future
-from contextlib import AbstractContextManager, ExitStack
+from contextlib import AbstractAsyncContextManager, ExitStack
 from types import TracebackType
-from typing import Self
+from typing import Generic, Self, TypeVar
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from schemas.events import Event
 from schemas.subscription import Subscription
-from sdk.books import BookStats, BookTop
-from sdk.buffer import FeedClosed
-from sdk.feed import Feed, FeedStats
+from sdk.adapter import Adapter
+from sdk.books import BookStats, BookView
+from sdk.deprecation import deprecated_alias
+from sdk.errors import FeedClosed
+from sdk.feed import Feed
+from sdk.ledger import SubscriptionState
+from sdk.session import FeedStats
+from sdk.source import EventSource
 
 logger = logging.getLogger("xfeeds")
 
+S = TypeVar("S", bound=EventSource)
+T = TypeVar("T")
 
-class SyncFeed:
-    """A ``Feed`` driven from ordinary threads; use as a context manager.
 
-    Iterate it (``for event in feed``) for a blocking loop, or call ``on_event(callback)`` to have
-    events delivered on the feed's background thread while the calling thread does other work.
+async def _awaited(call: Callable[[], Awaitable[T]]) -> T:
+    return await call()
+
+
+class ReadOnPortal:
+    """Runs book reads on the feed's thread, so the sync face's book views are consistent."""
+
+    def __init__(self, portal: BlockingPortal) -> None:
+        self._portal = portal
+
+    def __call__(self, read: Callable[[], T]) -> T:
+        return self._portal.call(read)
+
+
+class SyncSource(Generic[S]):
+    """Any ``EventSource`` driven from ordinary threads; use as a context manager.
+
+    Iterate it (``for event in source``) for a blocking loop, or call ``on_event(callback)`` to have
+    events delivered on the background thread while the calling thread does other work. Leaving a
+    ``for`` loop early loses nothing: the next loop goes on where it stopped.
     """
 
-    def __init__(self, feed: Feed, *, backend: str = "asyncio") -> None:
-        self._feed = feed
+    def __init__(self, source: S, *, backend: str = "asyncio") -> None:
+        self._source = source
         self._backend = backend
         self._stack = ExitStack()
         self._portal: BlockingPortal | None = None
         self._delivery: Future[None] | None = None
-
-    @property
-    def stats(self) -> FeedStats:
-        return self._feed.stats
-
-    @property
-    def subscriptions(self) -> list[Subscription]:
-        return self._feed.subscriptions
-
-    @property
-    def book_stats(self) -> BookStats:
-        return self._feed.book_stats
-
-    def book(self, symbol: str, levels: int = 10) -> BookTop:
-        """A copy of ``symbol``'s maintained book, taken on the feed's thread so it is consistent."""
-        return self._require_portal().call(lambda: self._feed.book(symbol).top(levels))
+        self._unread: deque[Event] = deque()
 
     def __enter__(self) -> Self:
         with ExitStack() as stack:
             portal = stack.enter_context(start_blocking_portal(self._backend))
-            feed_context: AbstractContextManager[Feed] = portal.wrap_async_context_manager(self._feed)
-            stack.enter_context(feed_context)
+            source: AbstractAsyncContextManager[object] = self._source
+            stack.enter_context(portal.wrap_async_context_manager(source))
             self._portal = portal
             self._stack = stack.pop_all()
         return self
@@ -72,36 +82,38 @@ class SyncFeed:
         self.close()
 
     def close(self) -> None:
-        """Stop delivery, close the connection and the background event loop."""
+        """Stop delivery, close the source and the background event loop."""
         if self._delivery is not None:
             self._delivery.cancel()
-        self._stack.close()
+        stack, self._stack = self._stack, ExitStack()
         self._portal = None
-
-    def subscribe(self, *subscriptions: Subscription) -> None:
-        """As ``Feed.subscribe``: checked up front, acks arrive as events."""
-        self._require_portal().call(self._feed.subscribe, *subscriptions)
-
-    def unsubscribe(self, *subscriptions: Subscription) -> None:
-        self._require_portal().call(self._feed.unsubscribe, *subscriptions)
+        stack.close()
 
     def __iter__(self) -> Iterator[Event]:
-        portal = self._require_portal()
         while True:
+            while self._unread:
+                yield self._unread.popleft()
             try:
-                batch = portal.call(self._feed.next_batch)
+                self._unread.extend(self._await(self._source.next_batch))
             except FeedClosed as closed:
                 if closed.failed:  # ended by a policy, not by the user: say so
                     raise
                 return
-            yield from batch
+
+    def next_batch(self) -> list[Event]:
+        """Every event available now (at least one, blocking for it); ``FeedClosed`` at the end."""
+        if self._unread:
+            batch = list(self._unread)
+            self._unread.clear()
+            return batch
+        return self._await(self._source.next_batch)
 
     def on_event(self, callback: Callable[[Event], object]) -> Future[None]:
-        """Deliver every event to ``callback`` on the feed's background thread.
+        """Deliver every event to ``callback`` on the background thread.
 
         Returns at once. The callback runs on the event loop's thread, so a slow callback holds
         up reading (the buffer and TCP then push back). An exception it raises is logged and
-        counted in ``stats.callback_errors``; delivery goes on.
+        counted; delivery goes on.
         """
         if self._delivery is not None:
             raise RuntimeError("events are already being delivered to a callback")
@@ -109,19 +121,88 @@ class SyncFeed:
         return self._delivery
 
     async def _deliver(self, callback: Callable[[Event], object]) -> None:
+        unread, self._unread = list(self._unread), deque()
         while True:
-            try:
-                batch = await self._feed.next_batch()
-            except FeedClosed:
-                return
-            for event in batch:
+            for event in unread:
                 try:
                     callback(event)
                 except Exception:
-                    self._feed.stats.callback_errors += 1
+                    self._callback_failed()
                     logger.exception("event callback raised on %r", event)
+            try:
+                unread = await self._source.next_batch()
+            except FeedClosed:
+                return
+
+    def _callback_failed(self) -> None:
+        """Where a callback's exception is counted."""
+
+    def _await(self, call: Callable[[], Awaitable[T]]) -> T:
+        """Await ``call()`` on the event loop's thread and return its result (or raise its error)."""
+        return self._require_portal().call(_awaited, call)
+
+    def _on_loop(self, read: Callable[[], T]) -> T:
+        """Run ``read`` on the event loop's thread, where the source's state is written."""
+        return self._require_portal().call(read)
 
     def _require_portal(self) -> BlockingPortal:
         if self._portal is None:
             raise RuntimeError("use the feed inside a 'with' block")
         return self._portal
+
+
+class SyncFeed(SyncSource[Feed]):
+    """A ``Feed`` driven from ordinary threads: the same methods, blocking instead of awaiting."""
+
+    @property
+    def adapter(self) -> Adapter:
+        return self._source.adapter
+
+    @property
+    def url(self) -> str:
+        return self._source.url
+
+    @property
+    def stats(self) -> FeedStats:
+        return self._source.stats
+
+    @property
+    def book_stats(self) -> BookStats:
+        return self._source.book_stats
+
+    @property
+    def connected(self) -> bool:
+        return self._source.connected
+
+    @property
+    def buffered(self) -> int:
+        """As ``Feed.buffered``, plus events fetched by a loop that stopped early."""
+        return self._source.buffered + len(self._unread)
+
+    @property
+    def subscriptions(self) -> list[Subscription]:
+        """What the feed keeps subscribed (read on the feed's thread)."""
+        if self._portal is None:
+            return self._source.subscriptions
+        return self._on_loop(lambda: self._source.subscriptions)
+
+    def state(self, subscription: Subscription) -> SubscriptionState | None:
+        """As ``Feed.state``."""
+        return self._source.state(subscription)
+
+    def orderbook(self, symbol: str) -> BookView:
+        """As ``Feed.orderbook``: the same view type, each read taken on the feed's thread so it is consistent."""
+        return self._source.session.orderbook(symbol, ReadOnPortal(self._require_portal()))
+
+    book = deprecated_alias(orderbook, "SyncFeed.book", "SyncFeed.orderbook")
+
+    def subscribe(self, *subscriptions: Subscription, verify: bool = True) -> None:
+        """As ``Feed.subscribe``: checked up front, acks arrive as events."""
+        self._await(lambda: self._source.subscribe(*subscriptions, verify=verify))
+
+    def unsubscribe(self, *subscriptions: Subscription) -> None:
+        """As ``Feed.unsubscribe``."""
+        self._await(lambda: self._source.unsubscribe(*subscriptions))
+
+    def _callback_failed(self) -> None:
+        self._source.stats.callback_errors += 1

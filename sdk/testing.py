@@ -173,7 +173,7 @@ class AdapterConformance:
                 async for event in feed:
                     seen.append(event)
             market = simulator.market.state(self.symbol)
-            view = feed.book(self.symbol)
+            view = feed.orderbook(self.symbol)
             assert view.valid
             assert view.bids(10) == [(p, q) for p, q in market.bids.top(10)]
             assert view.asks(10) == [(p, q) for p, q in market.asks.top(10)]

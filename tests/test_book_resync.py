@@ -29,7 +29,7 @@ async def test_corrupted_checksum_resyncs_one_symbol_only(exchange: str) -> None
                     simulator.corrupt_next_checksum("BTC/USD")
                 if any(isinstance(e, BookResynced) for e in events) and updates > 400:
                     break
-        btc, eth = feed.book("BTC/USD"), feed.book("ETH/USD")
+        btc, eth = feed.orderbook("BTC/USD"), feed.orderbook("ETH/USD")
         assert btc.valid and eth.valid
         assert feed.book_stats.failures == 1 and feed.book_stats.resyncs == 1
         assert feed.book_stats.checks > 400
@@ -65,9 +65,9 @@ async def test_verification_can_be_switched_off_per_subscription() -> None:
                 if sum(isinstance(e, BookUpdate) for e in events) > 100:
                     break
         assert not any(isinstance(e, BookInvalidated) for e in events)
-        assert feed.book("BTC/USD").valid  # maintained, just not checked
-        assert feed.book("BTC/USD").mid is not None
-        view = feed.book("ETH/USD")
+        assert feed.orderbook("BTC/USD").valid  # maintained, just not checked
+        assert feed.orderbook("BTC/USD").mid is not None
+        view = feed.orderbook("ETH/USD")
         assert view.valid and view.spread is not None and view.spread > 0
         assert view.updated_ns is not None
         assert len(view.bids(5)) == 5 and view.bids(5)[0] == view.best_bid

@@ -99,6 +99,6 @@ async def test_chaos(exchange: str, anyio_backend: str) -> None:
 
 def _valid(feed: sdk.Feed, symbol: str) -> bool:
     try:
-        return feed.book(symbol).valid
+        return feed.orderbook(symbol).valid
     except KeyError:
         return False

@@ -85,7 +85,7 @@ async def test_async_facade(exchange: str) -> None:
             async for event in feed:
                 if user.on_event(event):
                     break
-        check(user, feed.book("BTC/USD").mid)
+        check(user, feed.orderbook("BTC/USD").mid)
 
 
 @pytest.mark.parametrize("exchange", EXCHANGES)
@@ -101,7 +101,7 @@ def test_sync_facade_iteration_and_callbacks(exchange: str) -> None:
             for event in feed:
                 if user.on_event(event) or time.monotonic() > deadline:
                     break
-            check(user, feed.book("BTC/USD").mid)
+            check(user, feed.orderbook("BTC/USD").mid)
 
         called_back = MidAndVolume()
         with sdk.connect_sync(exchange, simulator.url) as feed:
@@ -111,4 +111,4 @@ def test_sync_facade_iteration_and_callbacks(exchange: str) -> None:
             while called_back.trades < 10 and time.monotonic() < deadline:
                 time.sleep(0.01)
             assert called_back.trades >= 10
-            assert feed.book("BTC/USD").valid
+            assert feed.orderbook("BTC/USD").valid

@@ -55,7 +55,7 @@ async def slow_consumer(overflow: str) -> tuple[list[Event], sdk.Feed, int]:
             try:
                 async for event in feed:
                     delivered.append(event)
-                    most_buffered = max(most_buffered, len(feed._buffer))
+                    most_buffered = max(most_buffered, feed.buffered)
                     await anyio.sleep(0.01)
             except sdk.FeedClosed as closed:
                 endings.append(closed)
@@ -205,7 +205,7 @@ async def test_backoff_grows_while_connections_die_young() -> None:
                         break
                 if isinstance(event, Trade | Reconnected) or event.__class__.__name__ == "Status":
                     await simulator.drop_connections()
-        assert feed._failed_attempts == 5  # never reset: no connection stayed up 60 s
+        assert feed.session.backoff_attempts == 5  # never reset: no connection stayed up 60 s
 
 
 @pytest.mark.parametrize("exchange", ["kraken", "kraken-v1"])
@@ -355,4 +355,4 @@ async def test_a_slow_reading_server_still_serves_everything() -> None:
                         acked.add(event.subscription)
                     if acked == set(wanted):
                         break
-            assert feed.book("ETH/USD").valid
+            assert feed.orderbook("ETH/USD").valid

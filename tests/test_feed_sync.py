@@ -85,7 +85,7 @@ def test_book_copy_from_the_blocking_facade(simulator: KrakenV1Simulator) -> Non
             updates += isinstance(event, BookUpdate)
             if updates == 50:
                 break
-        top = feed.book("BTC/USD", levels=5)
+        top = feed.orderbook("BTC/USD").top(5)
     assert top.valid and top.symbol == "BTC/USD"
     assert len(top.bids) == len(top.asks) == 5
     assert top.best_bid == top.bids[0] and top.best_ask == top.asks[0]

@@ -44,7 +44,7 @@ async def test_every_channel_and_a_refused_legacy_symbol() -> None:
             sdk.trades("XBT/USD"),
         )
         events = await collect(feed, 600)
-        assert feed.book("BTC/USD").valid
+        assert feed.orderbook("BTC/USD").valid
         assert feed.book_stats.checks > 50 and feed.book_stats.failures == 0
     kinds = {type(e) for e in events}
     assert {Trade, Ticker, Quote, Candle, BookUpdate} <= kinds
@@ -79,7 +79,7 @@ async def test_reconnect_restores_books_with_precision() -> None:
         await collect(feed, 50)
         await simulator.drop_connections()
         events = await collect(feed, 200)
-        assert feed.book("ETH/USD").valid
+        assert feed.orderbook("ETH/USD").valid
     assert not any(isinstance(e, BookInvalidated) for e in events)
 
 

@@ -252,7 +252,7 @@ async def test_reconnect_delivers_each_trade_once_despite_the_replay() -> None:
                         await simulator.drop_connections()
                     if len(trades) == 80:
                         break
-        assert feed.book("BCH/USD").valid
+        assert feed.orderbook("BCH/USD").valid
     ids = [t.trade_id for t in trades]
     assert len(set(ids)) == len(ids), "the replay after the reconnect was de-duplicated"
     assert any(e.__class__.__name__ == "Reconnected" for e in events)
@@ -320,7 +320,7 @@ async def test_every_security_with_one_book_subscription() -> None:
                 if len(snapshots) == 4 and len(events) > 100:
                     break
         for symbol in ("BTC/USD", "BCH/USD", "ETH/USD", "LTC/USD"):
-            view = feed.book(symbol)
+            view = feed.orderbook(symbol)
             assert view.valid
             assert len(view.bids(10)) == 5
     assert [e.subscription for e in events if isinstance(e, Subscribed)] == [every]
