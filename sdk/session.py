@@ -123,6 +123,11 @@ class FeedSession:
     # -- queries ----------------------------------------------------------------------------
 
     @property
+    def codec(self) -> Codec:
+        """The codec of the current (or last) connection."""
+        return self._codec
+
+    @property
     def subscriptions(self) -> list[Subscription]:
         return list(self._ledger)
 

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import types
 import typing
+from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import Any, ClassVar, Literal, get_args, get_origin
+from typing import Any, ClassVar, Literal, TypeVar, get_args, get_origin
 
 import anyio
 import msgspec
@@ -32,9 +33,40 @@ from schemas.events import BookInvalidated, ErrorEvent, Event, Trade
 from schemas.subscription import Subscription
 from sdk.adapter import Adapter
 from sdk.feed import Feed
+from sdk.source import EventSource
 from sdk.subscriptions import book, candles, instruments, quotes, ticker, trades
 
 ASSETS = ("BTC", "ETH", "USD", "EUR", "BCH", "LTC", "DOGE", "SOL", "USDT")
+
+
+E = TypeVar("E")
+
+
+def of(kind: type[E], events: Iterable[Event]) -> list[E]:
+    """The events of one type, in order."""
+    return [event for event in events if isinstance(event, kind)]
+
+
+async def collect_until(
+    source: EventSource, done: Callable[[list[Event]], bool], timeout: float = 10.0
+) -> list[Event]:
+    """Events from ``source`` until ``done(events)`` holds; ``TimeoutError`` after ``timeout`` seconds."""
+    events: list[Event] = []
+    with anyio.fail_after(timeout):
+        async for event in source:
+            events.append(event)
+            if done(events):
+                break
+    return events
+
+
+async def collect_for(source: EventSource, seconds: float) -> list[Event]:
+    """Every event ``source`` delivers within ``seconds``."""
+    events: list[Event] = []
+    with anyio.move_on_after(seconds):
+        async for event in source:
+            events.append(event)
+    return events
 
 
 def wire_decimals(max_places: int = 10) -> st.SearchStrategy[Decimal]:

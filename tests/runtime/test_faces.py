@@ -1,0 +1,50 @@
+"""The async and the sync face offer the same surface, method for method and parameter for parameter."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+import sdk
+from sdk.memory import MemoryConnector
+from tests.core.toy import toy_adapter
+
+SAME_ROLE = {"__aenter__": "__enter__", "__aexit__": "__exit__", "__aiter__": "__iter__", "aclose": "close"}
+"""Async names and their blocking counterparts."""
+
+ONE_FACE_ONLY = {
+    "__anext__": "the sync face iterates with a generator (__iter__)",
+    "session": "the sans-I/O core lives on the feed's event loop thread; the sync face reads it through the portal",
+    "on_event": "callback delivery on the background thread exists because the sync caller's thread is busy",
+}
+
+
+def surface(face: object) -> set[str]:
+    names = {name for name in dir(face) if not name.startswith("_")}
+    names |= {name for name in ("__aenter__", "__aexit__", "__aiter__", "__anext__", "__enter__", "__exit__", "__iter__") if hasattr(face, name)}
+    return names
+
+
+def faces() -> tuple[sdk.Feed, sdk.SyncFeed]:
+    return sdk.connect(toy_adapter(), connector=MemoryConnector()), sdk.connect_sync(toy_adapter(), connector=MemoryConnector())
+
+
+def test_every_public_name_exists_on_both_faces() -> None:
+    feed, sync = faces()
+    async_names = {SAME_ROLE.get(name, name) for name in surface(feed)} - ONE_FACE_ONLY.keys()
+    sync_names = surface(sync) - ONE_FACE_ONLY.keys()
+    assert async_names == sync_names, f"only async: {async_names - sync_names}; only sync: {sync_names - async_names}"
+
+
+@pytest.mark.parametrize("name", ["subscribe", "unsubscribe", "state", "orderbook", "book", "next_batch"])
+def test_shared_methods_take_the_same_parameters(name: str) -> None:
+    feed, sync = faces()
+    async_parameters = list(inspect.signature(getattr(feed, name)).parameters.values())
+    sync_parameters = list(inspect.signature(getattr(sync, name)).parameters.values())
+    assert [(p.name, p.kind, p.default) for p in async_parameters] == [(p.name, p.kind, p.default) for p in sync_parameters]
+
+
+def test_both_faces_return_the_same_book_view_type() -> None:
+    feed, sync = faces()
+    assert inspect.signature(feed.orderbook).return_annotation == inspect.signature(sync.orderbook).return_annotation
