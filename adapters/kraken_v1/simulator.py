@@ -28,9 +28,10 @@ from adapters.kraken_v1.wire import (
     SubscriptionStatus,
     SystemStatus,
 )
+from sdk.l2diff import LevelChange
 from sdk.simulation.market import Instrument, InstrumentState, MarketStep, SimTrade
 from sdk.simulation.simulator import Session, Simulator
-from sdk.simulation.window import DepthWindow, LevelChange
+from sdk.simulation.window import DepthWindow
 from sdk.transport import WebSocket
 
 _NAMES = ("trade", "book", "ticker", "spread", "ohlc")
