@@ -1,47 +1,30 @@
-"""Deterministic Kraken frame corpora, rendered by the project's own simulators without sockets.
+"""Deterministic Kraken frame corpora, rendered by the project's own simulator sessions.
 
-A simulator session renders market steps into exactly the frames it would send (book-10 updates
-with correct checksums, trades, tickers); here its socket is a list.
+A simulator session is sans-I/O: it answers subscribe requests and renders market steps into
+exactly the frames it would send (book-10 updates with correct checksums, trades, tickers), so a
+corpus is those frames collected from direct calls, with no socket and no event loop.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-import anyio
-
-from adapters.kraken.simulator import KrakenSession, KrakenSimulator
-from adapters.kraken_v1.simulator import KrakenV1Session, KrakenV1Simulator
-from sdk.simulation.simulator import Session, Simulator
+from adapters.kraken.simulator import KrakenSimulator
+from adapters.kraken_v1.simulator import KrakenV1Simulator
+from sdk.simulation.simulator import Simulator
 
 STEP_NS = 1_000_000
 START_NS = 1_700_000_000_000_000_000
 
 
-class _Recorder:
-    """Stands in for a session's WebSocket: keeps every text frame."""
-
-    def __init__(self) -> None:
-        self.frames: list[str] = []
-
-    async def send_text(self, text: str) -> None:
-        self.frames.append(text)
-
-
-def _render(simulator: Simulator, session_type: type[Session], requests: Sequence[str], count: int) -> list[str]:
-    async def render() -> list[str]:
-        recorder = _Recorder()
-        session: Any = session_type(simulator, recorder)  # type: ignore[arg-type]
-        for request in requests:
-            await session.on_message(request.encode())
-        now = START_NS
-        while len(recorder.frames) < count:
-            now += STEP_NS
-            await session.on_market(simulator.market.step(now))
-        return recorder.frames
-
-    return anyio.run(render)
+def _render(simulator: Simulator, requests: Sequence[str], count: int) -> list[str]:
+    session = simulator.new_session()
+    now = START_NS
+    frames = [frame for request in requests for frame in session.on_message(request.encode(), now).frames]
+    while len(frames) < count:
+        now += STEP_NS
+        frames += session.on_market(simulator.market.step(now))
+    return frames
 
 
 def kraken_v1_frames(count: int, *, seed: int = 42) -> list[str]:
@@ -50,7 +33,7 @@ def kraken_v1_frames(count: int, *, seed: int = 42) -> list[str]:
         f'{{"event":"subscribe","pair":["XBT/USD"],"subscription":{options}}}'
         for options in ('{"name":"book","depth":10}', '{"name":"trade"}', '{"name":"ticker"}')
     ]
-    frames = _render(KrakenV1Simulator(seed=seed), KrakenV1Session, requests, count)
+    frames = _render(KrakenV1Simulator(seed=seed), requests, count)
     return [frame for frame in frames if frame.startswith("[")]
 
 
@@ -63,5 +46,5 @@ def kraken_v2_frames(count: int, *, seed: int = 42) -> list[str]:
         '{"method":"subscribe","params":{"channel":"trade","symbol":["BTC/USD"]},"req_id":3}',
         '{"method":"subscribe","params":{"channel":"ticker","symbol":["BTC/USD"]},"req_id":4}',
     ]
-    frames = _render(KrakenSimulator(seed=seed), KrakenSession, requests, count)
+    frames = _render(KrakenSimulator(seed=seed), requests, count)
     return [frame for frame in frames if frame.startswith('{"channel"')]

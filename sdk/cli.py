@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import anyio
 import msgspec
@@ -19,6 +20,9 @@ from sdk import subscriptions
 from sdk.feed import Feed
 from sdk.reconnect import ReconnectPolicy
 from sdk.render import describe
+
+if TYPE_CHECKING:
+    from sdk.simulation.simulator import Simulator
 
 CHANNELS = ("trades", "book", "ticker", "quotes", "candles")
 
@@ -175,10 +179,10 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _drop_midway(simulator: object, delay: float) -> None:
+async def _drop_midway(simulator: Simulator, delay: float) -> None:
     await anyio.sleep(delay)
     print("# the simulator drops every connection now; the feed reconnects and resubscribes", flush=True)
-    await simulator.drop_connections()  # type: ignore[attr-defined]
+    await simulator.drop_connections()
 
 
 def _schema(args: argparse.Namespace) -> int:

@@ -19,7 +19,6 @@ from websockets.client import ClientProtocol
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.protocol import Protocol, State
-from websockets.server import ServerProtocol
 from websockets.uri import parse_uri
 
 DEFAULT_MAX_MESSAGE = 4 * 1024 * 1024
@@ -154,7 +153,7 @@ class WebSocket:
             if self.muted:
                 self._protocol.data_to_send()  # discarded
                 return
-            await _send_pending(self._protocol, self._stream)
+            await send_pending(self._protocol, self._stream)
 
 
 async def connect(
@@ -193,43 +192,30 @@ async def _connect(url: str, max_message: int, ssl_context: ssl.SSLContext | Non
     protocol = ClientProtocol(uri, max_size=max_message)
     protocol.send_request(protocol.connect())
     try:
-        _, leftover = await _read_until(protocol, stream, Response)
+        _, leftover = await read_upgrade(protocol, stream, Response)
         if protocol.handshake_exc is not None:
             raise HandshakeFailed(f"{url}: {protocol.handshake_exc}") from protocol.handshake_exc
     except BaseException:
         await stream.aclose()
         raise
-    return _open(protocol, stream, leftover)
+    return open_websocket(protocol, stream, leftover)
 
 
-async def accept(stream: anyio.abc.ByteStream, *, max_message: int = DEFAULT_MAX_MESSAGE) -> WebSocket:
-    """Complete the server side of the upgrade on a freshly accepted stream."""
-    protocol = ServerProtocol(max_size=max_message)
-    request, leftover = await _read_until(protocol, stream, Request)
-    assert isinstance(request, Request)
-    response = protocol.accept(request)
-    protocol.send_response(response)
-    await _send_pending(protocol, stream)
-    if response.status_code != 101:
-        await stream.aclose()
-        raise HandshakeFailed(f"refused upgrade: {response.status_code} {response.reason_phrase}")
-    return _open(protocol, stream, leftover)
-
-
-def _open(protocol: Protocol, stream: anyio.abc.ByteStream, leftover: list[object]) -> WebSocket:
+def open_websocket(protocol: Protocol, stream: anyio.abc.ByteStream, leftover: list[object]) -> WebSocket:
+    """The connection once either side's upgrade is done; ``leftover`` are events read past the upgrade."""
     websocket = WebSocket(protocol, stream)
     websocket._backlog = websocket._collect(leftover)
     return websocket
 
 
-async def _read_until(
-    protocol: ClientProtocol | ServerProtocol,
+async def read_upgrade(
+    protocol: Protocol,
     stream: anyio.abc.ByteStream,
     kind: type[Request] | type[Response],
 ) -> tuple[object, list[object]]:
     """Drive the HTTP upgrade until ``kind`` arrives; also returns the events after it."""
     while True:
-        await _send_pending(protocol, stream)
+        await send_pending(protocol, stream)
         try:
             data = await stream.receive(_READ_SIZE)
         except (anyio.EndOfStream, anyio.BrokenResourceError, OSError) as exc:
@@ -241,7 +227,8 @@ async def _read_until(
                 return event, list(events[index + 1 :])
 
 
-async def _send_pending(protocol: Protocol, stream: anyio.abc.ByteStream) -> None:
+async def send_pending(protocol: Protocol, stream: anyio.abc.ByteStream) -> None:
+    """Write whatever ``protocol`` has queued to ``stream``."""
     for chunk in protocol.data_to_send():
         if chunk:
             await stream.send(chunk)

@@ -7,21 +7,19 @@ needs to verify them.
 
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 from typing import Any
 
-import anyio
 import msgspec
 
 from adapters.kraken.wire import Params, Request
 from adapters.kraken_checksum import KrakenChecksum
 from adapters.kraken_market import INSTRUMENTS, QTY_DECIMALS, price_decimals
 from adapters.kraken_v1.channels import BOOK_DEPTHS, OHLC_MINUTES
-from sdk.simulation.market import Instrument, InstrumentState, MarketStep, SimTrade
-from sdk.simulation.simulator import Session, Simulator
+from sdk.simulation.market import Instrument, InstrumentState, MarketStep, SimTrade, SyntheticMarket
+from sdk.simulation.session import Reply, Session, flip_number_after
+from sdk.simulation.simulator import Simulator
 from sdk.simulation.window import DepthWindow
-from sdk.transport import WebSocket
 from sdk.wiretext import ns_to_rfc3339
 
 _CHANNELS = ("book", "trade", "ticker", "ohlc")
@@ -32,88 +30,100 @@ Key = tuple[str, str]
 class KrakenSimulator(Simulator):
     """Kraken v2 on loopback. ``xfeeds simulate kraken --port 8765`` runs one."""
 
-    exchange = "kraken"
-
     def instruments(self) -> list[Instrument]:
         return INSTRUMENTS
 
-    def new_session(self, websocket: WebSocket) -> Session:
-        return KrakenSession(self, websocket)
+    def new_session(self) -> KrakenSession:
+        return KrakenSession(self.market)
 
 
 class KrakenSession(Session):
     """One client connection: its subscriptions, and what each book subscriber holds."""
 
-    def __init__(self, simulator: Simulator, websocket: WebSocket) -> None:
-        super().__init__(simulator, websocket)
+    def __init__(self, market: SyntheticMarket) -> None:
+        super().__init__(market)
         self._decoder = msgspec.json.Decoder(Request)
         self._encoder = msgspec.json.Encoder()
         self._subscriptions: dict[Key, Params] = {}
         self._windows: dict[str, DepthWindow] = {}
         self._best: dict[str, tuple[Decimal, Decimal, Decimal, Decimal]] = {}
-        self._precision = {i.symbol: (price_decimals(i), QTY_DECIMALS) for i in simulator.instruments()}
+        self._instruments = [state.instrument for state in market.states.values()]
+        self._precision = {i.symbol: (price_decimals(i), QTY_DECIMALS) for i in self._instruments}
 
-    async def on_open(self) -> None:
+    def on_open(self, now_ns: int) -> list[str]:
         status = {"system": "online", "api_version": "v2", "version": "2.0.10"}
-        await self._push("status", "update", [{**status, "connection_id": 18125794168470749634}])
+        return [self._push("status", "update", [{**status, "connection_id": 18125794168470749634}])]
 
     def status(self, state: str) -> str:
         data = [{"system": state, "api_version": "v2", "version": "2.0.10"}]
         return self._encoder.encode({"channel": "status", "type": "update", "data": data}).decode()
 
-    def heartbeat(self) -> str | None:
+    def heartbeat(self, now_ns: int) -> str | None:
         return '{"channel":"heartbeat"}' if self._subscriptions else None
 
-    async def on_message(self, data: bytes) -> None:
-        received = time.time_ns()
+    def on_message(self, data: bytes, now_ns: int) -> Reply:
+        reply = Reply()
         try:
             request = self._decoder.decode(data)
         except msgspec.DecodeError:
-            await self._reply({"error": "Malformed request", "success": False}, received)
-            return
+            reply.send(self._reply({"error": "Malformed request", "success": False}, now_ns))
+            return reply
         if request.method == "ping":
             if request.params is not None:
                 error = "Unsupported field: 'params' for the given msg type: ping"
-                await self._reply({"error": error, "method": "ping", "success": False}, received, request)
+                reply.send(self._reply({"error": error, "method": "ping", "success": False}, now_ns, request))
             else:
-                await self._reply({"method": "pong"}, received, request)
+                reply.send(self._reply({"method": "pong"}, now_ns, request))
         elif request.method in ("subscribe", "unsubscribe") and request.params is not None:
             params = request.params
             if params.channel == "instrument":
-                await self._instrument(request, received)
+                self._instrument(request, reply, now_ns)
             else:
                 for symbol in params.symbol or []:
-                    await self._subscription(request, params, symbol, received)
+                    self._subscription(request, params, symbol, reply, now_ns)
         else:
-            await self._reply({"error": "Unsupported event", "success": False}, received, request)
+            reply.send(self._reply({"error": "Unsupported event", "success": False}, now_ns, request))
+        return reply
+
+    def refuse(self, data: bytes, reason: str, now_ns: int) -> list[str] | None:
+        try:
+            request = self._decoder.decode(data)
+        except msgspec.DecodeError:
+            return None
+        if request.method != "subscribe" or request.params is None:
+            return None
+        if request.params.channel == "instrument":
+            return [self._reply({"error": reason, "method": "subscribe", "success": False}, now_ns, request)]
+        return [self._refusal_of(request, symbol, reason, now_ns) for symbol in request.params.symbol or []]
+
+    def corrupt_checksum(self, frame: str, symbol: str) -> str | None:
+        if not frame.startswith('{"channel":"book"') or f'"symbol":"{symbol}"' not in frame:
+            return None
+        return flip_number_after(frame, '"checksum":')
 
     # -- subscriptions ----------------------------------------------------------------------
 
-    async def _subscription(self, request: Request, params: Params, symbol: str, received: int) -> None:
+    def _subscription(self, request: Request, params: Params, symbol: str, reply: Reply, now_ns: int) -> None:
         key = (params.channel, symbol)
         if request.method == "unsubscribe":
             if self._subscriptions.pop(key, None) is None:
-                await self._refuse(request, symbol, "Subscription Not Found", received)
+                reply.send(self._refusal_of(request, symbol, "Subscription Not Found", now_ns))
                 return
             self._windows.pop(symbol, None) if params.channel == "book" else None
-            await self._acknowledge(request, params, symbol, received)
+            reply.send(self._acknowledgement(request, params, symbol, now_ns))
             return
         problem = self._refusal(params, symbol)
         if problem is None and key in self._subscriptions:
             problem = "Already subscribed"
         if problem is not None:
-            await self._refuse(request, symbol, problem, received)
+            reply.send(self._refusal_of(request, symbol, problem, now_ns))
             return
         self._subscriptions[key] = params
-        if self.simulator.ack_delay:
-            await anyio.sleep(self.simulator.ack_delay)
-        if not self.simulator.withhold_acks:
-            await self._acknowledge(request, params, symbol, received)
-        await self._snapshot(params, symbol)
+        reply.ack(self._acknowledgement(request, params, symbol, now_ns))
+        for frame in self._snapshot(params, symbol, now_ns):
+            reply.send(frame)
 
     def _refusal(self, params: Params, symbol: str) -> str | None:
-        if self.simulator.reject_subscriptions is not None:
-            return self.simulator.reject_subscriptions
         if params.channel not in _CHANNELS:
             return "Unsupported event"
         if symbol not in self.market.states:
@@ -124,7 +134,7 @@ class KrakenSession(Session):
             return "Invalid interval"
         return None
 
-    async def _acknowledge(self, request: Request, params: Params, symbol: str | None, received: int) -> None:
+    def _acknowledgement(self, request: Request, params: Params, symbol: str | None, now_ns: int) -> str:
         result: dict[str, Any] = {"channel": params.channel, "symbol": symbol}
         if params.channel == "book":
             result["depth"] = params.depth or 10
@@ -135,23 +145,23 @@ class KrakenSession(Session):
             result["event_trigger"] = params.event_trigger or "trades"
         if symbol is None:
             del result["symbol"]
-        await self._reply({"method": request.method, "result": result, "success": True}, received, request)
+        return self._reply({"method": request.method, "result": result, "success": True}, now_ns, request)
 
-    async def _refuse(self, request: Request, symbol: str, error: str, received: int) -> None:
+    def _refusal_of(self, request: Request, symbol: str, error: str, now_ns: int) -> str:
         reply = {"error": error, "method": request.method, "success": False, "symbol": symbol}
-        await self._reply(reply, received, request)
+        return self._reply(reply, now_ns, request)
 
-    async def _instrument(self, request: Request, received: int) -> None:
+    def _instrument(self, request: Request, reply: Reply, now_ns: int) -> None:
         params = Params(channel="instrument")
         key = ("instrument", "*")
         if request.method == "unsubscribe":
             self._subscriptions.pop(key, None)
-            await self._acknowledge(request, params, None, received)
+            reply.send(self._acknowledgement(request, params, None, now_ns))
             return
         self._subscriptions[key] = params
-        await self._acknowledge(request, params, None, received)
+        reply.ack(self._acknowledgement(request, params, None, now_ns))
         pairs = []
-        for instrument in self.simulator.instruments():
+        for instrument in self._instruments:
             places = price_decimals(instrument)
             base, _, quote = instrument.symbol.partition("/")
             pairs.append(
@@ -168,25 +178,25 @@ class KrakenSession(Session):
                     "cost_min": _number(Decimal("0.5"), 2),
                 }
             )
-        await self._push("instrument", "snapshot", {"assets": [], "pairs": pairs})
+        reply.send(self._push("instrument", "snapshot", {"assets": [], "pairs": pairs}))
 
     # -- market data ------------------------------------------------------------------------
 
-    async def _snapshot(self, params: Params, symbol: str) -> None:
+    def _snapshot(self, params: Params, symbol: str, now_ns: int) -> list[str]:
         state = self.market.state(symbol)
-        now = time.time_ns()
         if params.channel == "book":
             window = self._windows[symbol] = DepthWindow(state, params.depth or 10)
-            await self._book(symbol, "snapshot", window.bids, window.asks, window=window, now=now)
-        elif params.channel == "ticker" and params.snapshot is not False:
-            await self._push("ticker", "snapshot", [self._ticker(state, now)])
-        elif params.channel == "ohlc" and params.snapshot is not False:
-            await self._push("ohlc", "snapshot", [self._candle(state, params.interval or 1, now)], now)
-        elif params.channel == "trade" and params.snapshot:
-            trades = [self._trade(symbol, trade) for trade in state.recent]
-            await self._push("trade", "snapshot", trades)
+            return [self._book(symbol, "snapshot", window.bids, window.asks, window=window, now=now_ns)]
+        if params.channel == "ticker" and params.snapshot is not False:
+            return [self._push("ticker", "snapshot", [self._ticker(state, now_ns)])]
+        if params.channel == "ohlc" and params.snapshot is not False:
+            return [self._push("ohlc", "snapshot", [self._candle(state, params.interval or 1, now_ns)], now_ns)]
+        if params.channel == "trade" and params.snapshot:
+            return [self._push("trade", "snapshot", [self._trade(symbol, trade) for trade in state.recent])]
+        return []
 
-    async def on_market(self, steps: list[MarketStep]) -> None:
+    def on_market(self, steps: list[MarketStep]) -> list[str]:
+        frames = []
         for step in steps:
             symbol = step.symbol
             state = self.market.state(symbol)
@@ -195,26 +205,25 @@ class KrakenSession(Session):
                 if params is None:
                     continue
                 if channel == "book":
-                    window = self._windows.get(symbol)
-                    if window is None:  # the connection failed before its snapshot went out
-                        continue
+                    window = self._windows[symbol]
                     bid_changes, ask_changes = window.advance(state)
                     if bid_changes or ask_changes:
                         bids = [(c.price, c.qty) for c in bid_changes]
                         asks = [(c.price, c.qty) for c in ask_changes]
-                        await self._book(symbol, "update", bids, asks, window=window, now=step.time_ns)
+                        frames.append(self._book(symbol, "update", bids, asks, window=window, now=step.time_ns))
                 elif channel == "ticker":
                     if (params.event_trigger == "bbo" and self._best_changed(state)) or (
                         params.event_trigger != "bbo" and step.trades
                     ):
-                        await self._push("ticker", "update", [self._ticker(state, step.time_ns)])
+                        frames.append(self._push("ticker", "update", [self._ticker(state, step.time_ns)]))
                 elif step.trades and channel == "trade":
-                    await self._push("trade", "update", [self._trade(symbol, t) for t in step.trades])
+                    frames.append(self._push("trade", "update", [self._trade(symbol, t) for t in step.trades]))
                 elif step.trades and channel == "ohlc":
                     candle = self._candle(state, params.interval or 1, step.time_ns)
-                    await self._push("ohlc", "update", [candle], step.time_ns)
+                    frames.append(self._push("ohlc", "update", [candle], step.time_ns))
+        return frames
 
-    async def _book(
+    def _book(
         self,
         symbol: str,
         kind: str,
@@ -223,15 +232,13 @@ class KrakenSession(Session):
         *,
         window: DepthWindow,
         now: int,
-    ) -> None:
+    ) -> str:
         price_places, qty_places = self._precision[symbol]
         scheme = KrakenChecksum(price_places, qty_places)
         checksum = scheme.checksum(
             "".join(scheme.fragment(p, q) for p, q in window.asks[: scheme.levels]).encode(),
             "".join(scheme.fragment(p, q) for p, q in window.bids[: scheme.levels]).encode(),
         )
-        if self.simulator.take_checksum_corruption(symbol):
-            checksum ^= 0x5A5A5A5A
         data = {
             "symbol": symbol,
             "bids": [{"price": _number(p, price_places), "qty": _number(q, qty_places)} for p, q in bids],
@@ -239,7 +246,7 @@ class KrakenSession(Session):
             "checksum": checksum,
             "timestamp": ns_to_rfc3339(now),
         }
-        await self._push("book", kind, [data])
+        return self._push("book", kind, [data])
 
     def _best_changed(self, state: InstrumentState) -> bool:
         (bid, bid_qty), (ask, ask_qty) = state.bids.top(1)[0], state.asks.top(1)[0]
@@ -297,18 +304,18 @@ class KrakenSession(Session):
             "timestamp": ns_to_rfc3339(trade.time_ns),
         }
 
-    async def _push(self, channel: str, kind: str, data: Any, sent: int | None = None) -> None:
+    def _push(self, channel: str, kind: str, data: Any, sent: int | None = None) -> str:
         message: dict[str, Any] = {"channel": channel, "type": kind, "data": data}
         if sent is not None:
             message["timestamp"] = ns_to_rfc3339(sent, 9)
-        await self.send(self._encoder.encode(message).decode())
+        return self._encoder.encode(message).decode()
 
-    async def _reply(self, reply: dict[str, Any], received: int, request: Request | None = None) -> None:
+    def _reply(self, reply: dict[str, Any], received: int, request: Request | None = None) -> str:
+        """A direct answer, stamped as Kraken stamps them (the simulator answers at once)."""
         if request is not None and request.req_id is not None:
             reply["req_id"] = request.req_id
-        reply["time_in"] = ns_to_rfc3339(received)
-        reply["time_out"] = ns_to_rfc3339(time.time_ns())
-        await self.send(self._encoder.encode(reply).decode())
+        reply["time_in"] = reply["time_out"] = ns_to_rfc3339(received)
+        return self._encoder.encode(reply).decode()
 
 
 def _number(value: Decimal, places: int) -> msgspec.Raw:

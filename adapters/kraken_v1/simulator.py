@@ -7,11 +7,9 @@ client that maintains the book exactly as Kraken documents stays verified.
 
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 from typing import Any
 
-import anyio
 import msgspec
 
 from adapters.kraken_checksum import checksum_of_text
@@ -28,10 +26,11 @@ from adapters.kraken_v1.wire import (
     SubscriptionStatus,
     SystemStatus,
 )
-from sdk.simulation.market import Instrument, InstrumentState, MarketStep, SimTrade
-from sdk.simulation.simulator import Session, Simulator
-from sdk.simulation.window import DepthWindow, LevelChange
-from sdk.transport import WebSocket
+from sdk.l2diff import LevelChange
+from sdk.simulation.market import Instrument, InstrumentState, MarketStep, SimTrade, SyntheticMarket
+from sdk.simulation.session import Reply, Session, flip_number_after
+from sdk.simulation.simulator import Simulator
+from sdk.simulation.window import DepthWindow
 
 _NAMES = ("trade", "book", "ticker", "spread", "ohlc")
 _PRICE_DECIMALS = {"DOGE/USD": 7, "XRP/USD": 5}
@@ -52,20 +51,18 @@ def _time_text(ns: int) -> str:
 class KrakenV1Simulator(Simulator):
     """Kraken v1 on loopback. ``xfeeds simulate kraken-v1 --port 8765`` runs one."""
 
-    exchange = "kraken-v1"
-
     def instruments(self) -> list[Instrument]:
         return INSTRUMENTS
 
-    def new_session(self, websocket: WebSocket) -> Session:
-        return KrakenV1Session(self, websocket)
+    def new_session(self) -> KrakenV1Session:
+        return KrakenV1Session(self.market)
 
 
 class KrakenV1Session(Session):
     """One client connection: its subscriptions and, per book, the levels it has been sent."""
 
-    def __init__(self, simulator: Simulator, websocket: WebSocket) -> None:
-        super().__init__(simulator, websocket)
+    def __init__(self, market: SyntheticMarket) -> None:
+        super().__init__(market)
         self._decoder = msgspec.json.Decoder(ClientMessage)
         self._encoder = msgspec.json.Encoder()
         self._next_channel_id = 100
@@ -74,33 +71,52 @@ class KrakenV1Session(Session):
         self._windows: dict[tuple[str, int], DepthWindow] = {}
         self._quotes: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {}
 
-    async def on_open(self) -> None:
-        await self._send(SystemStatus(status="online", version="1.9.6", connectionID=18239578009413566319))
+    def on_open(self, now_ns: int) -> list[str]:
+        return [self._encode(SystemStatus(status="online", version="1.9.6", connectionID=18239578009413566319))]
 
     def status(self, state: str) -> str:
-        return self._encoder.encode(SystemStatus(status=state, version="1.9.6")).decode()
+        return self._encode(SystemStatus(status=state, version="1.9.6"))
 
-    def heartbeat(self) -> str | None:
-        return self._encoder.encode(Heartbeat()).decode() if self._channels else None
+    def heartbeat(self, now_ns: int) -> str | None:
+        return self._encode(Heartbeat()) if self._channels else None
 
-    async def on_message(self, data: bytes) -> None:
+    def on_message(self, data: bytes, now_ns: int) -> Reply:
+        reply = Reply()
         try:
             message = self._decoder.decode(data)
         except msgspec.DecodeError:
-            await self._send(Error(errorMessage="Malformed request"))
-            return
+            reply.send(self._encode(Error(errorMessage="Malformed request")))
+            return reply
         if isinstance(message, Ping):
-            await self._send(Pong(reqid=message.reqid))
+            reply.send(self._encode(Pong(reqid=message.reqid)))
         elif isinstance(message, Subscribe):
             for pair in message.pair or []:
-                await self._subscribe(pair, message.subscription, message.reqid)
+                self._subscribe(pair, message.subscription, message.reqid, reply, now_ns)
         else:
             for pair in message.pair or self._all_pairs():
-                await self._unsubscribe(pair, message.subscription, message.reqid)
+                self._unsubscribe(pair, message.subscription, message.reqid, reply)
+        return reply
+
+    def refuse(self, data: bytes, reason: str, now_ns: int) -> list[str] | None:
+        try:
+            message = self._decoder.decode(data)
+        except msgspec.DecodeError:
+            return None
+        if not isinstance(message, Subscribe):
+            return None
+        options = _normalized(message.subscription)
+        return [
+            self._encode(_status("error", pair, options, message.reqid, error=reason)) for pair in message.pair or []
+        ]
+
+    def corrupt_checksum(self, frame: str, symbol: str) -> str | None:
+        if '"book-' not in frame or not frame.endswith(f',"{SYMBOLS.to_wire(symbol)}"]') or '"c":"' not in frame:
+            return None
+        return flip_number_after(frame, '"c":"')
 
     # -- subscriptions ----------------------------------------------------------------------
 
-    async def _subscribe(self, pair: str, options: SubscriptionOptions, reqid: int | None) -> None:
+    def _subscribe(self, pair: str, options: SubscriptionOptions, reqid: int | None, reply: Reply, now_ns: int) -> None:
         options = _normalized(options)
         problem = self._refusal(pair, options)
         symbol = SYMBOLS.from_wire(pair)
@@ -108,31 +124,30 @@ class KrakenV1Session(Session):
         if problem is None and name in self._channels.get(symbol, {}):
             problem = "Already subscribed"
         if problem is not None:
-            await self._send(_status("error", pair, options, reqid, error=problem))
+            reply.send(self._encode(_status("error", pair, options, reqid, error=problem)))
             return
         self._next_channel_id += 1
         self._channels.setdefault(symbol, {})[name] = (self._next_channel_id, options)
-        if self.simulator.ack_delay:
-            await anyio.sleep(self.simulator.ack_delay)
-        if not self.simulator.withhold_acks:
-            await self._send(_status("subscribed", pair, options, reqid, name=name, channel_id=self._next_channel_id))
-        await self._send_initial(symbol, name)
+        reply.ack(
+            self._encode(_status("subscribed", pair, options, reqid, name=name, channel_id=self._next_channel_id))
+        )
+        initial = self._initial(symbol, name, now_ns)
+        if initial is not None:
+            reply.send(initial)
 
-    async def _unsubscribe(self, pair: str, options: SubscriptionOptions, reqid: int | None) -> None:
+    def _unsubscribe(self, pair: str, options: SubscriptionOptions, reqid: int | None, reply: Reply) -> None:
         symbol = SYMBOLS.from_wire(pair)
         names = list(self._channels.get(symbol, {})) if options.name == "*" else [channel_name(_normalized(options))]
         for name in names:
             entry = self._channels.get(symbol, {}).pop(name, None)
             if entry is None:
-                await self._send(_status("error", pair, options, reqid, error="Subscription Not Found"))
+                reply.send(self._encode(_status("error", pair, options, reqid, error="Subscription Not Found")))
                 continue
             if options.name == "book":
                 self._windows.pop((symbol, entry[1].depth or 10), None)
-            await self._send(_status("unsubscribed", pair, entry[1], reqid, name=name, channel_id=entry[0]))
+            reply.send(self._encode(_status("unsubscribed", pair, entry[1], reqid, name=name, channel_id=entry[0])))
 
     def _refusal(self, pair: str, options: SubscriptionOptions) -> str | None:
-        if self.simulator.reject_subscriptions is not None:
-            return self.simulator.reject_subscriptions
         if options.name not in _NAMES:
             return "Subscription name invalid"
         if options.name == "book" and options.depth not in BOOK_DEPTHS:
@@ -150,25 +165,26 @@ class KrakenV1Session(Session):
 
     # -- market data ------------------------------------------------------------------------
 
-    async def _send_initial(self, symbol: str, name: str) -> None:
+    def _initial(self, symbol: str, name: str, now_ns: int) -> str | None:
         """What Kraken sends right after an ack: book snapshot, ticker, running candle."""
         state = self.market.state(symbol)
         kind, _, option = name.partition("-")
-        now = time.time_ns()
         if kind == "book":
             window = self._windows[(symbol, int(option))] = DepthWindow(state, int(option))
-            stamp = _time_text(now)
+            stamp = _time_text(now_ns)
             payload = {
                 "as": [[*_texts(symbol, level), stamp] for level in window.asks],
                 "bs": [[*_texts(symbol, level), stamp] for level in window.bids],
             }
-            await self._data(symbol, name, payload)
-        elif kind == "ticker":
-            await self._data(symbol, name, _ticker(state))
-        elif kind == "ohlc":
-            await self._data(symbol, name, _candle(state, int(option), now))
+            return self._data(symbol, name, payload)
+        if kind == "ticker":
+            return self._data(symbol, name, _ticker(state))
+        if kind == "ohlc":
+            return self._data(symbol, name, _candle(state, int(option), now_ns))
+        return None
 
-    async def on_market(self, steps: list[MarketStep]) -> None:
+    def on_market(self, steps: list[MarketStep]) -> list[str]:
+        frames = []
         for step in steps:
             channels = self._channels.get(step.symbol)
             if not channels:
@@ -179,24 +195,24 @@ class KrakenV1Session(Session):
                 if kind == "book":
                     payloads = self._book_update(state, int(option), step.time_ns)
                     if payloads:
-                        await self._data(step.symbol, name, *payloads)
+                        frames.append(self._data(step.symbol, name, *payloads))
                 elif kind == "spread":
                     quote = self._quote_change(state)
                     if quote is not None:
-                        await self._data(step.symbol, name, [*quote[:2], _time_text(step.time_ns), *quote[2:]])
+                        frames.append(self._data(step.symbol, name, [*quote[:2], _time_text(step.time_ns), *quote[2:]]))
                 elif step.trades and kind == "trade":
-                    await self._data(step.symbol, name, [_trade_row(state.instrument.symbol, t) for t in step.trades])
+                    rows = [_trade_row(state.instrument.symbol, t) for t in step.trades]
+                    frames.append(self._data(step.symbol, name, rows))
                 elif step.trades and kind == "ticker":
-                    await self._data(step.symbol, name, _ticker(state))
+                    frames.append(self._data(step.symbol, name, _ticker(state)))
                 elif step.trades and kind == "ohlc":
-                    await self._data(step.symbol, name, _candle(state, int(option), step.time_ns))
+                    frames.append(self._data(step.symbol, name, _candle(state, int(option), step.time_ns)))
+        return frames
 
     def _book_update(self, state: InstrumentState, depth: int, now_ns: int) -> list[dict[str, Any]]:
         """The update payloads turning what the client holds into the current top ``depth``."""
         symbol = state.instrument.symbol
-        window = self._windows.get((symbol, depth))
-        if window is None:  # the connection failed before its snapshot went out
-            return []
+        window = self._windows[(symbol, depth)]
         bid_changes, ask_changes = window.advance(state)
         if not bid_changes and not ask_changes:
             return []
@@ -206,8 +222,6 @@ class KrakenV1Session(Session):
         crc = checksum_of_text(
             [_texts(symbol, level) for level in window.asks], [_texts(symbol, level) for level in window.bids]
         )
-        if self.simulator.take_checksum_corruption(symbol):
-            crc ^= 0x5A5A5A5A
         check = str(crc)
         if ask_rows and bid_rows:
             return [{"a": ask_rows}, {"b": bid_rows, "c": check}]
@@ -221,12 +235,12 @@ class KrakenV1Session(Session):
         self._quotes[state.instrument.symbol] = top
         return [top[0][0], top[1][0], top[0][1], top[1][1]]
 
-    async def _data(self, symbol: str, name: str, *payloads: Any) -> None:
+    def _data(self, symbol: str, name: str, *payloads: Any) -> str:
         channel_id = self._channels[symbol][name][0]
-        await self.send(self._encoder.encode([channel_id, *payloads, name, SYMBOLS.to_wire(symbol)]).decode())
+        return self._encoder.encode([channel_id, *payloads, name, SYMBOLS.to_wire(symbol)]).decode()
 
-    async def _send(self, message: msgspec.Struct) -> None:
-        await self.send(self._encoder.encode(message).decode())
+    def _encode(self, message: msgspec.Struct) -> str:
+        return self._encoder.encode(message).decode()
 
 
 def _normalized(options: SubscriptionOptions) -> SubscriptionOptions:

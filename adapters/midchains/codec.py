@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import ClassVar
 
 import msgspec
@@ -46,6 +45,7 @@ from schemas.events import (
 from schemas.subscription import Subscription
 from sdk.adapter import Codec
 from sdk.codec import CodecBase
+from sdk.l2diff import Level, window_changes
 from sdk.symbols import SymbolMap
 from sdk.wiretext import WireValueError
 
@@ -55,8 +55,6 @@ SEEN_TRADES = 10_000
 
 _TAKER = {"B": "sell", "S": "buy"}  # the maker's side, turned into the taker's
 _WIRE_MESSAGE = {"book": "book", "quotes": "book", "trades": "trade"}
-
-Level = tuple[Decimal, Decimal]
 
 
 @dataclass
@@ -68,8 +66,8 @@ class _Security:
     """Subscribed book depth (None: only quotes are wanted)."""
     quotes: bool = False
     synced: bool = False
-    bids: dict[Decimal, Decimal] = field(default_factory=dict)
-    asks: dict[Decimal, Decimal] = field(default_factory=dict)
+    bids: list[Level] = field(default_factory=list)
+    asks: list[Level] = field(default_factory=list)
     best: tuple[Level | None, Level | None] = (None, None)
 
 
@@ -198,7 +196,8 @@ class MidchainsCodec(CodecBase):
                     )
                 )
             else:
-                bid_changes, ask_changes = _changes(security.bids, bids), _changes(security.asks, asks)
+                bid_changes = _changes(security.bids, bids, security.depth, bids=True)
+                ask_changes = _changes(security.asks, asks, security.depth, bids=False)
                 if bid_changes or ask_changes:
                     events.append(
                         BookUpdate(
@@ -211,7 +210,7 @@ class MidchainsCodec(CodecBase):
                             ts_received=received_ns,
                         )
                     )
-            security.bids, security.asks = dict(bids), dict(asks)
+            security.bids, security.asks = bids, asks
         security.synced = True
         if security.quotes:
             top_bid, top_ask = _first(security.book.top("B", 1)), _first(security.book.top("S", 1))
@@ -283,12 +282,9 @@ class MidchainsCodec(CodecBase):
         return events
 
 
-def _changes(held: dict[Decimal, Decimal], now: list[Level]) -> tuple[BookLevel, ...]:
-    """L2 changes turning the window a subscriber holds into ``now``: deletions, then the rest."""
-    current = dict(now)
-    removed = [BookLevel(price, Decimal(0)) for price in held if price not in current]
-    changed = [BookLevel(price, qty) for price, qty in now if held.get(price) != qty]
-    return tuple(removed + changed)
+def _changes(held: list[Level], now: list[Level], depth: int, *, bids: bool) -> tuple[BookLevel, ...]:
+    """L2 changes turning the window a subscriber holds into ``now``, every departure deleted."""
+    return tuple(BookLevel(c.price, c.qty) for c in window_changes(held, now, depth=depth, bids=bids))
 
 
 def _first(levels: list[Level]) -> Level | None:

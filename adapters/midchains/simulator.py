@@ -8,7 +8,6 @@ adapter reads.
 
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 from typing import Any
 
@@ -17,9 +16,9 @@ import msgspec
 from adapters.midchains.dialect import DEFAULT_DIALECT, MidchainsDialect
 from adapters.midchains.symbols import SYMBOLS
 from adapters.midchains.wire import Request, RequestItem
-from sdk.simulation.market import Instrument, InstrumentState, MarketStep, SimTrade
-from sdk.simulation.simulator import Session, Simulator
-from sdk.transport import WebSocket
+from sdk.simulation.market import Instrument, InstrumentState, MarketStep, SimTrade, SyntheticMarket
+from sdk.simulation.session import Reply, Session
+from sdk.simulation.simulator import Simulator
 
 FIRST_ID = 2**53 + 7
 """Entry ids start beyond 2^53, where a float would lose them."""
@@ -28,8 +27,6 @@ _BASE36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 class MidchainsSimulator(Simulator):
     """Midchains on loopback. ``xfeeds simulate midchains --port 8081`` runs one."""
-
-    exchange = "midchains"
 
     def __init__(self, *, dialect: MidchainsDialect = DEFAULT_DIALECT, **options: Any) -> None:
         super().__init__(**options)
@@ -43,43 +40,36 @@ class MidchainsSimulator(Simulator):
             Instrument("LTC/USD", Decimal("80"), Decimal("0.01"), Decimal("0.001")),
         ]
 
-    def new_session(self, websocket: WebSocket) -> Session:
-        return MidchainsSession(self, websocket)
+    def new_session(self) -> MidchainsSession:
+        return MidchainsSession(self.market, self.dialect)
 
 
 class MidchainsSession(Session):
     """One client connection: its subscriptions and, per book, the entries it has been sent."""
 
-    simulator: MidchainsSimulator
-
-    def __init__(self, simulator: MidchainsSimulator, websocket: WebSocket) -> None:
-        super().__init__(simulator, websocket)
+    def __init__(self, market: SyntheticMarket, dialect: MidchainsDialect = DEFAULT_DIALECT) -> None:
+        super().__init__(market)
+        self._dialect = dialect
         self._decoder = msgspec.json.Decoder(Request)
         self._encoder = msgspec.json.Encoder()
         self._books: dict[str, dict[tuple[str, Decimal], tuple[int, Decimal]]] = {}
         self._trades: set[str] = set()
         self._next_id = FIRST_ID
 
-    async def on_open(self) -> None:
-        if self.simulator.dialect.open_notice:
-            await self._send({"type": "open", "time": _ms(time.time_ns())})
+    def on_open(self, now_ns: int) -> list[str]:
+        return [self._encode({"type": "open", "time": _ms(now_ns)})] if self._dialect.open_notice else []
 
-    def heartbeat(self) -> str | None:
+    def heartbeat(self, now_ns: int) -> str | None:
         if not (self._books or self._trades):
             return None
-        return self._encoder.encode(
-            {"type": self.simulator.dialect.heartbeat_type, "time": _ms(time.time_ns())}
-        ).decode()
+        return self._encode({"type": self._dialect.heartbeat_type, "time": _ms(now_ns)})
 
-    async def on_message(self, data: bytes) -> None:
-        try:
-            request = self._decoder.decode(data)
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            await self._send({"type": "error", "result": "invalid message"})
-            return
-        if request.type not in ("subscribe", "unsubscribe"):
-            await self._send({"type": "error", "result": "invalid message"})
-            return
+    def on_message(self, data: bytes, now_ns: int) -> Reply:
+        reply = Reply()
+        request = self._request(data)
+        if request is None:
+            reply.send(self._encode({"type": "error", "result": "invalid message"}))
+            return reply
         refused: dict[str, list[RequestItem]] = {}
         accepted = []
         for item in request.request:
@@ -88,8 +78,8 @@ class MidchainsSession(Session):
                 accepted.append(item)
             else:
                 refused.setdefault(problem, []).append(item)
-        for problem, items in refused.items() if self.simulator.dialect.refusal_result else ():
-            await self._send({"type": request.type, "result": problem, "request": items})
+        for problem, items in refused.items() if self._dialect.refusal_result else ():
+            reply.send(self._encode({"type": request.type, "result": problem, "request": items}))
         for item in accepted:
             symbol = SYMBOLS.from_wire(item.security)
             every = list(self.market.states) if item.security == "*" else [symbol]
@@ -98,22 +88,37 @@ class MidchainsSession(Session):
                     self._books.pop(each, None) if item.msg == "book" else self._trades.discard(each)
             elif item.msg == "book":
                 for each in every:
-                    await self._book_snapshot(each)
+                    reply.send(self._book_snapshot(each, now_ns))
             else:
                 self._trades.add(symbol)
-                for trade in list(self.market.state(symbol).recent)[-self.simulator.dialect.trade_replay :]:
-                    await self._send(self._trade(symbol, trade))
+                for trade in list(self.market.state(symbol).recent)[-self._dialect.trade_replay :]:
+                    reply.send(self._trade(symbol, trade))
         if request.type == "unsubscribe" and accepted:
-            await self._send({"type": "unsubscribe", "result": "OK", "request": accepted})
-        if request.type == "subscribe" and accepted and self.simulator.dialect.positive_acks:
-            await self._send({"type": "subscribe", "result": "OK", "request": accepted})
+            reply.send(self._encode({"type": "unsubscribe", "result": "OK", "request": accepted}))
+        if request.type == "subscribe" and accepted and self._dialect.positive_acks:
+            reply.ack(self._encode({"type": "subscribe", "result": "OK", "request": accepted}))
+        return reply
+
+    def refuse(self, data: bytes, reason: str, now_ns: int) -> list[str] | None:
+        request = self._request(data)
+        if request is None or request.type != "subscribe":
+            return None
+        if not self._dialect.refusal_result:
+            return []
+        return [self._encode({"type": "subscribe", "result": reason, "request": request.request})]
+
+    def _request(self, data: bytes) -> Request | None:
+        """The subscribe or unsubscribe request in ``data``, or None for anything else."""
+        try:
+            request = self._decoder.decode(data)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return None
+        return request if request.type in ("subscribe", "unsubscribe") else None
 
     def _refusal(self, item: RequestItem) -> str | None:
-        if self.simulator.reject_subscriptions is not None:
-            return self.simulator.reject_subscriptions
         if item.msg not in ("book", "trade"):
             return "invalid msg"
-        if item.dest != self.simulator.dialect.dest:
+        if item.dest != self._dialect.dest:
             return "invalid dest"
         if item.security == "*" and item.msg == "book":
             return None
@@ -123,12 +128,12 @@ class MidchainsSession(Session):
 
     # -- market data ------------------------------------------------------------------------
 
-    async def _book_snapshot(self, symbol: str) -> None:
+    def _book_snapshot(self, symbol: str, now_ns: int) -> str:
         """Every resting entry as an update (``act: U``), in one message (A6)."""
         state = self.market.state(symbol)
         held = self._books[symbol] = {}
         entries = []
-        now = _ms(time.time_ns())
+        now = _ms(now_ns)
         for side, book in (("B", state.bids), ("S", state.asks)):
             for price, qty in book.top(len(book.qty)):
                 held[(side, price)] = (self._take_id(), qty)
@@ -141,19 +146,20 @@ class MidchainsSession(Session):
                 "ioi": True,
             }
         )
-        await self._send({"security": SYMBOLS.to_wire(symbol), "books": entries, "type": "book"})
+        return self._encode({"security": SYMBOLS.to_wire(symbol), "books": entries, "type": "book"})
 
-    async def on_market(self, steps: list[MarketStep]) -> None:
+    def on_market(self, steps: list[MarketStep]) -> list[str]:
+        frames = []
         for step in steps:
             symbol = step.symbol
             if symbol in self._trades:
-                for trade in step.trades:
-                    await self._send(self._trade(symbol, trade))
+                frames += [self._trade(symbol, trade) for trade in step.trades]
             held = self._books.get(symbol)
             if held is not None:
                 entries = self._book_changes(self.market.state(symbol), held, _ms(step.time_ns))
                 if entries:
-                    await self._send({"security": SYMBOLS.to_wire(symbol), "books": entries, "type": "book"})
+                    frames.append(self._encode({"security": SYMBOLS.to_wire(symbol), "books": entries, "type": "book"}))
+        return frames
 
     def _book_changes(
         self, state: InstrumentState, held: dict[tuple[str, Decimal], tuple[int, Decimal]], now: str
@@ -181,7 +187,7 @@ class MidchainsSession(Session):
         return {
             "side": side,
             "act": act,
-            "src": self.simulator.dialect.dest,
+            "src": self._dialect.dest,
             "price": _text(price, state.instrument.tick),
             "qty": _text(qty, state.instrument.lot),
             "id": entry_id,
@@ -190,25 +196,27 @@ class MidchainsSession(Session):
             "key": "NA",
         }
 
-    def _trade(self, symbol: str, trade: SimTrade) -> dict[str, Any]:
+    def _trade(self, symbol: str, trade: SimTrade) -> str:
         state = self.market.state(symbol)
-        return {
-            "security": SYMBOLS.to_wire(symbol),
-            "src": self.simulator.dialect.dest,
-            "price": _text(trade.price, state.instrument.tick),
-            "qty": _text(trade.qty, state.instrument.lot),
-            "time": _ms(trade.time_ns),
-            "type": "trade",
-            "matchid": _match_id(symbol, trade.trade_id),
-            "maker_side": "S" if trade.side == "buy" else "B",
-        }
+        return self._encode(
+            {
+                "security": SYMBOLS.to_wire(symbol),
+                "src": self._dialect.dest,
+                "price": _text(trade.price, state.instrument.tick),
+                "qty": _text(trade.qty, state.instrument.lot),
+                "time": _ms(trade.time_ns),
+                "type": "trade",
+                "matchid": _match_id(symbol, trade.trade_id),
+                "maker_side": "S" if trade.side == "buy" else "B",
+            }
+        )
 
     def _take_id(self) -> int:
         self._next_id += 1
         return self._next_id
 
-    async def _send(self, message: dict[str, Any]) -> None:
-        await self.send(self._encoder.encode(message).decode())
+    def _encode(self, message: dict[str, Any]) -> str:
+        return self._encoder.encode(message).decode()
 
 
 def _ms(ns: int) -> str:

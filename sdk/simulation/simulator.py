@@ -1,65 +1,70 @@
 """The base of every exchange simulator: a WebSocket server on loopback over a synthetic market.
 
 A simulator owns the market and the listening socket; each client connection gets a ``Session``
-that speaks the exchange's protocol. Subclasses supply the instruments and the session class;
-everything else (serving, the market clock, heartbeats when idle, fault switches) lives here once.
+(``sdk.simulation.session``) that speaks the exchange's protocol without any I/O. Subclasses
+supply the instruments and the session; everything else (serving, the market clock, heartbeats
+when idle, and every fault switch) lives here once, so each switch behaves the same on every
+exchange.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Self
 
 import anyio
 import anyio.abc
 from anyio.abc import SocketAttribute
+from websockets.http11 import Request
+from websockets.server import ServerProtocol
 
-from sdk.simulation.market import Instrument, MarketStep, SyntheticMarket
-from sdk.transport import ConnectionClosed, HandshakeFailed, WebSocket, accept
+from sdk.simulation.market import Instrument, SyntheticMarket
+from sdk.simulation.session import Session
+from sdk.transport import (
+    DEFAULT_MAX_MESSAGE,
+    ConnectionClosed,
+    HandshakeFailed,
+    WebSocket,
+    open_websocket,
+    read_upgrade,
+    send_pending,
+)
 
 _GONE = (ConnectionClosed, anyio.BrokenResourceError, anyio.ClosedResourceError)
 """What a send or receive raises once the client has gone."""
 
 
-class Session(ABC):
-    """One client connection, speaking one exchange's protocol."""
+async def accept(stream: anyio.abc.ByteStream, *, max_message: int = DEFAULT_MAX_MESSAGE) -> WebSocket:
+    """Complete the server side of the upgrade on a freshly accepted stream."""
+    protocol = ServerProtocol(max_size=max_message)
+    request, leftover = await read_upgrade(protocol, stream, Request)
+    assert isinstance(request, Request)
+    response = protocol.accept(request)
+    protocol.send_response(response)
+    await send_pending(protocol, stream)
+    if response.status_code != 101:
+        await stream.aclose()
+        raise HandshakeFailed(f"refused upgrade: {response.status_code} {response.reason_phrase}")
+    return open_websocket(protocol, stream, leftover)
 
-    def __init__(self, simulator: Simulator, websocket: WebSocket) -> None:
-        self.simulator = simulator
+
+class _Connection:
+    """One served client: its WebSocket and session, and when it was last sent anything."""
+
+    def __init__(self, websocket: WebSocket, session: Session) -> None:
         self.websocket = websocket
+        self.session = session
         self.last_sent = time.monotonic()
         self.turn = anyio.Lock()
-        """Held while handling a message or a market step, so their frames never interleave."""
+        """Held while answering a message or sending a market step, so their frames never interleave."""
 
-    @property
-    def market(self) -> SyntheticMarket:
-        return self.simulator.market
-
-    async def send(self, text: str) -> None:
-        await self.websocket.send_text(text)
+    async def send(self, frame: str) -> None:
+        await self.websocket.send_text(frame)
         self.last_sent = time.monotonic()
-
-    @abstractmethod
-    async def on_open(self) -> None:
-        """Greet a new connection (Kraken sends its system status, say)."""
-
-    @abstractmethod
-    async def on_message(self, data: bytes) -> None:
-        """Handle one client message."""
-
-    @abstractmethod
-    async def on_market(self, steps: list[MarketStep]) -> None:
-        """Send what the client's subscriptions make of one market step."""
-
-    @abstractmethod
-    def heartbeat(self) -> str | None:
-        """The frame to send after an idle second, or None when none is due."""
-
-    def status(self, state: str) -> str | None:
-        """The frame announcing the exchange's trading state, or None if the protocol has none."""
-        return None
 
 
 class Simulator(ABC):
@@ -67,8 +72,6 @@ class Simulator(ABC):
 
     ``tick_interval`` is the time between market steps; ``port=0`` picks a free port.
     """
-
-    exchange: str
 
     def __init__(
         self,
@@ -84,25 +87,24 @@ class Simulator(ABC):
         self.tick_interval = tick_interval
         self.heartbeat_interval = heartbeat_interval
         self.market = SyntheticMarket(self.instruments(), seed=seed)
-        self.sessions: set[Session] = set()
-        self._streams: set[anyio.abc.SocketStream] = set()
         self.connections_accepted = 0
         self.refuse_connections = False
         """While true, new connections are closed before the WebSocket handshake."""
         self.paused = False
         """While true, the market stands still (nothing trades, no book changes)."""
-        self._silent = False
         self.withhold_acks = False
         """While true, subscriptions are served but never acknowledged."""
         self.ack_delay = 0.0
         """Seconds each acknowledgement waits before it is sent."""
         self.read_delay = 0.0
-        """Seconds a session waits before each read of client messages: a slow server."""
+        """Seconds the server waits before each read of client messages: a slow server."""
         self.reject_subscriptions: str | None = None
-        """When set, every subscription is refused with this text."""
+        """When set, every subscription is refused with this text (worded as the venue words refusals)."""
+        self._silent = False
         self._corrupt_checksums: set[str] = set()
-        self._task_group: anyio.abc.TaskGroup | None = None
-        self._listener: anyio.abc.Listener[anyio.abc.SocketStream] | None = None
+        self._connections: set[_Connection] = set()
+        self._streams: set[anyio.abc.SocketStream] = set()
+        self._exit_stack: contextlib.AsyncExitStack | None = None
 
     @property
     def silent(self) -> bool:
@@ -112,8 +114,8 @@ class Simulator(ABC):
     @silent.setter
     def silent(self, value: bool) -> None:
         self._silent = value
-        for session in self.sessions:
-            session.websocket.muted = value
+        for connection in self._connections:
+            connection.websocket.muted = value
 
     @property
     def url(self) -> str:
@@ -124,16 +126,19 @@ class Simulator(ABC):
         """The instruments this exchange lists."""
 
     @abstractmethod
-    def new_session(self, websocket: WebSocket) -> Session:
-        """The protocol handler for a new connection."""
+    def new_session(self) -> Session:
+        """The protocol of a new connection, over this simulator's market."""
 
     async def __aenter__(self) -> Self:
-        listener = self._listener = await anyio.create_tcp_listener(local_host=self.host, local_port=self.port)
-        self.port = listener.extra(SocketAttribute.local_port)
-        self._task_group = anyio.create_task_group()
-        await self._task_group.__aenter__()
-        self._task_group.start_soon(listener.serve, self._serve_connection)
-        self._task_group.start_soon(self._run_market)
+        async with contextlib.AsyncExitStack() as stack:
+            listener = await anyio.create_tcp_listener(local_host=self.host, local_port=self.port)
+            stack.push_async_callback(listener.aclose)
+            self.port = listener.extra(SocketAttribute.local_port)
+            group = await stack.enter_async_context(anyio.create_task_group())
+            stack.callback(group.cancel_scope.cancel)
+            group.start_soon(listener.serve, self._serve_connection)
+            group.start_soon(self._run_market)
+            self._exit_stack = stack.pop_all()
         return self
 
     async def __aexit__(
@@ -142,18 +147,11 @@ class Simulator(ABC):
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> bool | None:
-        assert self._task_group is not None
-        assert self._listener is not None
-        self._task_group.cancel_scope.cancel()
-        try:
-            return await self._task_group.__aexit__(exc_type, exc, traceback)
-        finally:
-            await self._listener.aclose()
+        assert self._exit_stack is not None
+        stack, self._exit_stack = self._exit_stack, None
+        return await stack.__aexit__(exc_type, exc, traceback)
 
-    async def serve_forever(self) -> None:
-        """Run until cancelled (the ``xfeeds simulate`` command)."""
-        async with self:
-            await anyio.sleep_forever()
+    # -- fault switches acting on every connection ------------------------------------------
 
     async def drop_connections(self) -> int:
         """Cut every client connection, even one mid-handshake, without a closing handshake.
@@ -167,40 +165,35 @@ class Simulator(ABC):
 
     async def close_connections(self, code: int = 1001, reason: str = "going away") -> int:
         """Close every connection with a closing handshake and ``code``; returns how many."""
-        sessions = list(self.sessions)
-        for session in sessions:
-            await session.websocket.close(code, reason)
-        return len(sessions)
+        connections = list(self._connections)
+        for connection in connections:
+            await connection.websocket.close(code, reason)
+        return len(connections)
 
     async def announce(self, state: str) -> int:
         """Announce a trading state (``maintenance``, ``online``...) where the protocol can."""
         sent = 0
-        for session in list(self.sessions):
-            frame = session.status(state)
+        for connection in list(self._connections):
+            frame = connection.session.status(state)
             if frame is not None:
-                async with session.turn:
-                    await session.send(frame)
+                async with connection.turn:
+                    await connection.send(frame)
                 sent += 1
         return sent
 
     async def inject(self, frame: str) -> int:
         """Send ``frame`` as it is to every connection: malformed, truncated, unknown, oversized."""
-        sessions = list(self.sessions)
-        for session in sessions:
-            async with session.turn:
-                await session.send(frame)
-        return len(sessions)
+        connections = list(self._connections)
+        for connection in connections:
+            async with connection.turn:
+                await connection.send(frame)
+        return len(connections)
 
     def corrupt_next_checksum(self, symbol: str) -> None:
-        """Make the next book update sent for ``symbol`` carry a wrong checksum (once)."""
+        """Make the next checksummed book message sent for ``symbol`` carry a wrong checksum (once)."""
         self._corrupt_checksums.add(symbol)
 
-    def take_checksum_corruption(self, symbol: str) -> bool:
-        """For sessions: whether to corrupt this update of ``symbol``; consumes the request."""
-        if symbol in self._corrupt_checksums:
-            self._corrupt_checksums.discard(symbol)
-            return True
-        return False
+    # -- serving ----------------------------------------------------------------------------
 
     async def _serve_connection(self, stream: anyio.abc.SocketStream) -> None:
         if self.refuse_connections:
@@ -219,43 +212,65 @@ class Simulator(ABC):
             return
         self.connections_accepted += 1
         websocket.muted = self._silent
-        session = self.new_session(websocket)
-        self.sessions.add(session)
+        connection = _Connection(websocket, self.new_session())
+        self._connections.add(connection)
         try:
             async with anyio.create_task_group() as group:
-                group.start_soon(self._heartbeats, session)
-                await self._converse(session)
+                group.start_soon(self._heartbeats, connection)
+                await self._converse(connection)
                 group.cancel_scope.cancel()
         finally:
-            self.sessions.discard(session)
+            self._connections.discard(connection)
             await websocket.abort()
 
-    @staticmethod
-    async def _converse(session: Session) -> None:
+    async def _converse(self, connection: _Connection) -> None:
         """Greet the client, then answer its messages until it goes away."""
-        try:
-            async with session.turn:
-                await session.on_open()
+        with contextlib.suppress(*_GONE):
+            async with connection.turn:
+                await self._send(connection, connection.session.on_open(time.time_ns()))
             while True:
-                if session.simulator.read_delay:
-                    await anyio.sleep(session.simulator.read_delay)
-                for message in await session.websocket.receive_batch():
-                    async with session.turn:
-                        await session.on_message(message)
-        except _GONE:
-            pass
+                if self.read_delay:
+                    await anyio.sleep(self.read_delay)
+                for message in await connection.websocket.receive_batch():
+                    async with connection.turn:
+                        await self._answer(connection, message)
 
-    async def _heartbeats(self, session: Session) -> None:
-        try:
+    async def _answer(self, connection: _Connection, message: bytes) -> None:
+        """Send the session's reply to ``message``, refused, withheld or delayed as the switches say."""
+        now_ns = time.time_ns()
+        if self.reject_subscriptions is not None:
+            refusal = connection.session.refuse(message, self.reject_subscriptions, now_ns)
+            if refusal is not None:
+                await self._send(connection, refusal)
+                return
+        for outgoing in connection.session.on_message(message, now_ns).outgoing:
+            if outgoing.ack and self.ack_delay:
+                await anyio.sleep(self.ack_delay)
+            if not (outgoing.ack and self.withhold_acks):
+                await self._send(connection, [outgoing.text])
+
+    async def _send(self, connection: _Connection, frames: Iterable[str]) -> None:
+        for frame in frames:
+            await connection.send(self._corrupted(connection.session, frame) if self._corrupt_checksums else frame)
+
+    def _corrupted(self, session: Session, frame: str) -> str:
+        """``frame``, with a wrong checksum if it is the next book message of a symbol asked for."""
+        for symbol in list(self._corrupt_checksums):
+            corrupted = session.corrupt_checksum(frame, symbol)
+            if corrupted is not None:
+                self._corrupt_checksums.discard(symbol)
+                return corrupted
+        return frame
+
+    async def _heartbeats(self, connection: _Connection) -> None:
+        with contextlib.suppress(*_GONE):
             while True:
                 await anyio.sleep(self.heartbeat_interval / 4)
-                if time.monotonic() - session.last_sent >= self.heartbeat_interval:
-                    frame = session.heartbeat()
+                if time.monotonic() - connection.last_sent >= self.heartbeat_interval:
+                    frame = connection.session.heartbeat(time.time_ns())
                     if frame is not None:
-                        async with session.turn:
-                            await session.send(frame)
-        except _GONE:
-            pass
+                        async with connection.turn:
+                            await connection.send(frame)
 
     async def _run_market(self) -> None:
         while True:
@@ -263,9 +278,9 @@ class Simulator(ABC):
             if self.paused:
                 continue
             steps = self.market.step(time.time_ns())
-            for session in list(self.sessions):
+            for connection in list(self._connections):
                 try:
-                    async with session.turn:
-                        await session.on_market(steps)
+                    async with connection.turn:
+                        await self._send(connection, connection.session.on_market(steps))
                 except _GONE:
-                    self.sessions.discard(session)
+                    self._connections.discard(connection)
