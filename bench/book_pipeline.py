@@ -18,11 +18,11 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-import adapters
-from adapters.kraken_checksum import KrakenChecksum
+from adapters.kraken_common.checksum import KrakenChecksum
 from bench.corpus import kraken_v1_frames
 from bench.timing import against_peer, compare, pin_to_one_core, report
 from schemas import BookLevel, BookSnapshot, BookUpdate
+from sdk import registry
 from sdk.book import OrderBook
 from sdk.feed import Feed
 from sdk.wiretext import forget_wire_decimals
@@ -53,7 +53,7 @@ def main() -> None:
 def _xfeeds(frames: list[str]) -> Callable[[], int]:
     """The feed's real per-read path (decode, dispatch, book apply and verify), minus the socket."""
     encoded = [frame.encode() for frame in frames]
-    feed = Feed(adapters.get("kraken-v1"), "ws://127.0.0.1:1")
+    feed = Feed(registry.get("kraken-v1"), "ws://127.0.0.1:1")
     feed._books.track("BTC/USD", verify=True)
 
     def run() -> int:
@@ -165,7 +165,7 @@ def _engines(depth: int) -> dict[str, Callable[[], int]]:
     def plain() -> int:
         bids = {level.price: level.qty for level in snapshot.bids}
         ask_text = [(f"{level.price:f}", f"{level.qty:f}") for level in asks]
-        from adapters.kraken_checksum import checksum_of_text
+        from adapters.kraken_common.checksum import checksum_of_text
 
         for update in events:
             for level in update.bids:

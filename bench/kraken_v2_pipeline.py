@@ -15,9 +15,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-import adapters
 from bench.corpus import kraken_v2_frames
 from bench.timing import against_peer, pin_to_one_core
+from sdk import registry
 from sdk.feed import Feed
 from sdk.wiretext import forget_wire_decimals
 
@@ -43,7 +43,7 @@ def _xfeeds(frames: list[str]) -> Callable[[], int]:
 
     def run() -> int:
         forget_wire_decimals()
-        feed = Feed(adapters.get("kraken"), "ws://127.0.0.1:1")  # fresh: precisions come from the corpus
+        feed = Feed(registry.get("kraken"), "ws://127.0.0.1:1")  # fresh: precisions come from the corpus
         feed._books.track("BTC/USD", verify=True)
         decode = feed._dispatcher.decode
         for frame in encoded:

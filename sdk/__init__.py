@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import adapters
-from sdk.adapter import Adapter, Codec
+from sdk import registry
 from sdk.buffer import FeedClosed
 from sdk.capabilities import Capabilities, UnsupportedSubscription
+from sdk.contract import Adapter, Codec
 from sdk.feed import Feed, FeedStats
 from sdk.reconnect import ReconnectPolicy
 from sdk.subscriptions import book, candles, instruments, quotes, ticker, trades
@@ -27,7 +27,7 @@ def connect(exchange: str | Adapter, url: str | None = None, **options: Any) -> 
 
     Keyword options are those of ``Feed`` (``reconnect``, ``buffer_size``, ``ping_interval``...).
     """
-    adapter = adapters.get(exchange) if isinstance(exchange, str) else exchange
+    adapter = registry.get(exchange) if isinstance(exchange, str) else exchange
     return Feed(adapter, url, **options)
 
 

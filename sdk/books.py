@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from schemas.events import BookInvalidated, BookResynced, BookSnapshot, BookUpdate, Event
-from sdk.book import ChecksumScheme, OrderBook
+from sdk.book import OrderBook
+from sdk.contract import ChecksumScheme
 
 
 @dataclass

@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from schemas.events import BookInvalidated, ErrorEvent, Event
-from sdk.adapter import Codec
-from sdk.codec import CodecBase, frame_text
+from schemas.events import BookInvalidated, Event
+from sdk.contract import Codec, undecodable_frame
 
 Handler = Callable[[Any], Event | None]
 """Acts on one event; may answer with a follow-up event (a book invalidated, resynced)."""
@@ -29,14 +28,13 @@ class FrameCounts(Protocol):
 class FrameDispatcher:
     """Decodes frames with the connection's codec and dispatches their events.
 
-    A frame the codec fails on becomes an ``ErrorEvent``, so one bad frame costs only itself.
+    A frame the codec raises on becomes one ``ErrorEvent``, so one bad frame costs only itself.
     ``on_invalidated`` hears of every book invalidated on the way (the feed resyncs it);
     ``last_data`` gets each symbol's latest receive time, ``counts`` the frames and events handled.
     """
 
     def __init__(
         self,
-        exchange: str,
         codec: Codec,
         *,
         handlers: dict[type, Handler],
@@ -44,7 +42,6 @@ class FrameDispatcher:
         last_data: dict[str, int],
         counts: FrameCounts,
     ) -> None:
-        self._exchange = exchange
         self._handlers = handlers
         self._on_invalidated = on_invalidated
         self._last_data = last_data
@@ -52,13 +49,9 @@ class FrameDispatcher:
         self.use(codec)
 
     def use(self, codec: Codec) -> None:
-        """Decode with ``codec`` from now on (each connection has its own).
-
-        A built-in codec's own ``decode_frame`` is called directly: this loop catches what it
-        raises, so the per-frame safety net of ``CodecBase.decode`` would only be a second layer.
-        """
+        """Decode with ``codec`` from now on (each connection has its own)."""
         self._codec = codec
-        self._decode_frame = codec.decode_frame if isinstance(codec, CodecBase) else codec.decode
+        self._decode_frame = codec.decode_frame
 
     def decode(self, messages: list[bytes], received_ns: int) -> list[Event]:
         """The events of one read's messages, with the handlers' follow-ups after their cause."""
@@ -68,8 +61,8 @@ class FrameDispatcher:
         for message in messages:
             try:
                 decoded = decode(message, received_ns)
-            except Exception as exc:  # malformed input, or a third-party codec broke its contract
-                decoded = [self._undecodable(message, exc, received_ns)]
+            except Exception as exc:  # malformed input: the contract lets decode_frame raise
+                decoded = [undecodable_frame(self._codec, message, exc, received_ns)]
             for event in decoded:
                 events.append(event)
                 handler = handlers.get(type(event))
@@ -87,14 +80,3 @@ class FrameDispatcher:
         counts.frames += len(messages)
         counts.events += len(events)
         return events
-
-    def _undecodable(self, message: bytes, exc: Exception, received_ns: int) -> ErrorEvent:
-        codec = self._codec
-        if isinstance(codec, CodecBase):
-            return codec.undecodable(message, exc, received_ns)
-        return ErrorEvent(
-            exchange=self._exchange,
-            message=f"codec raised {type(exc).__name__}: {exc}",
-            raw=frame_text(message),
-            ts_received=received_ns,
-        )

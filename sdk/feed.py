@@ -33,9 +33,9 @@ from schemas.events import (
     SubscriptionStale,
 )
 from schemas.subscription import Subscription
-from sdk.adapter import Adapter, Codec
 from sdk.books import BookKeeper, BookStats, BookView
 from sdk.buffer import BufferOverflow, EventBuffer, FeedClosed, Overflow
+from sdk.contract import Adapter, Codec
 from sdk.dispatch import FrameDispatcher, Handler
 from sdk.ledger import SubscriptionLedger, SubscriptionState
 from sdk.pacing import TokenBucket
@@ -128,7 +128,6 @@ class Feed:
         self._websocket: WebSocket | None = None
         self._codec: Codec = adapter.new_codec()
         self._dispatcher = FrameDispatcher(
-            adapter.name,
             self._codec,
             handlers=handlers,
             on_invalidated=self._request_resync,
@@ -254,9 +253,7 @@ class Feed:
         """Connect with a fresh codec and request every active subscription."""
         websocket = await connect(self.url, max_message=self._max_message, allow_plaintext=self._allow_plaintext)
         codec = self.adapter.new_codec()
-        resume = getattr(codec, "resume", None)  # optional in the codec contract
-        if resume is not None:
-            resume(self._codec)
+        codec.resume(self._codec)
         self._codec = codec
         self._dispatcher.use(codec)
         if self._ledger:
@@ -372,6 +369,10 @@ class Feed:
                     dropped = await self._buffer.put(self._dispatcher.decode(messages, time.time_ns()))
                     if dropped:
                         self._on_dropped(dropped)
+                    if self._codec.reconnect_reason is not None:
+                        reason = f"the codec asked for a new connection: {self._codec.reconnect_reason}"
+                        await websocket.close(1000, "reconnecting")
+                        break
             except _CONNECT_ERRORS as exc:
                 reason = str(exc) or type(exc).__name__
             except BufferOverflow as exc:
@@ -382,9 +383,7 @@ class Feed:
         return reason
 
     def _on_snapshot(self, snapshot: BookSnapshot) -> Event | None:
-        book_checksum = getattr(self._codec, "book_checksum", None)  # optional in the codec contract
-        scheme = book_checksum(snapshot.symbol) if book_checksum is not None else None
-        return self._books.on_snapshot(snapshot, scheme)
+        return self._books.on_snapshot(snapshot, self._codec.book_checksum(snapshot.symbol))
 
     def _on_ack(self, ack: Subscribed) -> None:
         self._ledger.acknowledged(ack.subscription)
