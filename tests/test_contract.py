@@ -73,15 +73,6 @@ def test_the_codec_base_defaults_every_optional_method() -> None:
     assert (error.exchange, error.message, error.raw, error.ts_received) == ("x", "unknown message", "\ufffd{}", 4)
 
 
-def test_a_codec_must_decode_and_request() -> None:
-    class Incomplete(Codec):
-        def decode_frame(self, frame: bytes | str, received_ns: int) -> list[Event]:
-            return []
-
-    with pytest.raises(TypeError, match="abstract"):
-        Incomplete("x", AliasedSymbols({}))  # type: ignore[abstract]
-
-
 def test_an_adapter_without_a_simulator_says_so() -> None:
     with pytest.raises(LookupError, match="ships no simulator"):
         replace(registry.get("kraken"), simulator=None).make_simulator()
