@@ -1,11 +1,11 @@
 """Build hook: compile the per-frame hot path with mypyc, or ship it as pure Python.
 
 The modules listed under ``[tool.hatch.build.targets.wheel.hooks.custom] modules`` (frame
-dispatch, the Kraken codecs, the book engine and its checksum, the wire-text conversions) run for
-every frame received. They are
-ordinary, strictly typed Python; mypyc turns them into C extensions with the same behaviour, which
-roughly halves their cost. Where that cannot be done (no C compiler, an unusual platform) or when
-``XFEEDS_PURE_PYTHON=1`` is set, the build warns and the pure-Python modules are used.
+dispatch, the codec base and the Kraken codecs, the book engine and its checksum, the wire-text
+conversions) run for every frame received. They are ordinary, strictly typed Python; mypyc turns
+them into C extensions with the same behaviour, which roughly halves their cost. Where that cannot
+be done (no C compiler, an unusual platform) or when ``XFEEDS_PURE_PYTHON=1`` is set, the build
+warns and the pure-Python modules are used.
 
 Compiled modules sit beside their sources (an editable install imports them from there), so every
 build first removes the previous ones: an edited source is never shadowed by a stale extension.

@@ -1,47 +1,25 @@
-"""Exchange adapters, found by name.
+"""The built-in exchange adapters: ``kraken`` (v2), ``kraken_v1`` and ``midchains``.
 
-Built-in adapters are listed here; any installed package can add more by declaring an entry point
-in the ``xfeeds.adapters`` group whose object is an ``sdk.adapter.Adapter``::
-
-    [project.entry-points."xfeeds.adapters"]
-    myexchange = "myexchange_xfeeds:adapter"
+Each registers through the ``xfeeds.adapters`` entry point declared in the project's
+``pyproject.toml`` and is found by name with ``sdk.registry.get``. ``get`` and ``names`` here are
+the deprecated spellings of those.
 """
 
 from __future__ import annotations
 
-import importlib
-from functools import cache
-from importlib.metadata import entry_points
+import warnings
 
-from sdk.adapter import Adapter
-
-ENTRY_POINT_GROUP = "xfeeds.adapters"
-
-_BUILT_IN = {
-    "kraken": "adapters.kraken:adapter",
-    "kraken-v1": "adapters.kraken_v1:adapter",
-    "midchains": "adapters.midchains:adapter",
-}
+from sdk import registry
+from sdk.contract import Adapter
 
 
 def names() -> list[str]:
-    """Names of every adapter available, built-in and installed, sorted."""
-    return sorted(_BUILT_IN.keys() | _discovered().keys())
+    """Deprecated: use ``sdk.registry.names``."""
+    warnings.warn("adapters.names() is deprecated; use sdk.registry.names()", DeprecationWarning, stacklevel=2)
+    return registry.names()
 
 
 def get(name: str) -> Adapter:
-    """The adapter called ``name``; LookupError names the available ones otherwise."""
-    target = _BUILT_IN.get(name) or _discovered().get(name)
-    if target is None:
-        raise LookupError(f"no adapter named {name!r}; available: {', '.join(names())}")
-    module_name, _, attribute = target.partition(":")
-    adapter = getattr(importlib.import_module(module_name), attribute)
-    if not isinstance(adapter, Adapter):
-        raise TypeError(f"{target} is a {type(adapter).__name__}, not an sdk.adapter.Adapter")
-    return adapter
-
-
-@cache
-def _discovered() -> dict[str, str]:
-    """Adapters other packages declare, as ``module:attribute`` targets (built-ins win clashes)."""
-    return {point.name: point.value for point in entry_points(group=ENTRY_POINT_GROUP) if point.name not in _BUILT_IN}
+    """Deprecated: use ``sdk.registry.get``."""
+    warnings.warn("adapters.get() is deprecated; use sdk.registry.get()", DeprecationWarning, stacklevel=2)
+    return registry.get(name)

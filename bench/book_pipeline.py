@@ -18,13 +18,14 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-import adapters
-from adapters.kraken_checksum import KrakenChecksum
+import sdk
+from adapters.kraken_common.checksum import KrakenChecksum
 from bench.corpus import kraken_v1_frames
 from bench.timing import against_peer, compare, pin_to_one_core, report
 from schemas import BookLevel, BookSnapshot, BookUpdate
+from sdk import registry
 from sdk.book import OrderBook
-from sdk.feed import Feed
+from sdk.session import FeedSession
 from sdk.wiretext import forget_wire_decimals
 
 FRAMES = 120_000
@@ -51,17 +52,17 @@ def main() -> None:
 
 
 def _xfeeds(frames: list[str]) -> Callable[[], int]:
-    """The feed's real per-read path (decode, dispatch, book apply and verify), minus the socket."""
+    """The feed's real per-read path (the session: decode, book apply and verify), minus the socket."""
     encoded = [frame.encode() for frame in frames]
-    feed = Feed(adapters.get("kraken-v1"), "ws://127.0.0.1:1")
-    feed._books.track("BTC/USD", verify=True)
+    session = FeedSession(registry.get("kraken-v1"))
+    session.subscribe([sdk.book("BTC/USD"), sdk.trades("BTC/USD"), sdk.ticker("BTC/USD")])
 
     def run() -> int:
         forget_wire_decimals()  # every pass starts cold: no help from texts seen in earlier rounds
-        decode = feed._dispatcher.decode
+        receive = session.receive
         for frame in encoded:
-            decode([frame], 0)
-        assert feed.book_stats.failures == 0
+            receive([frame], 0, 0.0)
+        assert session.book_stats.failures == 0
         return len(encoded)
 
     return run
@@ -165,7 +166,7 @@ def _engines(depth: int) -> dict[str, Callable[[], int]]:
     def plain() -> int:
         bids = {level.price: level.qty for level in snapshot.bids}
         ask_text = [(f"{level.price:f}", f"{level.qty:f}") for level in asks]
-        from adapters.kraken_checksum import checksum_of_text
+        from adapters.kraken_common.checksum import checksum_of_text
 
         for update in events:
             for level in update.bids:

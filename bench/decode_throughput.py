@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import adapters
 from bench.timing import compare, pin_to_one_core, plain_msgspec, repeat_to, report
+from sdk import registry
 from sdk.wiretext import forget_wire_decimals
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "kraken"
@@ -46,7 +46,7 @@ def main() -> None:
 
 
 def _codec(frames: list[bytes]) -> Callable[[], int]:
-    decode = adapters.get("kraken-v1").new_codec().decode
+    decode = registry.get("kraken-v1").new_codec().decode_frame
 
     def run() -> int:
         forget_wire_decimals()  # every pass starts cold: no help from texts seen in earlier rounds

@@ -15,10 +15,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-import adapters
+import sdk
 from bench.corpus import kraken_v2_frames
 from bench.timing import against_peer, pin_to_one_core
-from sdk.feed import Feed
+from sdk import registry
+from sdk.session import FeedSession
 from sdk.wiretext import forget_wire_decimals
 
 FRAMES = 120_000
@@ -43,13 +44,13 @@ def _xfeeds(frames: list[str]) -> Callable[[], int]:
 
     def run() -> int:
         forget_wire_decimals()
-        feed = Feed(adapters.get("kraken"), "ws://127.0.0.1:1")  # fresh: precisions come from the corpus
-        feed._books.track("BTC/USD", verify=True)
-        decode = feed._dispatcher.decode
+        session = FeedSession(registry.get("kraken"))  # fresh: precisions come from the corpus
+        session.subscribe([sdk.book("BTC/USD"), sdk.trades("BTC/USD"), sdk.ticker("BTC/USD")])
+        receive = session.receive
         for frame in encoded:
-            decode([frame], 0)
-        assert feed.book_stats.failures == 0
-        assert feed.book_stats.checks > 0
+            receive([frame], 0, 0.0)
+        assert session.book_stats.failures == 0
+        assert session.book_stats.checks > 0
         return len(encoded)
 
     return run

@@ -15,7 +15,7 @@ from importlib.machinery import EXTENSION_SUFFIXES
 
 import msgspec
 
-import sdk.dispatch
+import sdk.session
 
 
 def pin_to_one_core() -> None:
@@ -29,7 +29,7 @@ def pin_to_one_core() -> None:
 
 def hot_path_build() -> str:
     """Whether the per-frame modules were compiled by mypyc at install time, or run as Python."""
-    if sdk.dispatch.__file__ is not None and sdk.dispatch.__file__.endswith(tuple(EXTENSION_SUFFIXES)):
+    if sdk.session.__file__ is not None and sdk.session.__file__.endswith(tuple(EXTENSION_SUFFIXES)):
         return "compiled with mypyc"
     return "pure Python (no compiler at install time, or XFEEDS_PURE_PYTHON=1)"
 

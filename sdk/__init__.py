@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import TypedDict, Unpack
 
-import adapters
-from sdk.adapter import Adapter, Codec
+from sdk import registry
 from sdk.books import BookTop, BookView
 from sdk.buffer import Overflow
 from sdk.capabilities import Capabilities, UnsupportedSubscription
 from sdk.connection import Connection, Connector, WebSocketConnector
+from sdk.contract import Adapter, Codec
 from sdk.errors import ConnectFailed, FeedClosed
 from sdk.feed import Feed
 from sdk.reconnect import ReconnectPolicy
@@ -46,7 +46,7 @@ class FeedOptions(TypedDict, total=False):
 
 def connect(exchange: str | Adapter, url: str | None = None, **options: Unpack[FeedOptions]) -> Feed:
     """An async feed for ``exchange`` (an adapter name or object); ``url`` overrides the endpoint."""
-    adapter = adapters.get(exchange) if isinstance(exchange, str) else exchange
+    adapter = registry.get(exchange) if isinstance(exchange, str) else exchange
     return Feed(adapter, url, **options)
 
 

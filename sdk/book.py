@@ -11,24 +11,9 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Protocol
 
 from schemas.events import BookLevel, BookSnapshot, BookUpdate
-
-
-class ChecksumScheme(Protocol):
-    """How one exchange checksums a book; adapters provide it, the engine applies it."""
-
-    levels: int
-    """How many levels per side the checksum covers."""
-
-    def fragment(self, price: Decimal, qty: Decimal) -> str:
-        """One level's contribution, computed when the level is written."""
-        ...
-
-    def checksum(self, asks: bytes, bids: bytes) -> int:
-        """The checksum from the best ``levels`` fragments of each side, best first, concatenated."""
-        ...
+from sdk.contract import ChecksumScheme
 
 
 class BookSide:

@@ -13,7 +13,8 @@ from decimal import Decimal
 from typing import Protocol, TypeVar
 
 from schemas.events import BookInvalidated, BookResynced, BookSnapshot, BookUpdate, Event
-from sdk.book import ChecksumScheme, OrderBook
+from sdk.book import OrderBook
+from sdk.contract import ChecksumScheme
 from sdk.subscriptions import EVERY_SYMBOL
 
 T = TypeVar("T")
@@ -185,10 +186,8 @@ class BookKeeper:
             return None
         entry = self._books.get(snapshot.symbol)
         if entry is None or entry[0].depth != snapshot.depth or entry[0].scheme is not scheme:
-            entry = (
-                OrderBook(snapshot.symbol, snapshot.depth, scheme if verify else None),
-                _BookState(verify),
-            )
+            state = _BookState(verify, invalidated=entry is not None and entry[1].invalidated)
+            entry = (OrderBook(snapshot.symbol, snapshot.depth, scheme if verify else None), state)
             self._books[snapshot.symbol] = entry
         book, state = entry
         book.apply_snapshot(snapshot)

@@ -16,14 +16,12 @@ class UnsupportedSubscription(ValueError):
 class Capabilities(msgspec.Struct, frozen=True, kw_only=True):
     """Channels an adapter serves, with the book depths and candle intervals it accepts.
 
-    ``derived`` lists channels the adapter computes locally (from the book, say) rather than
-    receiving from the exchange; ``wildcard`` lists channels that accept the symbol ``*``.
+    ``wildcard`` lists channels that accept the symbol ``*``.
     """
 
     channels: frozenset[Channel]
     book_depths: tuple[int, ...] = ()
     candle_intervals: tuple[str, ...] = ()
-    derived: frozenset[Channel] = frozenset()
     wildcard: frozenset[Channel] = frozenset()
 
     def check(self, exchange: str, subscription: Subscription) -> None:

@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING
 import anyio
 import msgspec
 
-import adapters
 from schemas.jsonschema import SCHEMA_PATH, render, write
 from schemas.subscription import Subscription
-from sdk import subscriptions
+from sdk import registry, subscriptions
 from sdk.feed import Feed
 from sdk.reconnect import ReconnectPolicy
 from sdk.render import describe
@@ -52,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     watch = commands.add_parser("watch", help="print normalized events from an exchange")
-    watch.add_argument("exchange", help=f"adapter name: {', '.join(adapters.names())}")
+    watch.add_argument("exchange", help=f"adapter name: {', '.join(registry.names())}")
     watch.add_argument("channel", choices=CHANNELS)
     watch.add_argument("symbols", nargs="+", metavar="SYMBOL", help="e.g. BTC/USD")
     watch.add_argument("--depth", type=int, default=10, help="book depth (default 10)")
@@ -104,13 +103,13 @@ async def _endpoint(exchange: str, url: str | None, simulate: bool, tick: float)
     if not simulate:
         yield url
         return
-    async with adapters.get(exchange).make_simulator(tick_interval=tick) as simulator:
+    async with registry.get(exchange).make_simulator(tick_interval=tick) as simulator:
         yield simulator.url
 
 
 def _watch(args: argparse.Namespace) -> int:
     requests = [_subscription(args.channel, s, args.depth, args.interval) for s in args.symbols]
-    adapter = adapters.get(args.exchange)
+    adapter = registry.get(args.exchange)
     for request in requests:
         adapter.check(request)
     encoder = msgspec.json.Encoder()
@@ -132,7 +131,7 @@ def _watch(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    simulator = adapters.get(args.exchange).make_simulator(port=args.port, seed=args.seed, tick_interval=args.tick)
+    simulator = registry.get(args.exchange).make_simulator(port=args.port, seed=args.seed, tick_interval=args.tick)
 
     async def run() -> None:
         async with simulator:
@@ -145,7 +144,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     """Several channels and symbols, one refused pair, and a dropped connection recovered."""
-    adapter = adapters.get(args.exchange)
+    adapter = registry.get(args.exchange)
     wanted = [
         subscriptions.trades("BTC/USD"),
         subscriptions.book("BTC/USD", depth=10),
@@ -194,8 +193,8 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _adapters(args: argparse.Namespace) -> int:
-    for name in adapters.names():
-        adapter = adapters.get(name)
+    for name in registry.names():
+        adapter = registry.get(name)
         capabilities = adapter.capabilities
         print(f"{name:<12} {adapter.default_url}")
         print(f"{'':<12} channels: {', '.join(sorted(capabilities.channels))}")

@@ -20,10 +20,10 @@ import anyio.abc
 
 from schemas.events import Event
 from schemas.subscription import Subscription
-from sdk.adapter import Adapter
 from sdk.books import BookStats, BookView
 from sdk.buffer import BufferOverflow, EventBuffer, Overflow
 from sdk.connection import CONNECTION_ERRORS, Connection, Connector, WebSocketConnector
+from sdk.contract import Adapter
 from sdk.deprecation import deprecated_alias
 from sdk.errors import ConnectFailed, FeedClosed
 from sdk.ledger import SubscriptionState

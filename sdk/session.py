@@ -36,9 +36,8 @@ from schemas.events import (
     SubscriptionStale,
 )
 from schemas.subscription import Subscription
-from sdk.adapter import Adapter, Codec
 from sdk.books import BookKeeper, BookStats, BookView, ReadOnLoop, read_here
-from sdk.codec import frame_text
+from sdk.contract import Adapter, Codec, undecodable_frame
 from sdk.ledger import SubscriptionLedger, SubscriptionState
 from sdk.reconnect import ReconnectPolicy
 
@@ -230,7 +229,7 @@ class FeedSession:
             try:
                 decoded = decode(frame, wall_ns)
             except Exception as exc:  # malformed input, or a codec that broke
-                decoded = [self._undecodable(frame, exc, wall_ns)]
+                decoded = [undecodable_frame(self._codec, frame, exc, wall_ns)]
             for event in decoded:
                 events.append(event)
                 if type(event) is BookUpdate:
@@ -431,11 +430,3 @@ class FeedSession:
     def _error(self, error: ErrorEvent) -> None:
         self.stats.errors += 1
         logger.warning("%s: %s: %.200s", self.exchange, error.message, error.raw)
-
-    def _undecodable(self, frame: bytes | str, exc: Exception, wall_ns: int) -> ErrorEvent:
-        return ErrorEvent(
-            exchange=self.exchange,
-            message=f"undecodable frame: {type(exc).__name__}: {exc}",
-            raw=frame_text(frame),
-            ts_received=wall_ns,
-        )

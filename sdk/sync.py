@@ -19,8 +19,8 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from schemas.events import Event
 from schemas.subscription import Subscription
-from sdk.adapter import Adapter
 from sdk.books import BookStats, BookView
+from sdk.contract import Adapter
 from sdk.deprecation import deprecated_alias
 from sdk.errors import FeedClosed
 from sdk.feed import Feed

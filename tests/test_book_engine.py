@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-import adapters
-from adapters.kraken_checksum import KrakenChecksum, checksum_of_text
+from adapters.kraken_common.checksum import KrakenChecksum, checksum_of_text
 from schemas import BookInvalidated, BookLevel, BookSnapshot, BookUpdate
+from sdk import registry, testing
 from sdk.book import OrderBook
 from sdk.books import BookKeeper
 from tests.conftest import FIXTURES, fixture_lines
@@ -20,11 +20,11 @@ from tests.conftest import FIXTURES, fixture_lines
 
 def replay(name: str) -> tuple[BookKeeper, int]:
     """Every book event of a capture through the v1 codec and a verifying keeper."""
-    codec = adapters.get("kraken-v1").new_codec()
+    codec = registry.get("kraken-v1").new_codec()
     keeper = BookKeeper("kraken-v1")
     updates = 0
     for line in fixture_lines(f"kraken/{name}"):
-        for event in codec.decode(line, 0):
+        for event in testing.decode(codec, line, 0):
             if isinstance(event, BookSnapshot):
                 keeper.track(event.symbol, verify=True)
                 assert keeper.on_snapshot(event, codec.book_checksum(event.symbol)) is None
@@ -57,12 +57,12 @@ def test_depth_1000_capture_verifies_every_checksum_of_every_pair() -> None:
 def test_a_single_wrong_checksum_is_caught() -> None:
     lines = fixture_lines("kraken/v1_book.jsonl")
     tampered = [line.replace('"c":"3572756970"', '"c":"3572756971"') for line in lines]
-    codec = adapters.get("kraken-v1").new_codec()
+    codec = registry.get("kraken-v1").new_codec()
     keeper = BookKeeper("kraken-v1")
     keeper.track("BTC/USD", verify=True)
     failures = []
     for line in tampered:
-        for event in codec.decode(line, 0):
+        for event in testing.decode(codec, line, 0):
             if isinstance(event, BookSnapshot):
                 keeper.on_snapshot(event, codec.book_checksum(event.symbol))
             elif isinstance(event, BookUpdate) and (problem := keeper.on_update(event)) is not None:

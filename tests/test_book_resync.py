@@ -5,10 +5,10 @@ from __future__ import annotations
 import anyio
 import pytest
 
-import adapters
 import sdk
 from adapters.kraken_v1.simulator import KrakenV1Simulator
 from schemas import BookInvalidated, BookResynced, BookSnapshot, BookUpdate, Event, Subscribed, Unsubscribed
+from sdk import registry
 
 pytestmark = pytest.mark.anyio
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.anyio
 async def test_corrupted_checksum_resyncs_one_symbol_only(exchange: str) -> None:
     events: list[Event] = []
     async with (
-        adapters.get(exchange).make_simulator(tick_interval=0.002) as simulator,
+        registry.get(exchange).make_simulator(tick_interval=0.002) as simulator,
         sdk.connect(exchange, simulator.url, resync_interval=0.05) as feed,
     ):
         await feed.subscribe(sdk.book("BTC/USD"), sdk.book("ETH/USD"))

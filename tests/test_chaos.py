@@ -9,9 +9,9 @@ import tracemalloc
 import anyio
 import pytest
 
-import adapters
 import sdk
 from schemas import BookSnapshot, Event, Reconnected, Subscribed
+from sdk import registry
 from sdk.simulation.simulator import Simulator
 
 pytestmark = pytest.mark.anyio
@@ -60,7 +60,7 @@ async def test_chaos(exchange: str, anyio_backend: str) -> None:
     tracemalloc.start()
     try:
         async with (
-            adapters.get(exchange).make_simulator(tick_interval=0.003) as simulator,
+            registry.get(exchange).make_simulator(tick_interval=0.003) as simulator,
             sdk.connect(
                 exchange, simulator.url, reconnect=policy, idle_timeout=0.4, resync_interval=0.02, buffer_size=2_000
             ) as feed,

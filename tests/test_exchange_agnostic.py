@@ -9,9 +9,9 @@ import anyio
 import pytest
 from anyio.from_thread import start_blocking_portal
 
-import adapters
 import sdk
 from schemas import BookLevel, BookSnapshot, BookUpdate, Event, Trade
+from sdk import registry
 
 EXCHANGES = ["kraken", "kraken-v1", "midchains"]
 
@@ -77,7 +77,7 @@ def check(user: MidAndVolume, feed_mid: Decimal | None) -> None:
 async def test_async_facade(exchange: str) -> None:
     user = MidAndVolume()
     async with (
-        adapters.get(exchange).make_simulator(tick_interval=0.002) as simulator,
+        registry.get(exchange).make_simulator(tick_interval=0.002) as simulator,
         sdk.connect(exchange, simulator.url) as feed,
     ):
         await feed.subscribe(*user.requests)
@@ -92,7 +92,7 @@ async def test_async_facade(exchange: str) -> None:
 def test_sync_facade_iteration_and_callbacks(exchange: str) -> None:
     with (
         start_blocking_portal() as portal,
-        portal.wrap_async_context_manager(adapters.get(exchange).make_simulator(tick_interval=0.002)) as simulator,
+        portal.wrap_async_context_manager(registry.get(exchange).make_simulator(tick_interval=0.002)) as simulator,
     ):
         user = MidAndVolume()
         with sdk.connect_sync(exchange, simulator.url) as feed:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import anyio
 import pytest
 
-import adapters
 import sdk
 from schemas import Disconnected, Event, Reconnected, Trade
+from sdk import registry
 
 pytestmark = pytest.mark.anyio
 
@@ -18,7 +18,7 @@ FAST = sdk.ReconnectPolicy(initial=0.05, cap=0.2)
 async def test_a_silent_connection_is_detected_and_replaced(exchange: str) -> None:
     events: list[Event] = []
     async with (
-        adapters.get(exchange).make_simulator(tick_interval=0.005) as simulator,
+        registry.get(exchange).make_simulator(tick_interval=0.005) as simulator,
         sdk.connect(exchange, simulator.url, reconnect=FAST, idle_timeout=0.6) as feed,
     ):
         await feed.subscribe(sdk.trades("BTC/USD"))
@@ -113,7 +113,7 @@ async def test_bad_frames_cost_only_themselves_and_oversized_ones_the_connection
 
     events: list[Event] = []
     async with (
-        adapters.get(exchange).make_simulator(tick_interval=0.005) as simulator,
+        registry.get(exchange).make_simulator(tick_interval=0.005) as simulator,
         sdk.connect(exchange, simulator.url, reconnect=FAST, max_message=64 * 1024) as feed,
     ):
         await feed.subscribe(sdk.trades("BTC/USD"))
@@ -169,7 +169,7 @@ async def test_maintenance_makes_reconnects_wait_for_the_floor(exchange: str) ->
     policy = sdk.ReconnectPolicy(initial=0.01, cap=0.02, maintenance_floor=0.6)
     events: list[Event] = []
     async with (
-        adapters.get(exchange).make_simulator(tick_interval=0.005) as simulator,
+        registry.get(exchange).make_simulator(tick_interval=0.005) as simulator,
         sdk.connect(exchange, simulator.url, reconnect=policy) as feed,
     ):
         await feed.subscribe(sdk.trades("BTC/USD"))
@@ -213,7 +213,7 @@ async def test_missing_acknowledgement_is_reported_once_and_the_stream_goes_on(e
     from schemas import Subscribed, SubscriptionError
 
     events: list[Event] = []
-    async with adapters.get(exchange).make_simulator(tick_interval=0.005) as simulator:
+    async with registry.get(exchange).make_simulator(tick_interval=0.005) as simulator:
         simulator.withhold_acks = True
         async with sdk.connect(exchange, simulator.url, ack_timeout=0.3) as feed:
             await feed.subscribe(sdk.trades("BTC/USD"))
@@ -265,7 +265,7 @@ async def test_refused_subscriptions_are_reported_and_not_resent(exchange: str) 
 
     events: list[Event] = []
     async with (
-        adapters.get(exchange).make_simulator(tick_interval=0.005) as simulator,
+        registry.get(exchange).make_simulator(tick_interval=0.005) as simulator,
         sdk.connect(exchange, simulator.url, reconnect=FAST) as feed,
     ):
         simulator.reject_subscriptions = "Exceeded msg rate"
@@ -326,7 +326,7 @@ async def test_late_acknowledgement_after_a_timeout_report(exchange: str) -> Non
     from schemas import Subscribed, SubscriptionError
 
     events: list[Event] = []
-    async with adapters.get(exchange).make_simulator(tick_interval=0.005) as simulator:
+    async with registry.get(exchange).make_simulator(tick_interval=0.005) as simulator:
         simulator.ack_delay = 0.5
         async with sdk.connect(exchange, simulator.url, ack_timeout=0.2) as feed:
             await feed.subscribe(sdk.trades("BTC/USD"))

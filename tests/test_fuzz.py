@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import adapters
 import sdk
 from schemas import ErrorEvent, Event
+from sdk import registry, testing
 from tests.conftest import FIXTURES, fixture_lines
 
 LINES = {
@@ -54,13 +54,13 @@ def test_mutated_frames(exchange: str, data: st.DataObject) -> None:
     lines = LINES[exchange]
     line = data.draw(st.sampled_from(lines))
     mutated = data.draw(mutations(line))
-    codec = adapters.get(exchange).new_codec()
+    codec = registry.get(exchange).new_codec()
     codec.subscribe([sdk.book("LTC/USD"), sdk.trades("BTC/USD")] if exchange == "midchains" else [])
-    events: list[Event] = codec.decode(mutated, 1)
+    events: list[Event] = testing.decode(codec, mutated, 1)
     assert isinstance(events, list)
     for event in events:
         if isinstance(event, ErrorEvent):
             assert event.raw == mutated
-    follow = codec.decode(FOLLOW.get(exchange, lines[0]), 2)
+    follow = testing.decode(codec, FOLLOW.get(exchange, lines[0]), 2)
     assert follow
     assert not [e for e in follow if isinstance(e, ErrorEvent)]

@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import pytest
 
-import adapters
 from schemas import (
     BookSnapshot,
     BookUpdate,
@@ -21,7 +20,7 @@ from schemas import (
     Ticker,
     Trade,
 )
-from sdk import subscriptions
+from sdk import registry, subscriptions, testing
 from sdk.books import BookKeeper
 from tests.conftest import fixture_lines
 
@@ -34,12 +33,12 @@ INSTRUMENT_BTC = (
 
 
 def codec() -> object:
-    return adapters.get("kraken").new_codec()
+    return registry.get("kraken").new_codec()
 
 
 def decode_all(name: str) -> list[Event]:
-    c = adapters.get("kraken").new_codec()
-    return [e for line in fixture_lines(f"kraken/{name}") for e in c.decode(line, RECEIVED)]
+    c = registry.get("kraken").new_codec()
+    return [e for line in fixture_lines(f"kraken/{name}") for e in testing.decode(c, line, RECEIVED)]
 
 
 @pytest.mark.parametrize(
@@ -118,12 +117,12 @@ def test_candles_keep_nanosecond_interval_begin() -> None:
 
 
 def test_instruments_feed_checksum_precision_and_emit_events_when_asked() -> None:
-    c = adapters.get("kraken").new_codec()
+    c = registry.get("kraken").new_codec()
     [line] = fixture_lines("kraken/v2_instrument.jsonl")
-    assert c.decode(line, 0) == []  # not asked for: learned silently
+    assert testing.decode(c, line, 0) == []  # not asked for: learned silently
     assert c.book_checksum("EUR/USD") is not None
     c.subscribe([subscriptions.instruments()])
-    instruments = [e for e in c.decode(line, 0) if isinstance(e, Instrument)]
+    instruments = [e for e in testing.decode(c, line, 0) if isinstance(e, Instrument)]
     assert {i.symbol for i in instruments} == {"EUR/USD", "ETH/BTC"}
     eur = next(i for i in instruments if i.symbol == "EUR/USD")
     assert (eur.base, eur.quote, eur.price_precision, eur.qty_precision) == ("EUR", "USD", 5, 8)
@@ -131,13 +130,13 @@ def test_instruments_feed_checksum_precision_and_emit_events_when_asked() -> Non
 
 
 def test_v2_book_capture_verifies_every_checksum_with_instrument_precision() -> None:
-    c = adapters.get("kraken").new_codec()
-    c.decode(INSTRUMENT_BTC, 0)
+    c = registry.get("kraken").new_codec()
+    testing.decode(c, INSTRUMENT_BTC, 0)
     keeper = BookKeeper("kraken")
     keeper.track("BTC/USD", verify=True)
     updates = 0
     for line in fixture_lines("kraken/v2_book.jsonl"):
-        for event in c.decode(line, 0):
+        for event in testing.decode(c, line, 0):
             if isinstance(event, BookSnapshot):
                 assert keeper.on_snapshot(event, c.book_checksum("BTC/USD")) is None
             elif isinstance(event, BookUpdate):
@@ -148,10 +147,10 @@ def test_v2_book_capture_verifies_every_checksum_with_instrument_precision() -> 
 
 
 def test_book_without_precision_is_reported_not_guessed() -> None:
-    c = adapters.get("kraken").new_codec()
+    c = registry.get("kraken").new_codec()
     keeper = BookKeeper("kraken")
     keeper.track("BTC/USD", verify=True)
-    [snapshot] = c.decode(fixture_lines("kraken/v2_book.jsonl")[0], 0)
+    [snapshot] = testing.decode(c, fixture_lines("kraken/v2_book.jsonl")[0], 0)
     assert isinstance(snapshot, BookSnapshot)
     problem = keeper.on_snapshot(snapshot, c.book_checksum("BTC/USD"))
     assert problem is not None and problem.reason == "unverifiable"

@@ -11,13 +11,12 @@ import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
-import adapters
 from adapters.kraken.wire import Request
 from schemas import BookSnapshot, BookUpdate, ErrorEvent, Subscription, Ticker, Trade
-from sdk import subscriptions
+from sdk import registry, subscriptions, testing
 from sdk.wiretext import ns_to_rfc3339
 
-CODEC = adapters.get("kraken").new_codec
+CODEC = registry.get("kraken").new_codec
 SYMBOLS = st.sampled_from(["BTC/USD", "ETH/USD", "DOGE/EUR", "SOL/BTC"])
 
 
@@ -59,7 +58,7 @@ def test_trade_messages(trades: list[tuple[str, str, str, str, str, int, int]], 
         f'"timestamp":"{ns_to_rfc3339(t)}"}}'
         for s, side, p, q, o, i, t in trades
     )
-    events = CODEC().decode(message("trade", kind, f"[{data}]"), 3)
+    events = testing.decode(CODEC(), message("trade", kind, f"[{data}]"), 3)
     assert events == [
         Trade(
             exchange="kraken",
@@ -89,7 +88,7 @@ def test_book_messages(symbol: str, bids: Any, asks: Any, checksum: int, kind: s
     data = f'[{{"symbol":"{symbol}","bids":{side(bids)},"asks":{side(asks)},"checksum":{checksum}{stamp}}}]'
     codec = CODEC()
     codec.subscribe([subscriptions.book(symbol, 25)])
-    [event] = codec.decode(message("book", kind, data), 1)
+    [event] = testing.decode(codec, message("book", kind, data), 1)
     assert isinstance(event, BookSnapshot if kind == "snapshot" else BookUpdate)
     assert (event.symbol, event.depth, event.checksum) == (symbol, 25, checksum)
     assert [(lv.price, lv.qty) for lv in event.bids] == [(Decimal(p), Decimal(q)) for p, q in bids]
@@ -101,7 +100,7 @@ def test_book_messages(symbol: str, bids: Any, asks: Any, checksum: int, kind: s
 def test_ticker_messages(symbol: str, values: list[str]) -> None:
     names = ["bid", "bid_qty", "ask", "ask_qty", "last", "volume", "vwap", "low", "high", "change", "change_pct"]
     body = ",".join(f'"{n}":{v}' for n, v in zip(names, values, strict=True))
-    [ticker] = CODEC().decode(message("ticker", "update", f'[{{"symbol":"{symbol}",{body}}}]'), 1)
+    [ticker] = testing.decode(CODEC(), message("ticker", "update", f'[{{"symbol":"{symbol}",{body}}}]'), 1)
     assert isinstance(ticker, Ticker)
     number = dict(zip(names, map(Decimal, values), strict=True))
     assert (ticker.bid, ticker.ask_qty, ticker.volume_24h, ticker.high_24h) == (
@@ -182,9 +181,9 @@ VALID = message(
 )
 def test_garbage_never_raises_and_next_message_decodes(garbage: str | bytes) -> None:
     codec = CODEC()
-    events = codec.decode(garbage, 1)
+    events = testing.decode(codec, garbage, 1)
     assert isinstance(events, list)
-    [trade] = codec.decode(VALID, 2)
+    [trade] = testing.decode(codec, VALID, 2)
     assert isinstance(trade, Trade) and trade.price == Decimal("1.5")
     text = garbage if isinstance(garbage, str) else garbage.decode("utf-8", "replace")
     assert all(e.raw == text for e in events if isinstance(e, ErrorEvent))

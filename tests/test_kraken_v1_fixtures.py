@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import pytest
 
-import adapters
 from schemas import (
     BookSnapshot,
     BookUpdate,
@@ -22,6 +21,7 @@ from schemas import (
     Trade,
     Unsubscribed,
 )
+from sdk import registry, testing
 from tests.conftest import FIXTURES, fixture_lines
 
 V1_FILES = sorted(path.name for path in (FIXTURES / "kraken").glob("v1_*.jsonl"))
@@ -29,7 +29,7 @@ RECEIVED = 1_700_000_000_123_456_789
 
 
 def decode(line: str) -> list[Event]:
-    return adapters.get("kraken-v1").new_codec().decode(line, RECEIVED)
+    return testing.decode(registry.get("kraken-v1").new_codec(), line, RECEIVED)
 
 
 def test_fixture_files_are_present() -> None:
@@ -38,16 +38,16 @@ def test_fixture_files_are_present() -> None:
 
 @pytest.mark.parametrize("name", V1_FILES)
 def test_every_line_decodes_without_error(name: str) -> None:
-    codec = adapters.get("kraken-v1").new_codec()
+    codec = registry.get("kraken-v1").new_codec()
     for line in fixture_lines(f"kraken/{name}"):
-        events = codec.decode(line.encode(), RECEIVED)
+        events = testing.decode(codec, line.encode(), RECEIVED)
         assert not [e for e in events if isinstance(e, ErrorEvent)], line
         assert all(e.exchange == "kraken-v1" and e.ts_received == RECEIVED for e in events)
 
 
 def test_book_fixture_counts() -> None:
-    codec = adapters.get("kraken-v1").new_codec()
-    events = [e for line in fixture_lines("kraken/v1_book.jsonl") for e in codec.decode(line, 0)]
+    codec = registry.get("kraken-v1").new_codec()
+    events = [e for line in fixture_lines("kraken/v1_book.jsonl") for e in testing.decode(codec, line, 0)]
     updates = [e for e in events if isinstance(e, BookUpdate)]
     assert len(updates) == 979
     assert all(u.checksum is not None for u in updates)
@@ -197,11 +197,11 @@ def test_exchange_error_event_keeps_text() -> None:
 
 
 def test_depth1000_fixture_symbols_normalized() -> None:
-    codec = adapters.get("kraken-v1").new_codec()
+    codec = registry.get("kraken-v1").new_codec()
     symbols = {
         e.symbol
         for line in fixture_lines("kraken/v1_book_depth1000.jsonl")
-        for e in codec.decode(line, 0)
+        for e in testing.decode(codec, line, 0)
         if isinstance(e, BookUpdate)
     }
     assert "BTC/CHF" in symbols and "KSM/BTC" in symbols and "ADA/BTC" in symbols

@@ -11,13 +11,12 @@ import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
-import adapters
 from adapters.kraken_v1.wire import ClientMessage, Subscribe, Unsubscribe
 from schemas import BookSnapshot, BookUpdate, Candle, ErrorEvent, Quote, Subscription, Trade
-from sdk import subscriptions
+from sdk import registry, subscriptions, testing
 
 ASSETS = {"XBT": "BTC", "XDG": "DOGE", "ETH": "ETH", "USD": "USD", "EUR": "EUR", "ADA": "ADA"}
-CODEC = adapters.get("kraken-v1").new_codec
+CODEC = registry.get("kraken-v1").new_codec
 
 
 def decimal_texts() -> st.SearchStrategy[str]:
@@ -55,7 +54,7 @@ fills = st.tuples(decimal_texts(), decimal_texts(), times, st.sampled_from("bs")
 @given(st.lists(fills, min_size=1, max_size=5), pairs, st.integers(0, 2**31))
 def test_trade_frames(generated: list[tuple[str, str, tuple[int, int], str, str]], pair: Any, channel: int) -> None:
     rows = [[p, q, time_text(t), side, kind, ""] for p, q, t, side, kind in generated]
-    events = CODEC().decode(json.dumps([channel, rows, "trade", wire_pair(pair)]), 5)
+    events = testing.decode(CODEC(), json.dumps([channel, rows, "trade", wire_pair(pair)]), 5)
     assert events == [
         Trade(
             exchange="kraken-v1",
@@ -75,7 +74,7 @@ def test_trade_frames(generated: list[tuple[str, str, tuple[int, int], str, str]
 @given(decimal_texts(), decimal_texts(), times, decimal_texts(), decimal_texts(), pairs)
 def test_spread_frames(bid: str, ask: str, when: Any, bid_qty: str, ask_qty: str, pair: Any) -> None:
     frame = json.dumps([1, [bid, ask, time_text(when), bid_qty, ask_qty], "spread", wire_pair(pair)])
-    [quote] = CODEC().decode(frame, 1)
+    [quote] = testing.decode(CODEC(), frame, 1)
     assert quote == Quote(
         exchange="kraken-v1",
         symbol=symbol(pair),
@@ -99,7 +98,7 @@ def test_spread_frames(bid: str, ask: str, when: Any, bid_qty: str, ask_qty: str
 def test_ohlc_frames(minutes: int, when: Any, end: int, values: list[str], count: int, pair: Any) -> None:
     open_, high, low, close, vwap, volume = values
     payload = [time_text(when), f"{end}.000000", open_, high, low, close, vwap, volume, count]
-    [candle] = CODEC().decode(json.dumps([9, payload, f"ohlc-{minutes}", wire_pair(pair)]), 2)
+    [candle] = testing.decode(CODEC(), json.dumps([9, payload, f"ohlc-{minutes}", wire_pair(pair)]), 2)
     assert isinstance(candle, Candle)
     assert candle.interval == subscriptions.candles("BTC/USD", f"{minutes}m").interval
     assert (candle.end, candle.start) == (end * 10**9, end * 10**9 - minutes * 60 * 10**9)
@@ -129,7 +128,7 @@ def test_book_update_frames(asks: Any, bids: Any, depth: int, crc: int, split: b
         if bids:
             payload["b"] = rows(bids)
         payloads = [payload]
-    [update] = CODEC().decode(json.dumps([7, *payloads, f"book-{depth}", wire_pair(pair)]), 3)
+    [update] = testing.decode(CODEC(), json.dumps([7, *payloads, f"book-{depth}", wire_pair(pair)]), 3)
     assert isinstance(update, BookUpdate)
     assert (update.symbol, update.depth, update.checksum) == (symbol(pair), depth, crc)
     assert [(lv.price, lv.qty, lv.republished) for lv in update.asks] == [
@@ -144,7 +143,7 @@ def test_book_update_frames(asks: Any, bids: Any, depth: int, crc: int, split: b
 @given(levels, levels, pairs)
 def test_book_snapshot_frames(asks: Any, bids: Any, pair: Any) -> None:
     frame = json.dumps([7, {"as": rows(asks), "bs": rows(bids)}, "book-10", wire_pair(pair)])
-    [snapshot] = CODEC().decode(frame, 3)
+    [snapshot] = testing.decode(CODEC(), frame, 3)
     assert isinstance(snapshot, BookSnapshot)
     assert [lv.price for lv in snapshot.asks] == [Decimal(p) for p, *_ in asks]
     assert [lv.qty for lv in snapshot.bids] == [Decimal(q) for _, q, *_ in bids]
@@ -171,7 +170,7 @@ def test_requests_carry_every_subscription(requested: list[Subscription], unsubs
     assert all(isinstance(m, Unsubscribe if unsubscribe else Subscribe) for m in messages)
     reqids = [m.reqid for m in messages]  # type: ignore[union-attr]
     assert len(set(reqids)) == len(reqids)
-    symbols = adapters.get("kraken-v1").symbols
+    symbols = registry.get("kraken-v1").symbols
     from adapters.kraken_v1.channels import subscription_from_wire
 
     carried = {
@@ -201,12 +200,12 @@ VALID = '[321,[["57126.70000","0.02063928","1616333924.737428","b","m",""]],"tra
 )
 def test_garbage_never_raises_and_next_frame_decodes(garbage: str | bytes) -> None:
     codec = CODEC()
-    events = codec.decode(garbage, 1)
+    events = testing.decode(codec, garbage, 1)
     assert isinstance(events, list)
     for event in events:
         if isinstance(event, ErrorEvent):
             assert event.raw == (garbage if isinstance(garbage, str) else garbage.decode("utf-8", "replace"))
-    [trade] = codec.decode(VALID, 2)
+    [trade] = testing.decode(codec, VALID, 2)
     assert isinstance(trade, Trade) and trade.price == Decimal("57126.70000")
 
 
@@ -215,7 +214,7 @@ def test_non_numbers_become_errors(position: int, replacement: object) -> None:
     """A price, quantity or time that is not a finite number is an error event."""
     fill: list[object] = ["57126.70000", "0.02063928", "1616333924.737428", "b", "m", ""]
     fill[position] = replacement
-    [error] = CODEC().decode(json.dumps([1, [fill], "trade", "XBT/USD"]), 1)
+    [error] = testing.decode(CODEC(), json.dumps([1, [fill], "trade", "XBT/USD"]), 1)
     assert isinstance(error, ErrorEvent)
 
 
@@ -223,13 +222,13 @@ def test_non_numbers_become_errors(position: int, replacement: object) -> None:
 def test_json_numbers_where_v1_sends_text_are_errors(value: Decimal) -> None:
     """v1 sends every number as a string; a bare JSON number is refused, never read via float."""
     frame = f'[1,[[{value:f},"0.5","1616333924.737428","b","m",""]],"trade","XBT/USD"]'
-    [error] = CODEC().decode(frame, 1)
+    [error] = testing.decode(CODEC(), frame, 1)
     assert isinstance(error, ErrorEvent)
     book = f'[1,{{"b":[[{value:f},"0.5","1616333924.737428"]],"c":"1"}},"book-10","XBT/USD"]'
-    [error] = CODEC().decode(book, 1)
+    [error] = testing.decode(CODEC(), book, 1)
     assert isinstance(error, ErrorEvent)
 
 
 def test_nan_price_is_an_error() -> None:
-    [error] = CODEC().decode('[1,[["NaN","0.1","1616333924.737428","b","m",""]],"trade","XBT/USD"]', 1)
+    [error] = testing.decode(CODEC(), '[1,[["NaN","0.1","1616333924.737428","b","m",""]],"trade","XBT/USD"]', 1)
     assert isinstance(error, ErrorEvent)

@@ -7,11 +7,11 @@ from decimal import Decimal
 import anyio
 import pytest
 
-import adapters
 import sdk
-from adapters.kraken_checksum import checksum_of_text
+from adapters.kraken_common.checksum import checksum_of_text
 from adapters.kraken_v1.simulator import KrakenV1Simulator
 from schemas import BookSnapshot, BookUpdate, Candle, Event, Quote, Ticker, Trade
+from sdk import registry, testing
 from tests.conftest import fixture_lines
 
 
@@ -56,8 +56,8 @@ def replay(events: list[Event]) -> tuple[int, dict[str, ReferenceBook]]:
 
 
 def test_reference_book_verifies_the_real_capture() -> None:
-    codec = adapters.get("kraken-v1").new_codec()
-    events = [e for line in fixture_lines("kraken/v1_book.jsonl") for e in codec.decode(line, 0)]
+    codec = registry.get("kraken-v1").new_codec()
+    events = [e for line in fixture_lines("kraken/v1_book.jsonl") for e in testing.decode(codec, line, 0)]
     assert replay(events)[0] == 979
 
 

@@ -14,7 +14,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-import adapters
 import sdk
 from adapters.midchains.orders import OrderLevelBook
 from adapters.midchains.simulator import MidchainsSimulator
@@ -32,11 +31,12 @@ from schemas import (
     Trade,
     Unsubscribed,
 )
+from sdk import registry, testing
 from sdk.book import OrderBook
 
 
 def codec_for(*subscriptions: Any) -> Any:
-    codec = adapters.get("midchains").new_codec()
+    codec = registry.get("midchains").new_codec()
     codec.subscribe(list(subscriptions))
     return codec
 
@@ -57,7 +57,7 @@ FII_BOOK = (
 
 def test_documented_book_message_is_the_snapshot() -> None:
     codec = codec_for(sdk.book("LTC/USD"))
-    subscribed, snapshot = codec.decode(DOC_BOOK, 5)
+    subscribed, snapshot = testing.decode(codec, DOC_BOOK, 5)
     assert isinstance(subscribed, Subscribed) and subscribed.subscription == sdk.book("LTC/USD")
     assert snapshot == BookSnapshot(
         exchange="midchains",
@@ -72,7 +72,7 @@ def test_documented_book_message_is_the_snapshot() -> None:
 
 def test_documented_trade_with_maker_side_and_without() -> None:
     codec = codec_for(sdk.trades("BTC/USD"))
-    subscribed, trade = codec.decode(DOC_TRADE, 1)
+    subscribed, trade = testing.decode(codec, DOC_TRADE, 1)
     assert isinstance(subscribed, Subscribed)
     assert trade == Trade(
         exchange="midchains",
@@ -84,19 +84,19 @@ def test_documented_trade_with_maker_side_and_without() -> None:
         ts_exchange=1_614_334_523_954_000_000,
         ts_received=1,
     )
-    assert codec.decode(DOC_TRADE, 2) == []  # a replay of the same match is dropped
-    [older] = codec.decode(DOC_TRADE.replace("5Z3YF5Z0N8PK", "OTHER").replace(',"maker_side":"S"', ""), 3)
+    assert testing.decode(codec, DOC_TRADE, 2) == []  # a replay of the same match is dropped
+    [older] = testing.decode(codec, DOC_TRADE.replace("5Z3YF5Z0N8PK", "OTHER").replace(',"maker_side":"S"', ""), 3)
     assert isinstance(older, Trade) and older.side is None
 
 
 def test_numbers_as_json_numbers_ids_beyond_2_53_and_bare_removals() -> None:
     codec = codec_for(sdk.book("BTC/USD"), sdk.quotes("BTC/USD"))
-    events = codec.decode(FII_BOOK, 0)
+    events = testing.decode(codec, FII_BOOK, 0)
     [snapshot] = [e for e in events if isinstance(e, BookSnapshot)]
     assert snapshot.asks == (BookLevel(Decimal("7014.19"), Decimal("0.02014047")),)
     assert not [e for e in events if isinstance(e, ErrorEvent)]
     removal = '{"security":"BTCUSD","books":[{"act":"R","id":6988929507302077441}],"type":"book"}'
-    [update] = codec.decode(removal, 0)
+    [update] = testing.decode(codec, removal, 0)
     assert update == BookUpdate(
         exchange="midchains",
         symbol="BTC/USD",
@@ -112,7 +112,7 @@ def test_replies_errors_heartbeats() -> None:
     refusal = (
         '{"type":"subscribe","result":"invalid security","request":[{"msg":"trade","security":"XXXUSD","dest":"CROX"}]}'
     )
-    [refused] = codec.decode(refusal, 0)
+    [refused] = testing.decode(codec, refusal, 0)
     assert refused == SubscriptionError(
         exchange="midchains",
         symbol="XXX/USD",
@@ -122,18 +122,18 @@ def test_replies_errors_heartbeats() -> None:
     )
     codec.unsubscribe([sdk.book("BCH/USD")])
     ok = '{"type":"unsubscribe","result":"OK","request":[{"msg":"book","security":"BCHUSD","dest":"CROX"}]}'
-    assert codec.decode(ok, 0) == [
+    assert testing.decode(codec, ok, 0) == [
         Unsubscribed(exchange="midchains", symbol="BCH/USD", subscription=sdk.book("BCH/USD"), ts_received=0)
     ]
-    [error] = codec.decode('{"type":"error","result":"rate limit exceeded"}', 0)
+    [error] = testing.decode(codec, '{"type":"error","result":"rate limit exceeded"}', 0)
     assert isinstance(error, ErrorEvent) and "rate limit exceeded" in error.message
-    assert codec.decode('{"type":"heartbeat","time":"1700000030000"}', 0) == []
-    [status] = codec.decode('{"type":"open","time":"1700000000000"}', 0)
+    assert testing.decode(codec, '{"type":"heartbeat","time":"1700000030000"}', 0) == []
+    [status] = testing.decode(codec, '{"type":"open","time":"1700000000000"}', 0)
     assert isinstance(status, Status)
 
 
 def test_requests_batch_items_and_never_ping_in_json() -> None:
-    codec = adapters.get("midchains").new_codec()
+    codec = registry.get("midchains").new_codec()
     [frame] = codec.subscribe([sdk.book("BCH/USD"), sdk.quotes("BCH/USD"), sdk.trades("BCH/USD")])
     assert json.loads(frame) == {
         "type": "subscribe",
@@ -205,7 +205,7 @@ def test_emitted_l2_events_rebuild_the_aggregated_top_of_book(messages: list[Any
     truth = OrderLevelBook()
     for message in messages:
         books = [{"act": act, "id": i, "side": s, "price": str(p), "qty": str(q)} for i, s, p, q, act in message]
-        for event in codec.decode(json.dumps({"security": "BCHUSD", "books": books, "type": "book"}), 0):
+        for event in testing.decode(codec, json.dumps({"security": "BCHUSD", "books": books, "type": "book"}), 0):
             if isinstance(event, BookSnapshot):
                 book.apply_snapshot(event)
             elif isinstance(event, BookUpdate):
@@ -227,8 +227,8 @@ def test_emitted_l2_events_rebuild_the_aggregated_top_of_book(messages: list[Any
 )
 def test_garbage_never_raises(garbage: str | bytes) -> None:
     codec = codec_for(sdk.trades("BTC/USD"))
-    assert isinstance(codec.decode(garbage, 0), list)
-    assert any(isinstance(e, Trade) for e in codec.decode(DOC_TRADE, 0))
+    assert isinstance(testing.decode(codec, garbage, 0), list)
+    assert any(isinstance(e, Trade) for e in testing.decode(codec, DOC_TRADE, 0))
 
 
 # -- end to end ----------------------------------------------------------------------------
@@ -305,9 +305,9 @@ def test_sync_facade_refusal_and_reconnect_without_duplicates() -> None:
 async def test_every_security_with_one_book_subscription() -> None:
     every = sdk.book("*", depth=5)
     with pytest.raises(sdk.UnsupportedSubscription, match="cannot subscribe every symbol"):
-        adapters.get("kraken").check(every)
+        registry.get("kraken").check(every)
     with pytest.raises(sdk.UnsupportedSubscription, match="it can for book"):
-        adapters.get("midchains").check(sdk.trades("*"))
+        registry.get("midchains").check(sdk.trades("*"))
     async with MidchainsSimulator(tick_interval=0.002) as simulator, sdk.connect("midchains", simulator.url) as feed:
         await feed.subscribe(every)
         snapshots: set[str] = set()

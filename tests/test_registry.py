@@ -10,40 +10,44 @@ import pytest
 import adapters
 import sdk
 from schemas import ErrorEvent
+from sdk import registry
 
 
 def test_built_in_adapter() -> None:
-    adapter = adapters.get("kraken-v1")
+    adapter = registry.get("kraken-v1")
     assert adapter.name == "kraken-v1"
     assert adapter.default_url == "wss://ws.kraken.com"
-    assert {"kraken", "kraken-v1", "midchains"} <= set(adapters.names())
-    assert adapters.get("kraken").default_url == "wss://ws.kraken.com/v2"
+    assert {"kraken", "kraken-v1", "midchains"} <= set(registry.names())
+    assert registry.get("kraken").default_url == "wss://ws.kraken.com/v2"
 
 
 def test_unknown_adapter_names_the_available_ones() -> None:
     with pytest.raises(LookupError, match=r"available: .*kraken-v1"):
-        adapters.get("nope")
+        registry.get("nope")
+
+
+def test_the_old_registry_functions_warn_and_forward() -> None:
+    with pytest.warns(DeprecationWarning, match=r"sdk\.registry\.get"):
+        assert adapters.get("midchains") is registry.get("midchains")
+    with pytest.warns(DeprecationWarning, match=r"sdk\.registry\.names"):
+        assert adapters.names() == registry.names()
 
 
 EXTRA_MODULE = """
-from sdk.adapter import Adapter
+from sdk.contract import Adapter, Codec
 from sdk.capabilities import Capabilities
 from sdk.symbols import AliasedSymbols
-from schemas import ErrorEvent
 
 
-class EchoCodec:
+class EchoCodec(Codec):
     def subscribe(self, subscriptions):
         return [repr(s) for s in subscriptions]
 
     def unsubscribe(self, subscriptions):
         return []
 
-    def decode(self, frame, received_ns):
-        return [ErrorEvent(exchange="echo", message="echo", raw=str(frame), ts_received=received_ns)]
-
-    def ping(self):
-        return None
+    def decode_frame(self, frame, received_ns):
+        return [self.error("echo", frame, received_ns)]
 
 
 adapter = Adapter(
@@ -51,7 +55,7 @@ adapter = Adapter(
     default_url="wss://echo.invalid",
     capabilities=Capabilities(channels=frozenset({"trades"})),
     symbols=AliasedSymbols({}),
-    new_codec=EchoCodec,
+    codec=EchoCodec,
 )
 """
 
@@ -64,15 +68,15 @@ def test_installed_package_adds_an_adapter(tmp_path: Path, monkeypatch: pytest.M
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: xfeeds-echo\nVersion: 0.1\n")
     (dist / "entry_points.txt").write_text("[xfeeds.adapters]\necho = xfeeds_echo:adapter\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    adapters._discovered.cache_clear()
+    registry.refresh()
     try:
-        assert "echo" in adapters.names()
-        adapter = adapters.get("echo")
-        [event] = adapter.new_codec().decode("hello", 1)
-        assert isinstance(event, ErrorEvent) and event.raw == "hello"
+        assert "echo" in registry.names()
+        adapter = registry.get("echo")
+        [event] = adapter.new_codec().decode_frame("hello", 1)
+        assert isinstance(event, ErrorEvent) and event.raw == "hello" and event.exchange == "echo"
         assert sdk.connect("echo").adapter is adapter
     finally:
-        adapters._discovered.cache_clear()
+        registry.refresh()
         sys.modules.pop("xfeeds_echo", None)
 
 
@@ -130,10 +134,10 @@ def test_pip_installed_package_adapter_is_used_by_name(tmp_path: Path, monkeypat
         timeout=120,
     )
     monkeypatch.syspath_prepend(str(target))
-    adapters._discovered.cache_clear()
+    registry.refresh()
     try:
-        assert "throwaway" in adapters.names()
-        adapter = adapters.get("throwaway")
+        assert "throwaway" in registry.names()
+        adapter = registry.get("throwaway")
 
         async def stream() -> Trade:
             async with (
@@ -147,7 +151,9 @@ def test_pip_installed_package_adapter_is_used_by_name(tmp_path: Path, monkeypat
                             return event
             raise AssertionError("no trade")
 
-        assert anyio.run(stream).symbol == "BTC/USD"
+        trade = anyio.run(stream)
+        assert trade.symbol == "BTC/USD"
+        assert trade.exchange == "throwaway"  # the renamed adapter labels its events with its name
     finally:
-        adapters._discovered.cache_clear()
+        registry.refresh()
         sys.modules.pop("xfeeds_throwaway", None)

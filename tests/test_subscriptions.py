@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import adapters
 import sdk
+from sdk import registry
 from sdk.subscriptions import format_interval, interval_seconds
 from sdk.symbols import AliasedSymbols
 
@@ -40,7 +40,7 @@ def test_interval_canonical_form_is_stable(count: int, unit: str) -> None:
 
 
 def test_capability_errors_name_what_is_supported() -> None:
-    adapter = adapters.get("kraken-v1")
+    adapter = registry.get("kraken-v1")
     with pytest.raises(sdk.UnsupportedSubscription, match=r"depths are 10, 25, 100, 500, 1000"):
         adapter.check(sdk.book("BTC/USD", 11))
     with pytest.raises(sdk.UnsupportedSubscription, match=r"intervals are 1m, 5m, 15m, 30m, 1h, 4h, 1d, 1w, 15d"):
@@ -56,7 +56,7 @@ assets = st.sampled_from(["BTC", "DOGE", "ETH", "USD", "EUR", "XRP", "ADA"])
 
 @given(assets, assets)
 def test_kraken_v1_symbols_round_trip(base: str, quote: str) -> None:
-    symbols = adapters.get("kraken-v1").symbols
+    symbols = registry.get("kraken-v1").symbols
     wire = symbols.to_wire(f"{base}/{quote}")
     assert "BTC" not in wire and "DOGE" not in wire
     assert symbols.from_wire(wire) == f"{base}/{quote}"

@@ -7,12 +7,11 @@ checksums are verified with each pair's precision from the instrument channel.
 
 from __future__ import annotations
 
-from adapters.kraken.channels import BOOK_DEPTHS, CANDLE_INTERVALS, SYMBOLS
+from adapters.kraken.channels import SYMBOLS
 from adapters.kraken.codec import KrakenCodec
-from adapters.kraken.simulator import KrakenSimulator
-from adapters.kraken_market import KRAKEN_REQUEST_LIMIT
-from sdk.adapter import Adapter
+from adapters.kraken_common.limits import BOOK_DEPTHS, CANDLE_INTERVALS, KRAKEN_REQUEST_LIMIT
 from sdk.capabilities import Capabilities
+from sdk.contract import Adapter
 
 adapter = Adapter(
     name="kraken",
@@ -23,7 +22,7 @@ adapter = Adapter(
         candle_intervals=CANDLE_INTERVALS,
     ),
     symbols=SYMBOLS,
-    new_codec=lambda: KrakenCodec(SYMBOLS),
+    codec=KrakenCodec,
     request_limit=KRAKEN_REQUEST_LIMIT,
-    simulator=KrakenSimulator,
+    simulator="adapters.kraken.simulator:KrakenSimulator",
 )

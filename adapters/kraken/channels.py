@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from adapters.kraken.wire import Params, Result
-from adapters.kraken_v1.channels import BOOK_DEPTHS, CANDLE_INTERVALS, OHLC_MINUTES
+from adapters.kraken_common.limits import CANDLE_INTERVALS, OHLC_MINUTES
 from schemas.subscription import Subscription
 from sdk.subscriptions import format_interval
 from sdk.symbols import AliasedSymbols
 
 SYMBOLS = AliasedSymbols({})
 """v2 already names assets the common way: ``BTC/USD``, ``DOGE/USD``."""
-
-__all__ = ["BOOK_DEPTHS", "CANDLE_INTERVALS", "SYMBOLS", "params_of", "subscription_of"]
 
 _MINUTES = dict(zip(CANDLE_INTERVALS, OHLC_MINUTES, strict=True))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, Final
+from typing import Any
 
 import msgspec
 
@@ -21,7 +21,8 @@ from adapters.kraken.wire import (
     TickerMessage,
     TradeMessage,
 )
-from adapters.kraken_checksum import KrakenChecksum
+from adapters.kraken_common.checksum import KrakenChecksum
+from adapters.kraken_common.status import system_status
 from schemas.events import (
     BookSnapshot,
     BookUpdate,
@@ -29,32 +30,20 @@ from schemas.events import (
     Event,
     Instrument,
     Quote,
-    Status,
-    Subscribed,
-    SubscriptionError,
-    SystemState,
     Ticker,
     Trade,
-    Unsubscribed,
 )
 from schemas.subscription import Subscription
-from sdk.codec import CodecBase
+from sdk.contract import Codec
+from sdk.requests import RequestTracker
 from sdk.subscriptions import format_interval
 from sdk.symbols import SymbolMap
 from sdk.wiretext import WireValueError, rfc3339_to_ns
 
-EXCHANGE: Final = "kraken"
-
-_STATES: Final[frozenset[str]] = frozenset({"online", "maintenance", "cancel_only", "post_only", "limit_only"})
-_SIDES: Final = {"buy": "buy", "sell": "sell"}
-_ORDER_TYPES: Final = {"market": "market", "limit": "limit"}
-_REMEMBERED_REQUESTS: Final = 1024
-"""Requests whose subscriptions are kept for matching replies; older ones are forgotten."""
-
 ChannelHandler = Callable[[Any, int], list[Event]]
 
 
-class KrakenCodec(CodecBase):
+class KrakenCodec(Codec):
     """Turns shared subscriptions into v2 requests and v2 messages into schema events.
 
     Book checksums need each pair's price and quantity precision, which only the instrument
@@ -62,11 +51,8 @@ class KrakenCodec(CodecBase):
     precision has not arrived is reported unverifiable rather than checked with a guess.
     """
 
-    exchange: ClassVar[str] = EXCHANGE
-
-    def __init__(self, symbols: SymbolMap) -> None:
-        super().__init__()
-        self._symbols = symbols
+    def __init__(self, exchange: str, symbols: SymbolMap) -> None:
+        super().__init__(exchange, symbols)
         self._channels = msgspec.json.Decoder(ChannelMessage)
         self._responses = msgspec.json.Decoder(Response)
         self._encoder = msgspec.json.Encoder()
@@ -79,8 +65,9 @@ class KrakenCodec(CodecBase):
             InstrumentMessage: self._instruments,
             Heartbeat: lambda message, received_ns: [],
         }
-        self._requests: dict[int, list[Subscription]] = {}
-        self._internal_requests: set[int] = set()
+        self._requests: RequestTracker[int] = RequestTracker(exchange)
+        self._instrument_request: int | None = None
+        """The request for instrument data made for checksums alone, not asked for by the user."""
         self._book_depth: dict[str, int] = {}
         self._quote_symbols: set[str] = set()
         self._ticker_symbols: set[str] = set()
@@ -95,8 +82,7 @@ class KrakenCodec(CodecBase):
         wants_books = any(s.channel == "book" for s in subscriptions)
         wants_instruments = any(s.channel == "instruments" for s in subscriptions)
         if wants_books and not wants_instruments and not self._instruments_requested:
-            request_id = self.next_request_id()
-            self._internal_requests.add(request_id)
+            request_id = self._instrument_request = self.next_request_id()
             frames.append(self._encode("subscribe", Params(channel="instrument", snapshot=True), request_id))
         self._instruments_requested |= wants_books or wants_instruments
         for subscription in subscriptions:
@@ -134,16 +120,11 @@ class KrakenCodec(CodecBase):
             groups.setdefault(self._encoder.encode(params), (params, []))[1].append(subscription)
         frames = []
         for params, members in groups.values():
-            symbols = [self._symbols.to_wire(s.symbol) for s in members if s.channel != "instruments"]
+            symbols = [self.symbols.to_wire(s.symbol) for s in members if s.channel != "instruments"]
             request_id = self.next_request_id()
-            self._remember(request_id, members)
+            self._requests.sent(request_id, members, unsubscribe=method == "unsubscribe")
             frames.append(self._encode(method, msgspec.structs.replace(params, symbol=symbols or None), request_id))
         return frames
-
-    def _remember(self, request_id: int, subscriptions: list[Subscription]) -> None:
-        self._requests[request_id] = subscriptions
-        if len(self._requests) > _REMEMBERED_REQUESTS:
-            del self._requests[next(iter(self._requests))]
 
     def _encode(self, method: str, params: Params, request_id: int) -> str:
         return self._encoder.encode(Request(method=method, params=params, req_id=request_id)).decode()
@@ -170,81 +151,64 @@ class KrakenCodec(CodecBase):
             if response.success is False:
                 return [self.error(f"{method} refused: {response.error}", frame, received_ns)]
             return []  # pong and other successful replies carry no market information
-        request_id = response.req_id
         if response.success:
             return self._acknowledged(response, received_ns)
-        if request_id in self._internal_requests:
+        if response.req_id is not None and response.req_id == self._instrument_request:
             message = f"instrument reference data refused: {response.error}; books cannot be verified"
             return [self.error(message, frame, received_ns)]
         return self._refused(response, received_ns)
 
     def _acknowledged(self, response: Response, received_ns: int) -> list[Event]:
+        """Confirmations of what request ``req_id`` carried for the acknowledged symbol."""
         result = response.result
         if result is None:
             raise WireValueError("an acknowledgement without a result")
-        symbol = self._symbols.from_wire(result.symbol) if result.symbol else None
-        subscription = subscription_of(result, symbol)
-        if subscription is None:
+        symbol = self.symbols.from_wire(result.symbol) if result.symbol else None
+        echoed = subscription_of(result, symbol)
+        if echoed is None:
             raise WireValueError(f"acknowledgement for an unknown channel {result.channel!r}")
-        if subscription.channel == "instruments" and not self._instruments_wanted:
+        if echoed.channel == "instruments" and not self._instruments_wanted:
             return []  # the subscription this codec made for itself
-        if response.method == "unsubscribe":
-            return [
-                Unsubscribed(
-                    exchange=EXCHANGE,
-                    symbol=subscription.symbol,
-                    subscription=subscription,
-                    ts_received=received_ns,
-                )
-            ]
-        return [
-            Subscribed(
-                exchange=EXCHANGE,
-                symbol=subscription.symbol,
-                subscription=subscription,
-                warnings=tuple(result.warnings),
-                ts_received=received_ns,
-            )
-        ]
+        return self._requests.acknowledged(
+            response.req_id,
+            received_ns,
+            unsubscribe=response.method == "unsubscribe",
+            symbol=symbol,
+            echoed=echoed,
+            warnings=tuple(result.warnings),
+        )
 
     def _refused(self, response: Response, received_ns: int) -> list[Event]:
         """A refusal, matched to what was requested by ``req_id`` and, when given, symbol."""
-        message = response.error or "refused without a reason"
-        symbol = self._symbols.from_wire(response.symbol) if response.symbol else None
-        requested = self._requests.get(response.req_id, []) if response.req_id is not None else []
-        matched = [s for s in requested if symbol is None or s.symbol == symbol]
-        for subscription in matched:  # a refused stream must not be decoded as if it were live
-            self._track(subscription, subscribed=False)
-        if not matched:
-            return [SubscriptionError(exchange=EXCHANGE, symbol=symbol, message=message, ts_received=received_ns)]
-        return [
-            SubscriptionError(
-                exchange=EXCHANGE, symbol=s.symbol, subscription=s, message=message, ts_received=received_ns
-            )
-            for s in matched
-        ]
+        subscribing = response.method == "subscribe"
+        refusals = self._requests.refused(
+            response.req_id,
+            response.error or "refused without a reason",
+            received_ns,
+            unsubscribe=not subscribing,
+            symbol=self.symbols.from_wire(response.symbol) if response.symbol else None,
+        )
+        for refusal in refusals:  # a refused stream must not be decoded as if it were live
+            if subscribing and refusal.subscription is not None:
+                self._track(refusal.subscription, subscribed=False)
+        return [*refusals]
 
     # -- channels ---------------------------------------------------------------------------
 
     def _status(self, message: StatusMessage, received_ns: int) -> list[Event]:
-        events: list[Event] = []
-        for data in message.data:
-            state: SystemState = data.system if data.system in _STATES else "unknown"  # type: ignore[assignment]
-            detail = f"{data.system} (version {data.version})" if data.version else data.system
-            events.append(Status(exchange=EXCHANGE, state=state, detail=detail, ts_received=received_ns))
-        return events
+        return [system_status(self.exchange, data.system, data.version, received_ns) for data in message.data]
 
     def _book(self, message: BookMessage, received_ns: int) -> list[Event]:
         kind = BookSnapshot if message.type == "snapshot" else BookUpdate
         if message.type not in ("snapshot", "update"):
             raise WireValueError(f"book message of unknown type {message.type!r}")
         events: list[Event] = []
-        from_wire = self._symbols.from_wire
+        from_wire = self.symbols.from_wire
         for data in message.data:
             symbol = from_wire(data.symbol)
             events.append(
                 kind(
-                    exchange=EXCHANGE,
+                    exchange=self.exchange,
                     symbol=symbol,
                     depth=self._book_depth.get(symbol, 10),
                     bids=data.bids,
@@ -257,15 +221,15 @@ class KrakenCodec(CodecBase):
         return events
 
     def _trades(self, message: TradeMessage, received_ns: int) -> list[Event]:
-        from_wire = self._symbols.from_wire
+        from_wire = self.symbols.from_wire
         return [
             Trade(
-                exchange=EXCHANGE,
+                exchange=self.exchange,
                 symbol=from_wire(data.symbol),
                 price=data.price,
                 qty=data.qty,
-                side=_SIDES[data.side],  # type: ignore[arg-type]
-                order_type=_ORDER_TYPES.get(data.ord_type),  # type: ignore[arg-type]
+                side=data.side,
+                order_type=data.ord_type,
                 trade_id=str(data.trade_id),
                 ts_exchange=rfc3339_to_ns(data.timestamp),
                 ts_received=received_ns,
@@ -277,12 +241,12 @@ class KrakenCodec(CodecBase):
         """Ticker events, and Quote events for symbols subscribed with the ``bbo`` trigger."""
         events: list[Event] = []
         for data in message.data:
-            symbol = self._symbols.from_wire(data.symbol)
+            symbol = self.symbols.from_wire(data.symbol)
             ts = rfc3339_to_ns(data.timestamp) if data.timestamp else None
             if symbol in self._quote_symbols:
                 events.append(
                     Quote(
-                        exchange=EXCHANGE,
+                        exchange=self.exchange,
                         symbol=symbol,
                         bid=data.bid,
                         bid_qty=data.bid_qty,
@@ -295,7 +259,7 @@ class KrakenCodec(CodecBase):
             if symbol in self._ticker_symbols or symbol not in self._quote_symbols:
                 events.append(
                     Ticker(
-                        exchange=EXCHANGE,
+                        exchange=self.exchange,
                         symbol=symbol,
                         bid=data.bid,
                         bid_qty=data.bid_qty,
@@ -321,8 +285,8 @@ class KrakenCodec(CodecBase):
             start = rfc3339_to_ns(data.interval_begin)
             events.append(
                 Candle(
-                    exchange=EXCHANGE,
-                    symbol=self._symbols.from_wire(data.symbol),
+                    exchange=self.exchange,
+                    symbol=self.symbols.from_wire(data.symbol),
                     interval=format_interval(data.interval * 60),
                     start=start,
                     end=start + data.interval * 60_000_000_000,
@@ -343,15 +307,15 @@ class KrakenCodec(CodecBase):
         """Learn each pair's checksum precisions; emit Instrument events only if asked for."""
         pairs = message.data.pairs
         for pair in pairs:
-            self._schemes[self._symbols.from_wire(pair.symbol)] = KrakenChecksum(
+            self._schemes[self.symbols.from_wire(pair.symbol)] = KrakenChecksum(
                 pair.price_precision, pair.qty_precision
             )
         if not self._instruments_wanted:
             return []
         return [
             Instrument(
-                exchange=EXCHANGE,
-                symbol=self._symbols.from_wire(pair.symbol),
+                exchange=self.exchange,
+                symbol=self.symbols.from_wire(pair.symbol),
                 base=pair.base,
                 quote=pair.quote,
                 status=pair.status,

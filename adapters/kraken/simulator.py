@@ -13,9 +13,9 @@ from typing import Any
 import msgspec
 
 from adapters.kraken.wire import Params, Request
-from adapters.kraken_checksum import KrakenChecksum
-from adapters.kraken_market import INSTRUMENTS, QTY_DECIMALS, price_decimals
-from adapters.kraken_v1.channels import BOOK_DEPTHS, OHLC_MINUTES
+from adapters.kraken_common.checksum import KrakenChecksum
+from adapters.kraken_common.instruments import INSTRUMENTS, QTY_DECIMALS, price_decimals
+from adapters.kraken_common.limits import BOOK_DEPTHS, OHLC_MINUTES
 from sdk.simulation.market import Instrument, InstrumentState, MarketStep, SimTrade, SyntheticMarket
 from sdk.simulation.session import Reply, Session, flip_number_after
 from sdk.simulation.simulator import Simulator

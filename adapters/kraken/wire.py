@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import msgspec
 
-from schemas.events import BookLevel
+from schemas.events import BookLevel, OrderType, Side
 
 
 class Result(msgspec.Struct, gc=False):
@@ -40,10 +40,10 @@ class BookData(msgspec.Struct, gc=False):
 
 class TradeData(msgspec.Struct, gc=False):
     symbol: str
-    side: str
+    side: Side
     price: Decimal
     qty: Decimal
-    ord_type: str
+    ord_type: OrderType
     trade_id: int
     timestamp: str
 

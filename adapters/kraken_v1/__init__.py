@@ -6,12 +6,11 @@ v1 names assets with Kraken's legacy codes (``XBT/USD``, ``XDG/USD``); users wri
 
 from __future__ import annotations
 
-from adapters.kraken_market import KRAKEN_REQUEST_LIMIT
-from adapters.kraken_v1.channels import BOOK_DEPTHS, CANDLE_INTERVALS, SYMBOLS
+from adapters.kraken_common.limits import BOOK_DEPTHS, CANDLE_INTERVALS, KRAKEN_REQUEST_LIMIT
+from adapters.kraken_v1.channels import SYMBOLS
 from adapters.kraken_v1.codec import KrakenV1Codec
-from adapters.kraken_v1.simulator import KrakenV1Simulator
-from sdk.adapter import Adapter
 from sdk.capabilities import Capabilities
+from sdk.contract import Adapter
 
 adapter = Adapter(
     name="kraken-v1",
@@ -22,7 +21,7 @@ adapter = Adapter(
         candle_intervals=CANDLE_INTERVALS,
     ),
     symbols=SYMBOLS,
-    new_codec=lambda: KrakenV1Codec(SYMBOLS),
+    codec=KrakenV1Codec,
     request_limit=KRAKEN_REQUEST_LIMIT,
-    simulator=KrakenV1Simulator,
+    simulator="adapters.kraken_v1.simulator:KrakenV1Simulator",
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from adapters.kraken_common.limits import CANDLE_INTERVALS, OHLC_MINUTES
 from adapters.kraken_v1.wire import SubscriptionOptions
 from schemas.subscription import Channel, Subscription
 from sdk.subscriptions import format_interval
@@ -10,11 +11,8 @@ from sdk.symbols import AliasedSymbols
 SYMBOLS = AliasedSymbols({"XBT": "BTC", "XDG": "DOGE"})
 """v1 uses Kraken's legacy asset codes on the wire."""
 
-BOOK_DEPTHS = (10, 25, 100, 500, 1000)
 DEFAULT_BOOK_DEPTH = 10
-OHLC_MINUTES = (1, 5, 15, 30, 60, 240, 1440, 10080, 21600)
 DEFAULT_OHLC_MINUTES = 1
-CANDLE_INTERVALS = tuple(format_interval(minutes * 60) for minutes in OHLC_MINUTES)
 
 _WIRE_NAME: dict[Channel, str] = {
     "trades": "trade",

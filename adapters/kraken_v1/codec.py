@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Any, ClassVar, Final
+from typing import Any, Final
 
 import msgspec
 
-from adapters.kraken_checksum import KrakenChecksum
+from adapters.kraken_common.checksum import KrakenChecksum
+from adapters.kraken_common.status import system_status
 from adapters.kraken_v1.channels import (
     DEFAULT_BOOK_DEPTH,
     candle_interval,
@@ -16,6 +17,7 @@ from adapters.kraken_v1.channels import (
     wire_options,
 )
 from adapters.kraken_v1.wire import (
+    DataItem,
     DictPayload,
     Error,
     FillRow,
@@ -35,45 +37,42 @@ from schemas.events import (
     BookUpdate,
     Candle,
     Event,
+    OrderType,
     Quote,
-    Status,
-    Subscribed,
-    SubscriptionError,
-    SystemState,
+    Side,
     Ticker,
     Trade,
-    Unsubscribed,
 )
 from schemas.subscription import Subscription
-from sdk.codec import CodecBase
+from sdk.contract import Codec
 from sdk.memo import Memo
+from sdk.requests import RequestTracker
 from sdk.symbols import SymbolMap
 from sdk.wiretext import WireValueError, seconds_text_to_ns, wire_decimal
-
-EXCHANGE: Final = "kraken-v1"
 
 _MAX_ROUTES: Final = 256
 """Distinct channel names remembered at once (garbage names cannot grow the memo without bound)."""
 _CHECKSUM: Final = KrakenChecksum()
 """v1 numbers arrive as text, so the checksum uses each Decimal exactly as received."""
-_SIDES: Final = {"b": "buy", "s": "sell"}
-_ORDER_TYPES: Final = {"m": "market", "l": "limit"}
-_STATES: Final[frozenset[str]] = frozenset({"online", "maintenance", "cancel_only", "post_only", "limit_only"})
+_SIDES: Final[dict[str, Side]] = {"b": "buy", "s": "sell"}
+_ORDER_TYPES: Final[dict[str, OrderType]] = {"m": "market", "l": "limit"}
 
 DataHandler = Callable[[list[Any], int | None, str, int], list[Event]]
 """Decodes one data frame's payloads given its channel option (book depth, candle minutes),
 symbol and receive time."""
 
 
-class KrakenV1Codec(CodecBase):
-    """Turns shared subscriptions into v1 requests and v1 frames into schema events."""
+class KrakenV1Codec(Codec):
+    """Turns shared subscriptions into v1 requests and v1 frames into schema events.
 
-    exchange: ClassVar[str] = EXCHANGE
+    v1 acknowledges each pair of a request with the subscription echoed, so requests are tracked
+    by the subscription they carry.
+    """
 
-    def __init__(self, symbols: SymbolMap) -> None:
-        super().__init__()
-        self._symbols = symbols
+    def __init__(self, exchange: str, symbols: SymbolMap) -> None:
+        super().__init__(exchange, symbols)
         self._symbol_of = symbols.from_wire
+        self._requests: RequestTracker[Subscription] = RequestTracker(exchange)
         self._decoder = msgspec.json.Decoder(ServerMessage)
         self._encoder = msgspec.json.Encoder()
         self._data: dict[str, DataHandler] = {
@@ -88,10 +87,10 @@ class KrakenV1Codec(CodecBase):
     # -- requests ---------------------------------------------------------------------------
 
     def subscribe(self, subscriptions: Sequence[Subscription]) -> list[str]:
-        return self._requests(Subscribe, subscriptions)
+        return self._frames(Subscribe, subscriptions)
 
     def unsubscribe(self, subscriptions: Sequence[Subscription]) -> list[str]:
-        return self._requests(Unsubscribe, subscriptions)
+        return self._frames(Unsubscribe, subscriptions)
 
     def ping(self) -> str:
         return self._encoder.encode(Ping(reqid=self.next_request_id())).decode()
@@ -99,14 +98,15 @@ class KrakenV1Codec(CodecBase):
     def book_checksum(self, symbol: str) -> KrakenChecksum:
         return _CHECKSUM
 
-    def _requests(self, kind: type[Subscribe] | type[Unsubscribe], subscriptions: Sequence[Subscription]) -> list[str]:
+    def _frames(self, kind: type[Subscribe] | type[Unsubscribe], subscriptions: Sequence[Subscription]) -> list[str]:
         """One frame per distinct channel option, listing all of its pairs (Kraken's batching)."""
         pairs_by_options: dict[bytes, tuple[Any, list[str]]] = {}
         for subscription in subscriptions:
+            self._requests.sent(subscription, [subscription], unsubscribe=kind is Unsubscribe)
             options = wire_options(subscription)
             key = self._encoder.encode(options)
             pairs = pairs_by_options.setdefault(key, (options, []))[1]
-            pair = self._symbols.to_wire(subscription.symbol)
+            pair = self.symbols.to_wire(subscription.symbol)
             if pair not in pairs:
                 pairs.append(pair)
         return [
@@ -127,11 +127,9 @@ class KrakenV1Codec(CodecBase):
             handler, option = self._routes[channel_name]
             return handler(message[1:-2], option, self._symbol_of(pair), received_ns)
         if type(message) is SubscriptionStatus:
-            return [self._subscription_status(message, frame, received_ns)]
+            return self._subscription_status(message, frame, received_ns)
         if type(message) is SystemStatus:
-            state: SystemState = message.status if message.status in _STATES else "unknown"  # type: ignore[assignment]
-            detail = f"{message.status} (version {message.version})" if message.version else message.status
-            return [Status(exchange=EXCHANGE, state=state, detail=detail, ts_received=received_ns)]
+            return [system_status(self.exchange, message.status, message.version, received_ns)]
         if type(message) is Error:
             return [self.error(f"exchange error: {message.errorMessage}", frame, received_ns)]
         assert type(message) in (Heartbeat, Pong)
@@ -147,48 +145,41 @@ class KrakenV1Codec(CodecBase):
             raise WireValueError(f"unknown channel option in {channel_name!r}")
         return handler, int(option) if option else None
 
-    def _subscription_status(self, message: SubscriptionStatus, frame: bytes | str, received_ns: int) -> Event:
-        symbol = self._symbols.from_wire(message.pair) if message.pair else None
-        subscription = (
+    def _subscription_status(self, message: SubscriptionStatus, frame: bytes | str, received_ns: int) -> list[Event]:
+        symbol = self.symbols.from_wire(message.pair) if message.pair else None
+        echoed = (
             subscription_from_wire(message.subscription, symbol)
             if message.subscription is not None and symbol is not None
             else None
         )
-        if message.status == "error":
-            return SubscriptionError(
-                exchange=EXCHANGE,
-                symbol=symbol,
-                subscription=subscription,
-                message=message.errorMessage or "subscription refused without a reason",
-                ts_received=received_ns,
+        status = message.status
+        if status == "error":
+            refusal = message.errorMessage or "subscription refused without a reason"
+            return [*self._requests.refused(echoed, refusal, received_ns, symbol=symbol, echoed=echoed)]
+        if echoed is not None and status in ("subscribed", "unsubscribed"):
+            return self._requests.acknowledged(
+                echoed, received_ns, unsubscribe=status == "unsubscribed", echoed=echoed
             )
-        if subscription is not None and symbol is not None:
-            if message.status == "subscribed":
-                return Subscribed(exchange=EXCHANGE, symbol=symbol, subscription=subscription, ts_received=received_ns)
-            if message.status == "unsubscribed":
-                return Unsubscribed(
-                    exchange=EXCHANGE, symbol=symbol, subscription=subscription, ts_received=received_ns
-                )
-        return self.error(f"unexpected subscription status {message.status!r}", frame, received_ns)
+        return [self.error(f"unexpected subscription status {status!r}", frame, received_ns)]
 
     # -- data channels ----------------------------------------------------------------------
 
-    def _trades(self, payloads: Payloads, option: int | None, symbol: str, received_ns: int) -> list[Event]:
+    def _trades(self, payloads: list[DataItem], option: int | None, symbol: str, received_ns: int) -> list[Event]:
         return [
             Trade(
-                exchange=EXCHANGE,
+                exchange=self.exchange,
                 symbol=symbol,
                 price=wire_decimal(row.price),
                 qty=wire_decimal(row.qty),
-                side=_SIDES[row.side],  # type: ignore[arg-type]
-                order_type=_ORDER_TYPES.get(row.order_type),  # type: ignore[arg-type]
+                side=_SIDES[row.side],
+                order_type=_ORDER_TYPES.get(row.order_type),
                 ts_exchange=seconds_text_to_ns(row.time),
                 ts_received=received_ns,
             )
             for row in _rows(payloads)
         ]
 
-    def _ticker(self, payloads: Payloads, option: int | None, symbol: str, received_ns: int) -> list[Event]:
+    def _ticker(self, payloads: list[DataItem], option: int | None, symbol: str, received_ns: int) -> list[Event]:
         data = _dict_payload(payloads)
         ask, bid, last = data.a, data.b, data.c
         if type(ask) is not list or type(bid) is not list or type(last) is not list:
@@ -210,7 +201,7 @@ class KrakenV1Codec(CodecBase):
         bid_price, bid_qty, ask_price, ask_qty, last_price, last_qty, volume, vwap, low, high, open_ = numbers
         return [
             Ticker(
-                exchange=EXCHANGE,
+                exchange=self.exchange,
                 symbol=symbol,
                 bid=bid_price,
                 bid_qty=bid_qty,
@@ -228,11 +219,11 @@ class KrakenV1Codec(CodecBase):
             )
         ]
 
-    def _spread(self, payloads: Payloads, option: int | None, symbol: str, received_ns: int) -> list[Event]:
+    def _spread(self, payloads: list[DataItem], option: int | None, symbol: str, received_ns: int) -> list[Event]:
         bid, ask, time, bid_qty, ask_qty = _scalars(payloads)
         return [
             Quote(
-                exchange=EXCHANGE,
+                exchange=self.exchange,
                 symbol=symbol,
                 bid=wire_decimal(bid),
                 bid_qty=wire_decimal(bid_qty),
@@ -243,7 +234,7 @@ class KrakenV1Codec(CodecBase):
             )
         ]
 
-    def _ohlc(self, payloads: Payloads, option: int | None, symbol: str, received_ns: int) -> list[Event]:
+    def _ohlc(self, payloads: list[DataItem], option: int | None, symbol: str, received_ns: int) -> list[Event]:
         time, end, open_, high, low, close, vwap, volume, count = _scalars(payloads)
         if option is None:
             raise WireValueError("an ohlc channel names its interval")
@@ -251,7 +242,7 @@ class KrakenV1Codec(CodecBase):
         end_ns = seconds_text_to_ns(end)
         return [
             Candle(
-                exchange=EXCHANGE,
+                exchange=self.exchange,
                 symbol=symbol,
                 interval=candle_interval(minutes),
                 start=end_ns - minutes * 60_000_000_000,
@@ -268,7 +259,7 @@ class KrakenV1Codec(CodecBase):
             )
         ]
 
-    def _book(self, payloads: Payloads, option: int | None, symbol: str, received_ns: int) -> list[Event]:
+    def _book(self, payloads: list[DataItem], option: int | None, symbol: str, received_ns: int) -> list[Event]:
         depth = option or DEFAULT_BOOK_DEPTH
         first = payloads[0]
         if type(first) is not DictPayload:
@@ -278,7 +269,7 @@ class KrakenV1Codec(CodecBase):
             bids, latest = _levels(first.bs or (), latest)
             return [
                 BookSnapshot(
-                    exchange=EXCHANGE,
+                    exchange=self.exchange,
                     symbol=symbol,
                     depth=depth,
                     bids=bids,
@@ -303,7 +294,7 @@ class KrakenV1Codec(CodecBase):
                 checksum = int(text)
         return [
             BookUpdate(
-                exchange=EXCHANGE,
+                exchange=self.exchange,
                 symbol=symbol,
                 depth=depth,
                 bids=bids,
@@ -313,9 +304,6 @@ class KrakenV1Codec(CodecBase):
                 ts_received=received_ns,
             )
         ]
-
-
-Payloads = list[int | str | DictPayload | list[FillRow | str | int]]
 
 
 def _levels(rows: Sequence[LevelRow | str | int], latest: str | None) -> tuple[tuple[BookLevel, ...], str | None]:
@@ -335,21 +323,21 @@ def _levels(rows: Sequence[LevelRow | str | int], latest: str | None) -> tuple[t
     return tuple(levels), latest
 
 
-def _only(payloads: Payloads) -> object:
+def _only(payloads: list[DataItem]) -> object:
     """The single payload of a non-book data frame."""
     if len(payloads) != 1:
         raise WireValueError(f"expected one payload, got {len(payloads)}")
     return payloads[0]
 
 
-def _dict_payload(payloads: Payloads) -> DictPayload:
+def _dict_payload(payloads: list[DataItem]) -> DictPayload:
     payload = _only(payloads)
     if type(payload) is not DictPayload:
         raise WireValueError("expected an object payload")
     return payload
 
 
-def _rows(payloads: Payloads) -> list[FillRow]:
+def _rows(payloads: list[DataItem]) -> list[FillRow]:
     """A trade payload; a row that is not a fill fails on its first field access."""
     payload = _only(payloads)
     if type(payload) is not list:
@@ -357,7 +345,7 @@ def _rows(payloads: Payloads) -> list[FillRow]:
     return payload
 
 
-def _scalars(payloads: Payloads) -> list[str | int]:
+def _scalars(payloads: list[DataItem]) -> list[str | int]:
     """A spread or ohlc payload; a nested list inside fails the conversion of that value."""
     payload = _only(payloads)
     if type(payload) is not list:

@@ -12,9 +12,10 @@ from typing import Any
 
 import msgspec
 
-from adapters.kraken_checksum import checksum_of_text
-from adapters.kraken_market import INSTRUMENTS, QTY_DECIMALS
-from adapters.kraken_v1.channels import BOOK_DEPTHS, OHLC_MINUTES, SYMBOLS, channel_name
+from adapters.kraken_common.checksum import checksum_of_text
+from adapters.kraken_common.instruments import INSTRUMENTS, QTY_DECIMALS
+from adapters.kraken_common.limits import BOOK_DEPTHS, OHLC_MINUTES
+from adapters.kraken_v1.channels import SYMBOLS, channel_name
 from adapters.kraken_v1.wire import (
     ClientMessage,
     Error,

@@ -91,11 +91,11 @@ class DictPayload(msgspec.Struct, gc=False):
     o: list[str] | None = None
 
 
-DataFrame = list[int | str | DictPayload | list[FillRow | str | int]]
-"""``[channelID, payload..., channelName, pair]``: trade payloads are lists of fill rows; spread
-and ohlc payloads flat lists of scalars."""
+DataItem = int | str | DictPayload | list[FillRow | str | int]
+"""One element of a data frame ``[channelID, payload..., channelName, pair]``: trade payloads are
+lists of fill rows; spread and ohlc payloads flat lists of scalars."""
 
-ServerMessage = DataFrame | SystemStatus | Heartbeat | Pong | SubscriptionStatus | Error
+ServerMessage = list[DataItem] | SystemStatus | Heartbeat | Pong | SubscriptionStatus | Error
 
 
 class Subscribe(msgspec.Struct, tag_field="event", tag="subscribe", omit_defaults=True):

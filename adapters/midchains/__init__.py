@@ -8,13 +8,10 @@ is assumed in one place, ``adapters.midchains.dialect``.
 from __future__ import annotations
 
 from adapters.midchains.codec import MidchainsCodec
-from adapters.midchains.simulator import MidchainsSimulator
 from adapters.midchains.symbols import SYMBOLS
-from sdk.adapter import Adapter
 from sdk.capabilities import Capabilities
+from sdk.contract import Adapter
 from sdk.pacing import RequestLimit
-
-PRODUCTION_URL = "wss://ws.midchains.com:8081"
 
 adapter = Adapter(
     name="midchains",
@@ -22,11 +19,11 @@ adapter = Adapter(
     capabilities=Capabilities(
         channels=frozenset({"trades", "book", "quotes"}),
         book_depths=(1, 5, 10, 25, 50, 100, 500, 1000),
-        derived=frozenset({"quotes"}),
         wildcard=frozenset({"book"}),
     ),
     symbols=SYMBOLS,
-    new_codec=lambda: MidchainsCodec(SYMBOLS),
-    simulator=MidchainsSimulator,
+    codec=MidchainsCodec,
     request_limit=RequestLimit(per_second=3, burst=6),
+    simulator="adapters.midchains.simulator:MidchainsSimulator",
+    tolerates_crossed_books=True,  # A8: the engine removes matched entries just after the trade
 )

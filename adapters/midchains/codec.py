@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
 
 import msgspec
 
@@ -36,24 +35,21 @@ from schemas.events import (
     BookUpdate,
     Event,
     Quote,
+    Side,
     Status,
-    Subscribed,
-    SubscriptionError,
     Trade,
-    Unsubscribed,
 )
 from schemas.subscription import Subscription
-from sdk.adapter import Codec
-from sdk.codec import CodecBase
+from sdk.contract import Codec
 from sdk.l2diff import Level, window_changes
+from sdk.requests import RequestTracker
 from sdk.symbols import SymbolMap
 from sdk.wiretext import WireValueError
 
-EXCHANGE = "midchains"
 SEEN_TRADES = 10_000
 """How many recent ``matchid`` values are remembered for de-duplication."""
 
-_TAKER = {"B": "sell", "S": "buy"}  # the maker's side, turned into the taker's
+_TAKER: dict[str, Side] = {"B": "sell", "S": "buy"}  # the maker's side, turned into the taker's
 _WIRE_MESSAGE = {"book": "book", "quotes": "book", "trades": "trade"}
 
 
@@ -71,21 +67,20 @@ class _Security:
     best: tuple[Level | None, Level | None] = (None, None)
 
 
-class MidchainsCodec(CodecBase):
-    """Translates shared subscriptions into Midchains requests and its messages into events."""
+class MidchainsCodec(Codec):
+    """Translates shared subscriptions into Midchains requests and its messages into events.
 
-    exchange: ClassVar[str] = EXCHANGE
+    Requests are tracked by (message, security): a reply echoes both, and so does the first data
+    message, which is what confirms a subscription (A3).
+    """
 
-    def __init__(self, symbols: SymbolMap, dialect: MidchainsDialect = DEFAULT_DIALECT) -> None:
-        super().__init__()
-        self._symbols = symbols
+    def __init__(self, exchange: str, symbols: SymbolMap, dialect: MidchainsDialect = DEFAULT_DIALECT) -> None:
+        super().__init__(exchange, symbols)
         self._dialect = dialect
         self._decoder = msgspec.json.Decoder(ServerMessage)
         self._encoder = msgspec.json.Encoder()
         self._securities: dict[str, _Security] = {}
-        self._trades: set[str] = set()
-        self._unconfirmed: dict[tuple[str, str], list[Subscription]] = {}
-        self._leaving: dict[tuple[str, str], list[Subscription]] = {}
+        self._requests: RequestTracker[tuple[str, str]] = RequestTracker(exchange)
         self._seen: OrderedDict[str, None] = OrderedDict()
 
     def resume(self, previous: Codec) -> None:
@@ -98,41 +93,32 @@ class MidchainsCodec(CodecBase):
     def subscribe(self, subscriptions: Sequence[Subscription]) -> list[str]:
         for subscription in subscriptions:
             symbol = subscription.symbol
-            if subscription.channel == "trades":
-                self._trades.add(symbol)
-            else:
+            if subscription.channel != "trades":
                 security = self._securities.setdefault(symbol, _Security())
                 security.synced = False  # the next book message is a fresh snapshot (A6)
                 if subscription.channel == "book":
                     security.depth = subscription.depth
                 else:
                     security.quotes = True
-            key = (_WIRE_MESSAGE[subscription.channel], symbol)
-            self._unconfirmed.setdefault(key, []).append(subscription)
+            self._requests.sent((_WIRE_MESSAGE[subscription.channel], symbol), [subscription])
         return self._request("subscribe", subscriptions)
 
     def unsubscribe(self, subscriptions: Sequence[Subscription]) -> list[str]:
         for subscription in subscriptions:
             symbol = subscription.symbol
-            if subscription.channel == "trades":
-                self._trades.discard(symbol)
-            elif (security := self._securities.get(symbol)) is not None:
+            if subscription.channel != "trades" and (security := self._securities.get(symbol)) is not None:
                 if subscription.channel == "book":
                     security.depth = None
                 else:
                     security.quotes = False
                 if security.depth is None and not security.quotes:
                     del self._securities[symbol]
-            self._leaving.setdefault((_WIRE_MESSAGE[subscription.channel], symbol), []).append(subscription)
+            self._requests.sent((_WIRE_MESSAGE[subscription.channel], symbol), [subscription], unsubscribe=True)
         return self._request("unsubscribe", subscriptions)
-
-    def ping(self) -> None:
-        """Midchains defines no application ping: WebSocket ping frames only (A12)."""
-        return None
 
     def _request(self, kind: str, subscriptions: Sequence[Subscription]) -> list[str]:
         """All items in one ``request`` array, as the documented format allows."""
-        items = list(dict.fromkeys((_WIRE_MESSAGE[s.channel], self._symbols.to_wire(s.symbol)) for s in subscriptions))
+        items = list(dict.fromkeys((_WIRE_MESSAGE[s.channel], self.symbols.to_wire(s.symbol)) for s in subscriptions))
         request = [RequestItem(msg=msg, security=security, dest=self._dialect.dest) for msg, security in items]
         return [self._encoder.encode(Request(type=kind, request=request)).decode()] if request else []
 
@@ -149,21 +135,18 @@ class MidchainsCodec(CodecBase):
         if type(message) is ErrorReply:
             return [self.error(f"exchange error: {message.result}", frame, received_ns)]
         if type(message) is OpenNotice:
-            return [Status(exchange=EXCHANGE, state="online", detail="connection open", ts_received=received_ns)]
+            return [Status(exchange=self.exchange, state="online", detail="connection open", ts_received=received_ns)]
         assert type(message) is Heartbeat
         return []
 
     def _confirmations(self, msg: str, symbol: str, received_ns: int) -> list[Event]:
         """``Subscribed`` for what this first data message confirms (no acks are sent: A3)."""
-        if not self._unconfirmed:  # the usual case once streams are flowing: nothing to look up
+        if not self._requests:  # the usual case once streams are flowing: nothing to look up
             return []
-        return [
-            Subscribed(exchange=EXCHANGE, symbol=symbol, subscription=s, ts_received=received_ns)
-            for s in self._unconfirmed.pop((msg, symbol), [])
-        ]
+        return self._requests.acknowledged((msg, symbol), received_ns)
 
     def _book(self, message: BookMessage, received_ns: int) -> list[Event]:
-        symbol = self._symbols.from_wire(message.security)
+        symbol = self.symbols.from_wire(message.security)
         security = self._securities.get(symbol)
         if security is None:
             every = self._securities.get("*")  # a "*" subscription: each new security starts a book
@@ -186,7 +169,7 @@ class MidchainsCodec(CodecBase):
             if snapshot:
                 events.append(
                     BookSnapshot(
-                        exchange=EXCHANGE,
+                        exchange=self.exchange,
                         symbol=symbol,
                         depth=security.depth,
                         bids=tuple(BookLevel(p, q) for p, q in bids),
@@ -201,7 +184,7 @@ class MidchainsCodec(CodecBase):
                 if bid_changes or ask_changes:
                     events.append(
                         BookUpdate(
-                            exchange=EXCHANGE,
+                            exchange=self.exchange,
                             symbol=symbol,
                             depth=security.depth,
                             bids=bid_changes,
@@ -219,7 +202,7 @@ class MidchainsCodec(CodecBase):
                 (bid, bid_qty), (ask, ask_qty) = top_bid, top_ask
                 events.append(
                     Quote(
-                        exchange=EXCHANGE,
+                        exchange=self.exchange,
                         symbol=symbol,
                         bid=bid,
                         bid_qty=bid_qty,
@@ -233,7 +216,7 @@ class MidchainsCodec(CodecBase):
         return events
 
     def _trade(self, message: TradeMessage, received_ns: int) -> list[Event]:
-        symbol = self._symbols.from_wire(message.security)
+        symbol = self.symbols.from_wire(message.security)
         events = self._confirmations("trade", symbol, received_ns)
         if message.matchid in self._seen:
             return events  # a replay of a trade already delivered
@@ -244,11 +227,11 @@ class MidchainsCodec(CodecBase):
             raise WireValueError("trade price and quantity must be finite")
         events.append(
             Trade(
-                exchange=EXCHANGE,
+                exchange=self.exchange,
                 symbol=symbol,
                 price=message.price,
                 qty=message.qty,
-                side=_TAKER.get(message.maker_side or ""),  # type: ignore[arg-type]
+                side=_TAKER.get(message.maker_side or ""),
                 trade_id=message.matchid,
                 ts_exchange=_ms_to_ns(message.time) if message.time is not None else None,
                 ts_received=received_ns,
@@ -259,26 +242,15 @@ class MidchainsCodec(CodecBase):
     def _reply(self, message: SubscribeReply | UnsubscribeReply, received_ns: int) -> list[Event]:
         """An echoed request: ``"OK"`` confirms it, anything else refuses it (A4, A5)."""
         unsubscribing = type(message) is UnsubscribeReply
-        pool = self._leaving if unsubscribing else self._unconfirmed
         events: list[Event] = []
         for item in message.request:
-            symbol = self._symbols.from_wire(item.security)
-            matched = pool.pop((item.msg, symbol), [])
-            if message.result != "OK":
-                refused: list[Subscription | None] = list(matched) or [None]  # None: nothing pending matched
-                events += [
-                    SubscriptionError(
-                        exchange=EXCHANGE,
-                        symbol=symbol,
-                        subscription=s,
-                        message=message.result,
-                        ts_received=received_ns,
-                    )
-                    for s in refused
-                ]
-                continue
-            kind = Unsubscribed if unsubscribing else Subscribed
-            events += [kind(exchange=EXCHANGE, symbol=symbol, subscription=s, ts_received=received_ns) for s in matched]
+            key = (item.msg, self.symbols.from_wire(item.security))
+            if message.result == "OK":
+                events += self._requests.acknowledged(key, received_ns, unsubscribe=unsubscribing)
+            else:
+                events += self._requests.refused(
+                    key, message.result, received_ns, unsubscribe=unsubscribing, symbol=key[1]
+                )
         return events
 
 

@@ -7,6 +7,8 @@ each one by flipping a switch rather than editing code.
 
 A5 (unsubscribe mirrors subscribe, answered with ``"result": "OK"``) is assumed without a switch:
 were the real venue to ignore it, the fallback is to reconnect with the remaining subscriptions.
+A8 (a book may cross for a moment, until the engine removes the matched entries) is declared on the
+adapter record instead, as ``tolerates_crossed_books``: the feed core is what acts on it.
 """
 
 from __future__ import annotations

@@ -146,10 +146,11 @@ class Simulator(ABC):
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         traceback: TracebackType | None,
-    ) -> bool | None:
+    ) -> None:
+        """Stop serving; an exception from the ``async with`` body propagates as itself."""
         assert self._exit_stack is not None
         stack, self._exit_stack = self._exit_stack, None
-        return await stack.__aexit__(exc_type, exc, traceback)
+        await stack.aclose()  # not handed the body's exception, so no task group wraps it
 
     # -- fault switches acting on every connection ------------------------------------------
 

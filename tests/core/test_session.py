@@ -88,7 +88,7 @@ def test_a_refused_subscription_is_forgotten_and_not_resent() -> None:
     wanted, refused = sdk.trades("BTC/USD"), sdk.trades("NOPE/USD")
     session.subscribe([wanted])
     session.subscribe([refused])
-    first, second = sent(session, 0.0)
+    _, second = sent(session, 0.0)
     [error] = session.receive([frame(refuse=second["id"], why="unknown pair")], 1, 0.1)
     assert isinstance(error, SubscriptionError) and error.subscription == refused and error.message == "unknown pair"
     assert session.state(refused) == "failed" and session.subscriptions == [wanted]
@@ -189,7 +189,7 @@ def test_invalid_books_are_resynced_one_at_a_time_paced() -> None:
     assert session.next_deadline() <= 1.5
     session.tick(1.5, 0)
     assert [r["subs"] for r in sent(session, 1.5)] == [["book:ETH/USD"], ["book:ETH/USD"]]
-    [resynced] = session.receive([book("BTC/USD", [["1", "1"]], [["2", "1"]], 2, snapshot=True)], 0, 1.6)
+    _, resynced = session.receive([book("BTC/USD", [["1", "1"]], [["2", "1"]], 2, snapshot=True)], 0, 1.6)
     assert isinstance(resynced, BookResynced) and session.orderbook("BTC/USD").valid
     assert session.book_stats.failures == 2 and session.book_stats.resyncs == 1
 

@@ -18,7 +18,6 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 
 import sdk
@@ -95,5 +94,5 @@ def test_readme_example_runs(program: str, simulator_urls: dict[str, str]) -> No
     code = compile(program, "README example", "exec")
     namespace["sdk"] = redirected(simulator_urls)
     with contextlib.suppress(Enough):  # the example printed enough
-        exec(code, namespace)  # noqa: S102 - the README's own code, run as a reader would
+        exec(code, namespace)
     assert len(lines) >= LINES_PER_EXAMPLE, f"the example printed only {lines}"

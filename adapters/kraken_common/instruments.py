@@ -1,15 +1,10 @@
-"""What both Kraken protocols share: the simulators' instruments and the client's request pace."""
+"""The instruments both Kraken simulators list, with their tick and lot sizes (simulators only)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from sdk.pacing import RequestLimit
 from sdk.simulation.market import Instrument
-
-KRAKEN_REQUEST_LIMIT = RequestLimit(per_second=10, burst=20)
-"""Kraken's request limit is dynamic and unpublished, and bursts of subscribe frames are known to
-get a random subset refused ("Exceeded msg rate"): a conservative pace, with room for a burst."""
 
 QTY_DECIMALS = 8
 
