@@ -11,9 +11,9 @@ import anyio
 import msgspec
 import pytest
 
-import adapters
 from adapters.midchains.dialect import MidchainsDialect
 from adapters.midchains.simulator import MidchainsSession, MidchainsSimulator
+from sdk import registry
 from sdk.simulation.session import CHECKSUM_FLIP, Session
 from sdk.transport import connect
 
@@ -40,7 +40,7 @@ def steps(session: Session, count: int) -> list[str]:
 
 @pytest.mark.parametrize("exchange", list(SUBSCRIBE_TRADES))
 def test_a_refusal_is_worded_by_the_venue_and_subscribes_nothing(exchange: str) -> None:
-    session = adapters.get(exchange).make_simulator().new_session()
+    session = registry.get(exchange).make_simulator().new_session()
     refusal = session.refuse(SUBSCRIBE_TRADES[exchange].encode(), "Exceeded msg rate", NOW)
     assert refusal and all("Exceeded msg rate" in frame for frame in refusal)
     assert steps(session, 200) == []
@@ -49,7 +49,7 @@ def test_a_refusal_is_worded_by_the_venue_and_subscribes_nothing(exchange: str) 
 
 @pytest.mark.parametrize("exchange", list(SUBSCRIBE_TRADES))
 def test_only_subscriptions_can_be_refused(exchange: str) -> None:
-    session = adapters.get(exchange).make_simulator().new_session()
+    session = registry.get(exchange).make_simulator().new_session()
     assert session.refuse(b"not json", "Exceeded msg rate", NOW) is None
     unsubscribe = SUBSCRIBE_TRADES[exchange].replace("subscribe", "unsubscribe")
     assert session.refuse(unsubscribe.encode(), "Exceeded msg rate", NOW) is None
@@ -57,7 +57,7 @@ def test_only_subscriptions_can_be_refused(exchange: str) -> None:
 
 @pytest.mark.parametrize("exchange", ["kraken", "kraken-v1"])
 def test_the_acknowledgement_is_marked_and_data_follows(exchange: str) -> None:
-    session = adapters.get(exchange).make_simulator().new_session()
+    session = registry.get(exchange).make_simulator().new_session()
     reply = session.on_message(SUBSCRIBE_TRADES[exchange].encode(), NOW)
     [ack] = [outgoing.text for outgoing in reply.outgoing if outgoing.ack]
     assert "subscribed" in ack or '"success":true' in ack
@@ -80,7 +80,7 @@ def _checksum(exchange: str, frame: str) -> int:
 
 @pytest.mark.parametrize("exchange", list(SUBSCRIBE_BOOK))
 def test_a_session_corrupts_only_its_own_book_checksums(exchange: str) -> None:
-    session = adapters.get(exchange).make_simulator().new_session()
+    session = registry.get(exchange).make_simulator().new_session()
     [ack] = [o.text for o in session.on_message(SUBSCRIBE_BOOK[exchange].encode(), NOW).outgoing if o.ack]
     update = next(frame for frame in steps(session, 50) if "update" in frame or '"c":"' in frame)
     corrupted = session.corrupt_checksum(update, "BTC/USD")
