@@ -61,7 +61,7 @@ def _xfeeds(frames: list[str]) -> Callable[[], int]:
         forget_wire_decimals()  # every pass starts cold: no help from texts seen in earlier rounds
         receive = session.receive
         for frame in encoded:
-            receive([frame], 0, 0.0)
+            receive([frame], 0.0, 0)
         assert session.book_stats.failures == 0
         return len(encoded)
 

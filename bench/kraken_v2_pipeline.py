@@ -48,7 +48,7 @@ def _xfeeds(frames: list[str]) -> Callable[[], int]:
         session.subscribe([sdk.book("BTC/USD"), sdk.trades("BTC/USD"), sdk.ticker("BTC/USD")])
         receive = session.receive
         for frame in encoded:
-            receive([frame], 0, 0.0)
+            receive([frame], 0.0, 0)
         assert session.book_stats.failures == 0
         assert session.book_stats.checks > 0
         return len(encoded)

@@ -254,7 +254,7 @@ class Feed:
         try:
             while True:
                 messages = await connection.receive_batch()
-                dropped = await buffer.put(session.receive(messages, time.time_ns(), anyio.current_time()))
+                dropped = await buffer.put(session.receive(messages, anyio.current_time(), time.time_ns()))
                 if dropped:
                     buffer.notify_gap(session.events_dropped(dropped, anyio.current_time(), time.time_ns()))
                 self._wake()

@@ -215,7 +215,7 @@ class FeedSession:
         self.deadline_moved = True
         return events
 
-    def receive(self, frames: list[bytes], wall_ns: int, now: float) -> list[Event]:
+    def receive(self, frames: list[bytes], now: float, wall_ns: int) -> list[Event]:
         """The events of frames received together, each followed by what it caused.
 
         A frame the codec raises on becomes one ``ErrorEvent`` and costs only itself.

@@ -71,7 +71,7 @@ def test_a_subscription_made_offline_is_sent_on_connect_and_only_then_awaits_its
     assert isinstance(late, SubscriptionError) and late.message == "no acknowledgement within 1 s"
     assert late.subscription == trades and late.ts_received == 4 * NS
     assert not of(SubscriptionError, session.tick(300.0, 0))  # reported once
-    [ack] = session.receive([frame(ack=request["id"])], 5, 205.0)  # late, but welcome
+    [ack] = session.receive([frame(ack=request["id"])], 205.0, 5)  # late, but welcome
     assert isinstance(ack, Subscribed) and session.state(trades) == "active"
 
 
@@ -79,7 +79,7 @@ def test_an_acknowledged_subscription_never_times_out() -> None:
     session = connected()
     session.subscribe([sdk.trades("BTC/USD")])
     [request] = sent(session, 0.0)
-    session.receive([frame(ack=request["id"])], 1, 0.5)
+    session.receive([frame(ack=request["id"])], 0.5, 1)
     assert not of(SubscriptionError, session.tick(10.0, 0))
 
 
@@ -89,7 +89,7 @@ def test_a_refused_subscription_is_forgotten_and_not_resent() -> None:
     session.subscribe([wanted])
     session.subscribe([refused])
     _, second = sent(session, 0.0)
-    [error] = session.receive([frame(refuse=second["id"], why="unknown pair")], 1, 0.1)
+    [error] = session.receive([frame(refuse=second["id"], why="unknown pair")], 0.1, 1)
     assert isinstance(error, SubscriptionError) and error.subscription == refused and error.message == "unknown pair"
     assert session.state(refused) == "failed" and session.subscriptions == [wanted]
     session.connection_lost("dropped", 1.0, 0)
@@ -103,22 +103,22 @@ def test_a_stream_that_stops_is_reported_stale_once_per_silence() -> None:
     trades = sdk.trades("BTC/USD")
     session.subscribe([trades])
     [request] = sent(session, 0.0)
-    session.receive([frame(ack=request["id"]), frame(trade="BTC/USD", price="1")], 1, 1.0)
+    session.receive([frame(ack=request["id"]), frame(trade="BTC/USD", price="1")], 1.0, 1)
     assert session.next_deadline() <= 6.0
     for now in (2.0, 3.0, 4.0, 5.0, 5.9):
-        session.receive([frame(heartbeat=True)], 1, now)  # the connection lives, the stream does not
+        session.receive([frame(heartbeat=True)], now, 1)  # the connection lives, the stream does not
         assert not of(SubscriptionStale, session.tick(now, 0))
-    session.receive([frame(heartbeat=True)], 1, 6.0)
+    session.receive([frame(heartbeat=True)], 6.0, 1)
     [stale] = of(SubscriptionStale, session.tick(6.0, 6 * NS))
     assert stale.subscription == trades and stale.silent_for == 5 * NS
-    session.receive([frame(heartbeat=True)], 1, 7.0)
+    session.receive([frame(heartbeat=True)], 7.0, 1)
     assert not of(SubscriptionStale, session.tick(7.0, 0))
-    session.receive([frame(trade="BTC/USD", price="1")], 1, 8.0)
+    session.receive([frame(trade="BTC/USD", price="1")], 8.0, 1)
     session.tick(8.0, 0)
     for now in (9.0, 10.0, 11.0, 12.0):
-        session.receive([frame(heartbeat=True)], 1, now)
+        session.receive([frame(heartbeat=True)], now, 1)
         session.tick(now, 0)
-    session.receive([frame(heartbeat=True)], 1, 13.0)
+    session.receive([frame(heartbeat=True)], 13.0, 1)
     assert of(SubscriptionStale, session.tick(13.0, 0))  # quiet again: reported again
 
 
@@ -141,7 +141,7 @@ def test_a_busy_connection_is_still_pinged_every_ping_interval() -> None:
     now = 0.0
     while now < 9.0:
         now += 0.25
-        session.receive([frame(heartbeat=True)], 0, now)
+        session.receive([frame(heartbeat=True)], now, 0)
         if now >= session.next_deadline():
             session.tick(now, 0)
             pings += len(session.take_outgoing())
@@ -150,7 +150,7 @@ def test_a_busy_connection_is_still_pinged_every_ping_interval() -> None:
 
 def test_the_codec_can_ask_for_a_new_connection() -> None:
     session = connected()
-    assert session.receive([frame(bye="venue restarting")], 0, 1.0) == []
+    assert session.receive([frame(bye="venue restarting")], 1.0, 0) == []
     assert session.drop_reason == "venue restarting"
     session.connection_lost("venue restarting", 1.0, 0)
     session.connection_made(2.0, 0)
@@ -159,7 +159,7 @@ def test_the_codec_can_ask_for_a_new_connection() -> None:
 
 def test_a_frame_the_codec_raises_on_costs_only_itself() -> None:
     session = connected()
-    error, trade = session.receive([b"{not json", frame(trade="BTC/USD", price="2.5")], 7, 1.0)
+    error, trade = session.receive([b"{not json", frame(trade="BTC/USD", price="2.5")], 1.0, 7)
     assert isinstance(error, ErrorEvent) and error.raw == "{not json" and error.exchange == "toy"
     assert error.message.startswith("undecodable frame: JSONDecodeError")
     assert isinstance(trade, Trade) and str(trade.price) == "2.5"
@@ -175,9 +175,9 @@ def test_invalid_books_are_resynced_one_at_a_time_paced() -> None:
     session.subscribe([sdk.book("BTC/USD"), sdk.book("ETH/USD")])
     sent(session, 0.0)
     for symbol in ("BTC/USD", "ETH/USD"):
-        session.receive([book(symbol, [["1", "1"]], [["2", "1"]], 2, snapshot=True)], 0, 0.1)
+        session.receive([book(symbol, [["1", "1"]], [["2", "1"]], 2, snapshot=True)], 0.1, 0)
     assert session.orderbook("BTC/USD").valid
-    events = session.receive([book("BTC/USD", [["1.5", "1"]], [], 99), book("ETH/USD", [["1.5", "1"]], [], 99)], 0, 1.0)
+    events = session.receive([book("BTC/USD", [["1.5", "1"]], [], 99), book("ETH/USD", [["1.5", "1"]], [], 99)], 1.0, 0)
     assert [e.symbol for e in of(BookInvalidated, events)] == ["BTC/USD", "ETH/USD"]
     assert not session.orderbook("BTC/USD").valid
     assert session.deadline_moved and session.next_deadline() <= 1.0
@@ -189,7 +189,7 @@ def test_invalid_books_are_resynced_one_at_a_time_paced() -> None:
     assert session.next_deadline() <= 1.5
     session.tick(1.5, 0)
     assert [r["subs"] for r in sent(session, 1.5)] == [["book:ETH/USD"], ["book:ETH/USD"]]
-    _, resynced = session.receive([book("BTC/USD", [["1", "1"]], [["2", "1"]], 2, snapshot=True)], 0, 1.6)
+    _, resynced = session.receive([book("BTC/USD", [["1", "1"]], [["2", "1"]], 2, snapshot=True)], 1.6, 0)
     assert isinstance(resynced, BookResynced) and session.orderbook("BTC/USD").valid
     assert session.book_stats.failures == 2 and session.book_stats.resyncs == 1
 
@@ -199,8 +199,8 @@ def test_a_crossed_book_is_an_error_unless_the_venue_documents_it(tolerated: boo
     session = connected(tolerates_crossed_books=tolerated)
     session.subscribe([sdk.book("BTC/USD")])
     sent(session, 0.0)
-    session.receive([book("BTC/USD", [["1", "1"]], [["2", "1"]], 2, snapshot=True)], 0, 0.1)
-    events = session.receive([book("BTC/USD", [["3", "1"]], [], 3)], 0, 0.2)  # best bid 3 above best ask 2
+    session.receive([book("BTC/USD", [["1", "1"]], [["2", "1"]], 2, snapshot=True)], 0.1, 0)
+    events = session.receive([book("BTC/USD", [["3", "1"]], [], 3)], 0.2, 0)  # best bid 3 above best ask 2
     assert bool(of(BookInvalidated, events)) is invalid
     assert session.orderbook("BTC/USD").valid is not invalid
 
@@ -212,7 +212,7 @@ def test_an_orderbook_view_exists_from_the_subscription_on() -> None:
     session.subscribe([sdk.book("BTC/USD")])
     view = session.orderbook("BTC/USD")
     assert not view.valid and view.bids() == [] and view.best_bid is None and view.mid is None
-    session.receive([book("BTC/USD", [["1", "1"]], [["2", "1"]], 2, snapshot=True)], 0, 0.1)
+    session.receive([book("BTC/USD", [["1", "1"]], [["2", "1"]], 2, snapshot=True)], 0.1, 0)
     assert view.valid and str(view.mid) == "1.5"
 
 
@@ -220,7 +220,7 @@ def test_lost_events_invalidate_their_books_and_are_announced() -> None:
     session = connected()
     session.subscribe([sdk.book("BTC/USD")])
     sent(session, 0.0)
-    events = session.receive([book("BTC/USD", [["1", "1"]], [["2", "1"]], 2, snapshot=True)], 0, 0.1)
+    events = session.receive([book("BTC/USD", [["1", "1"]], [["2", "1"]], 2, snapshot=True)], 0.1, 0)
     dropped, invalidated = session.events_dropped(events, 0.2, 5)
     assert isinstance(dropped, EventsDropped) and dropped.count == dropped.total == 1
     assert isinstance(invalidated, BookInvalidated) and invalidated.reason == "dropped"
@@ -232,7 +232,7 @@ def test_a_disconnect_suspends_books_and_the_reconnect_resubscribes_everything()
     session = connected()
     session.subscribe([sdk.book("BTC/USD"), sdk.trades("BTC/USD")])
     [request] = sent(session, 0.0)
-    session.receive([frame(ack=request["id"]), book("BTC/USD", [["1", "1"]], [["2", "1"]], 2, snapshot=True)], 0, 0.1)
+    session.receive([frame(ack=request["id"]), book("BTC/USD", [["1", "1"]], [["2", "1"]], 2, snapshot=True)], 0.1, 0)
     [lost] = session.connection_lost("connection closed (1006)", 1.0, 10)
     assert isinstance(lost, Disconnected) and not lost.final and lost.reason == "connection closed (1006)"
     assert not session.orderbook("BTC/USD").valid and session.take_outgoing() == []
@@ -286,7 +286,7 @@ def test_backoff_delays_stay_within_the_capped_exponential_bound() -> None:
 
 def test_the_maintenance_floor_holds_for_the_outage_it_announced_and_ends_with_the_next_connection() -> None:
     session = connected()
-    session.receive([frame(status="maintenance")], 0, 1.0)
+    session.receive([frame(status="maintenance")], 1.0, 0)
     session.connection_lost("gone", 2.0, 0)
     assert all((session.reconnect_delay() or 0) >= 5.0 for _ in range(3))
     session.connection_made(20.0, 0)

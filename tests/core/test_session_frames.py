@@ -32,7 +32,7 @@ class RaisingCodec(Codec):
 
 def test_a_bad_frame_becomes_an_error_event_between_good_ones() -> None:
     session = FeedSession(registry.get("kraken-v1"))
-    events = session.receive([TRADE, b'[0,[["not a number"]],"trade","XBT/USD"]', TRADE], 7, 0.0)
+    events = session.receive([TRADE, b'[0,[["not a number"]],"trade","XBT/USD"]', TRADE], 0.0, 7)
     assert [type(event) for event in events] == [Trade, ErrorEvent, Trade]
     error = events[1]
     assert isinstance(error, ErrorEvent)
@@ -44,7 +44,7 @@ def test_a_bad_frame_becomes_an_error_event_between_good_ones() -> None:
 
 def test_a_codec_that_raises_is_reported_under_the_adapter_name() -> None:
     session = FeedSession(replace(toy_adapter(), name="x", codec=RaisingCodec, symbols=AliasedSymbols({})))
-    [error] = session.receive([b"anything"], 7, 0.0)
+    [error] = session.receive([b"anything"], 0.0, 7)
     assert isinstance(error, ErrorEvent)
     assert (error.exchange, error.message, error.raw) == ("x", "undecodable frame: RuntimeError: broken codec", "anything")
     assert session.stats.frames == 1
@@ -58,7 +58,7 @@ def test_an_invalidation_comes_right_after_the_update_that_caused_it() -> None:
         b'"bs":[["5541.20000","1.52900000","1534614248.765567"]]},"book-10","XBT/USD"]'
     )
     crossing = b'[0,{"b":[["5541.40000","1.00000000","1534614248.900000"]]},"book-10","XBT/USD"]'
-    events = session.receive([snapshot, crossing, TRADE], 7, 0.0)
+    events = session.receive([snapshot, crossing, TRADE], 0.0, 7)
     assert [type(event) for event in events] == [BookSnapshot, BookUpdate, BookInvalidated, Trade]
     [invalid] = of(BookInvalidated, events)
     assert invalid.reason == "crossed"
