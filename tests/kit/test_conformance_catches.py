@@ -63,7 +63,7 @@ class HardCodedName(MidchainsCodec):
 class WireSymbols(KrakenV1Codec):
     def __init__(self, exchange: str, symbols: SymbolMap) -> None:
         super().__init__(exchange, symbols)
-        self._symbol_of = lambda pair: pair
+        self._symbol_of = lambda wire: wire
 
 
 class UnsubscribeSkipsBooks(KrakenV1Codec):
