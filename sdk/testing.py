@@ -8,11 +8,13 @@ An adapter's tests get the whole suite with a few lines::
         adapter_name = "myexchange"
         symbol = "BTC/USD"          # a symbol its simulator lists
 
-It checks that arbitrary input never breaks decoding (a frame ``decode_frame`` raises on becomes
-one ``ErrorEvent``, as in a feed), that decoded events are valid schema events, that symbols
-round-trip through the adapter's mapping, that the capabilities match what the codec accepts, and
-that the adapter's simulator and codec agree: the book and trades the codec decodes are the ones
-the simulator's market holds. Needs the ``test`` extra (hypothesis, pytest).
+It checks the codec alone (arbitrary input never breaks decoding, symbols round-trip,
+capabilities match what the codec accepts) and then, against the adapter's own simulator through
+a real ``Feed``, every rule of the contract a feed relies on: each subscription confirmed within
+the ack timeout, refusals naming what they refuse, unsubscribe stopping the data, books equal to
+the market's at every declared depth, events labelled with the adapter's name and the shared
+symbols, and books that recover from a failed checksum, lost events and a reconnect. Each failure
+names the rule broken. Needs the ``test`` extra (hypothesis, pytest).
 """
 
 from __future__ import annotations
