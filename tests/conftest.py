@@ -1,4 +1,4 @@
-"""Shared test helpers: the captured Kraken fixtures and the async backends to run on."""
+"""Shared test helpers: the captured Kraken fixtures, the async backends to run on, a fast reconnect policy."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
 import pytest
+
+import sdk
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 PROJECT = Path(__file__).resolve().parents[1]
@@ -44,3 +46,9 @@ def fixture_lines(relative: str) -> list[str]:
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     """Every async test runs on both backends the feed supports."""
     return str(request.param)
+
+
+@pytest.fixture
+def fast_reconnect() -> sdk.ReconnectPolicy:
+    """Reconnects within a fifth of a second, so tests of outages stay short."""
+    return sdk.ReconnectPolicy(initial=0.05, cap=0.2)

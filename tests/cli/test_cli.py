@@ -17,6 +17,7 @@ def xfeeds(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.loopback
 def test_watch_simulated_json_lines() -> None:
     result = xfeeds("watch", "kraken-v1", "book", "BTC/USD", "ETH/USD", "--simulate", "--json", "--count", "6")
     assert result.returncode == 0, result.stderr
@@ -27,6 +28,7 @@ def test_watch_simulated_json_lines() -> None:
     assert any(isinstance(e, BookSnapshot) for e in events)
 
 
+@pytest.mark.loopback
 def test_watch_readable_lines() -> None:
     result = xfeeds("watch", "kraken-v1", "trades", "BTC/USD", "--simulate", "--count", "3")
     assert result.returncode == 0, result.stderr
@@ -40,6 +42,7 @@ def test_watch_refuses_unsupported_request_up_front() -> None:
     assert "depths are 10, 25, 100, 500, 1000" in result.stderr
 
 
+@pytest.mark.loopback
 @pytest.mark.parametrize("exchange", ["kraken", "kraken-v1", "midchains"])
 def test_demo_shows_events_a_refusal_and_a_reconnect(exchange: str) -> None:
     result = xfeeds("demo", "--exchange", exchange, "--seconds", "3")
@@ -62,6 +65,7 @@ def test_adapters_listing() -> None:
     assert "wss://ws.kraken.com/v2" in result.stdout
 
 
+@pytest.mark.loopback
 def test_watch_v2_simulated() -> None:
     result = xfeeds("watch", "kraken", "quotes", "BTC/USD", "--simulate", "--json", "--count", "4")
     assert result.returncode == 0, result.stderr

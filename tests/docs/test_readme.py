@@ -23,6 +23,8 @@ import pytest
 import sdk
 import sdk.registry
 
+pytestmark = pytest.mark.loopback
+
 README = Path(__file__).resolve().parents[2] / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.DOTALL)
 LINES_PER_EXAMPLE = 5

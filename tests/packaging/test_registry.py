@@ -104,6 +104,7 @@ adapter = replace(kraken_v1, name="throwaway")
 """
 
 
+@pytest.mark.loopback
 def test_pip_installed_package_adapter_is_used_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A real ``pip install`` of a tiny package declaring the entry point; then stream through it."""
     import subprocess
@@ -111,6 +112,7 @@ def test_pip_installed_package_adapter_is_used_by_name(tmp_path: Path, monkeypat
     import anyio
 
     from schemas import Trade
+    from sdk.testing import collect_until, of
 
     source = tmp_path / "source"
     (source / "xfeeds_throwaway").mkdir(parents=True)
@@ -145,11 +147,8 @@ def test_pip_installed_package_adapter_is_used_by_name(tmp_path: Path, monkeypat
                 sdk.connect("throwaway", simulator.url) as feed,
             ):
                 await feed.subscribe(sdk.trades("BTC/USD"))
-                with anyio.fail_after(10):
-                    async for event in feed:
-                        if isinstance(event, Trade):
-                            return event
-            raise AssertionError("no trade")
+                [trade] = of(Trade, await collect_until(feed, lambda es: bool(of(Trade, es))))
+                return trade
 
         trade = anyio.run(stream)
         assert trade.symbol == "BTC/USD"

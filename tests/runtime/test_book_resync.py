@@ -2,42 +2,38 @@
 
 from __future__ import annotations
 
-import anyio
 import pytest
 
 import sdk
 from adapters.kraken_v1.simulator import KrakenV1Simulator
-from schemas import BookInvalidated, BookResynced, BookSnapshot, BookUpdate, Event, Subscribed, Unsubscribed
+from schemas import BookInvalidated, BookResynced, BookSnapshot, BookUpdate, Subscribed, Unsubscribed
 from sdk import registry
+from sdk.testing import collect_until, of
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.loopback]
 
 
 @pytest.mark.parametrize("exchange", ["kraken-v1", "kraken"])
 async def test_corrupted_checksum_resyncs_one_symbol_only(exchange: str) -> None:
-    events: list[Event] = []
     async with (
         registry.get(exchange).make_simulator(tick_interval=0.002) as simulator,
         sdk.connect(exchange, simulator.url, resync_interval=0.05) as feed,
     ):
         await feed.subscribe(sdk.book("BTC/USD"), sdk.book("ETH/USD"))
-        with anyio.fail_after(20):
-            async for event in feed:
-                events.append(event)
-                updates = sum(isinstance(e, BookUpdate) for e in events)
-                if updates == 50:
-                    simulator.corrupt_next_checksum("BTC/USD")
-                if any(isinstance(e, BookResynced) for e in events) and updates > 400:
-                    break
+        events = await collect_until(feed, lambda es: len(of(BookUpdate, es)) == 50, timeout=20)
+        simulator.corrupt_next_checksum("BTC/USD")
+        events += await collect_until(
+            feed, lambda es: bool(of(BookResynced, es)) and len(of(BookUpdate, events + es)) > 400, timeout=20
+        )
         btc, eth = feed.orderbook("BTC/USD"), feed.orderbook("ETH/USD")
         assert btc.valid and eth.valid
         assert feed.book_stats.failures == 1 and feed.book_stats.resyncs == 1
         assert feed.book_stats.checks > 400
 
-    [invalidated] = [e for e in events if isinstance(e, BookInvalidated)]
+    [invalidated] = of(BookInvalidated, events)
     assert invalidated.symbol == "BTC/USD" and invalidated.reason == "checksum"
     assert invalidated.expected is not None and invalidated.expected != invalidated.computed
-    [resynced] = [e for e in events if isinstance(e, BookResynced)]
+    [resynced] = of(BookResynced, events)
     assert resynced.symbol == "BTC/USD"
     start, end = events.index(invalidated), events.index(resynced)
     between = events[start:end]
@@ -58,12 +54,7 @@ async def test_verification_can_be_switched_off_per_subscription() -> None:
         await feed.subscribe(sdk.book("BTC/USD"), verify=False)
         await feed.subscribe(sdk.book("ETH/USD"))
         simulator.corrupt_next_checksum("BTC/USD")
-        events: list[Event] = []
-        with anyio.fail_after(20):
-            async for event in feed:
-                events.append(event)
-                if sum(isinstance(e, BookUpdate) for e in events) > 100:
-                    break
+        events = await collect_until(feed, lambda es: len(of(BookUpdate, es)) > 100, timeout=20)
         assert not any(isinstance(e, BookInvalidated) for e in events)
         assert feed.orderbook("BTC/USD").valid  # maintained, just not checked
         assert feed.orderbook("BTC/USD").mid is not None

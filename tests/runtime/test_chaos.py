@@ -14,7 +14,7 @@ from schemas import BookSnapshot, Event, Reconnected, Subscribed
 from sdk import registry
 from sdk.simulation.simulator import Simulator
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.loopback]
 
 CHAOS_SECONDS = 5.0  # per adapter; three adapters stay well under a minute
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 
-import anyio
 import pytest
 from anyio.from_thread import start_blocking_portal
 
 import sdk
 from schemas import BookLevel, BookSnapshot, BookUpdate, Event, Trade
 from sdk import registry
+from sdk.testing import collect_until
+
+pytestmark = pytest.mark.loopback
 
 EXCHANGES = ["kraken", "kraken-v1", "midchains"]
 
@@ -46,16 +48,16 @@ class MidAndVolume:
             self.volume += event.qty
             self.trades += 1
         elif isinstance(event, BookSnapshot):
-            self.bids, self.asks = self._side({}, event.bids), self._side({}, event.asks)
+            self.bids, self.asks = self.apply_levels({}, event.bids), self.apply_levels({}, event.asks)
         elif isinstance(event, BookUpdate):
-            self._side(self.bids, event.bids)
-            self._side(self.asks, event.asks)
+            self.apply_levels(self.bids, event.bids)
+            self.apply_levels(self.asks, event.asks)
             self.bids = dict(sorted(self.bids.items(), reverse=True)[: event.depth])
             self.asks = dict(sorted(self.asks.items())[: event.depth])
         return self.trades >= 10 and self.mid is not None
 
     @staticmethod
-    def _side(side: dict[Decimal, Decimal], levels: tuple[BookLevel, ...]) -> dict[Decimal, Decimal]:
+    def apply_levels(side: dict[Decimal, Decimal], levels: tuple[BookLevel, ...]) -> dict[Decimal, Decimal]:
         for level in levels:
             if level.qty:
                 side[level.price] = level.qty
@@ -81,10 +83,7 @@ async def test_async_facade(exchange: str) -> None:
         sdk.connect(exchange, simulator.url) as feed,
     ):
         await feed.subscribe(*user.requests)
-        with anyio.fail_after(20):
-            async for event in feed:
-                if user.on_event(event):
-                    break
+        await collect_until(feed, lambda events: user.on_event(events[-1]), timeout=20)
         check(user, feed.orderbook("BTC/USD").mid)
 
 

@@ -6,33 +6,33 @@ import anyio
 import pytest
 
 import sdk
-from schemas import Disconnected, Event, Reconnected, Trade
+from schemas import Disconnected, Event, Reconnected, Status, Trade
 from sdk import registry
+from sdk.testing import collect_until, of
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.loopback]
 
-FAST = sdk.ReconnectPolicy(initial=0.05, cap=0.2)
+
+def reconnected_and_trading(events: list[Event]) -> bool:
+    """A trade has arrived over the replacement connection."""
+    return bool(of(Reconnected, events)) and isinstance(events[-1], Trade)
 
 
 @pytest.mark.parametrize("exchange", ["kraken", "kraken-v1", "midchains"])
-async def test_a_silent_connection_is_detected_and_replaced(exchange: str) -> None:
-    events: list[Event] = []
+async def test_a_silent_connection_is_detected_and_replaced(
+    exchange: str, fast_reconnect: sdk.ReconnectPolicy
+) -> None:
     async with (
         registry.get(exchange).make_simulator(tick_interval=0.005) as simulator,
-        sdk.connect(exchange, simulator.url, reconnect=FAST, idle_timeout=0.6) as feed,
+        sdk.connect(exchange, simulator.url, reconnect=fast_reconnect, idle_timeout=0.6) as feed,
     ):
         await feed.subscribe(sdk.trades("BTC/USD"))
-        with anyio.fail_after(20):
-            async for event in feed:
-                events.append(event)
-                trades = [e for e in events if isinstance(e, Trade)]
-                if len(trades) == 5 and not simulator.silent and not any(isinstance(e, Disconnected) for e in events):
-                    simulator.silent = True  # the socket stays open; nothing more arrives
-                if isinstance(event, Disconnected):
-                    simulator.silent = False
-                if any(isinstance(e, Reconnected) for e in events) and isinstance(event, Trade):
-                    break
-    [disconnected] = [e for e in events if isinstance(e, Disconnected)]
+        events = await collect_until(feed, lambda es: len(of(Trade, es)) == 5, timeout=20)
+        simulator.silent = True  # the socket stays open; nothing more arrives
+        events += await collect_until(feed, lambda es: bool(of(Disconnected, es)), timeout=20)
+        simulator.silent = False
+        events += await collect_until(feed, reconnected_and_trading, timeout=20)
+    [disconnected] = of(Disconnected, events)
     assert "nothing received for" in disconnected.reason and not disconnected.final
     kinds = [type(e) for e in events]
     assert kinds.index(Disconnected) < kinds.index(Reconnected) < len(kinds) - 1
@@ -108,83 +108,64 @@ async def test_plain_ws_only_to_this_machine_unless_asked() -> None:
 
 
 @pytest.mark.parametrize("exchange", ["kraken", "kraken-v1", "midchains"])
-async def test_bad_frames_cost_only_themselves_and_oversized_ones_the_connection(exchange: str) -> None:
+async def test_bad_frames_cost_only_themselves_and_oversized_ones_the_connection(
+    exchange: str, fast_reconnect: sdk.ReconnectPolicy
+) -> None:
     from schemas import ErrorEvent
 
-    events: list[Event] = []
     async with (
         registry.get(exchange).make_simulator(tick_interval=0.005) as simulator,
-        sdk.connect(exchange, simulator.url, reconnect=FAST, max_message=64 * 1024) as feed,
+        sdk.connect(exchange, simulator.url, reconnect=fast_reconnect, max_message=64 * 1024) as feed,
     ):
         await feed.subscribe(sdk.trades("BTC/USD"))
-        injected = False
-        with anyio.fail_after(20):
-            async for event in feed:
-                events.append(event)
-                if not injected and isinstance(event, Trade):
-                    injected = True
-                    for frame in (
-                        '{"truncated": [1, 2',
-                        "not json at all",
-                        '{"type":"from-the-future"}',
-                        "[1,2,3]",
-                        '{"channel":"mystery","data":[]}',
-                    ):
-                        await simulator.inject(frame)
-                    await simulator.inject('"' + "x" * (100 * 1024) + '"')  # over the 64 KiB message limit
-                if any(isinstance(e, Reconnected) for e in events) and isinstance(event, Trade):
-                    break
+        events = await collect_until(feed, lambda es: bool(of(Trade, es)), timeout=20)
+        for frame in (
+            '{"truncated": [1, 2',
+            "not json at all",
+            '{"type":"from-the-future"}',
+            "[1,2,3]",
+            '{"channel":"mystery","data":[]}',
+        ):
+            await simulator.inject(frame)
+        await simulator.inject('"' + "x" * (100 * 1024) + '"')  # over the 64 KiB message limit
+        events += await collect_until(feed, reconnected_and_trading, timeout=20)
     errors = [e for e in events if isinstance(e, ErrorEvent)]
     assert len(errors) >= 4 and all(e.raw for e in errors)
-    [disconnected] = [e for e in events if isinstance(e, Disconnected)]
+    [disconnected] = of(Disconnected, events)
     assert "1009" in disconnected.reason  # message too big: the client closed the connection
     trades_after_errors = [e for e in events[events.index(errors[0]) :] if isinstance(e, Trade)]
     assert trades_after_errors
 
 
-async def test_closed_with_a_code_reconnects() -> None:
+async def test_closed_with_a_code_reconnects(fast_reconnect: sdk.ReconnectPolicy) -> None:
     from adapters.kraken.simulator import KrakenSimulator
 
-    events: list[Event] = []
     async with (
         KrakenSimulator(tick_interval=0.005) as simulator,
-        sdk.connect("kraken", simulator.url, reconnect=FAST) as feed,
+        sdk.connect("kraken", simulator.url, reconnect=fast_reconnect) as feed,
     ):
         await feed.subscribe(sdk.trades("BTC/USD"))
-        with anyio.fail_after(20):
-            async for event in feed:
-                events.append(event)
-                if isinstance(event, Trade) and not any(isinstance(e, Disconnected) for e in events):
-                    await simulator.close_connections(1013, "try again later")
-                if any(isinstance(e, Reconnected) for e in events) and isinstance(event, Trade):
-                    break
-    [disconnected] = [e for e in events if isinstance(e, Disconnected)]
+        events = await collect_until(feed, lambda es: bool(of(Trade, es)), timeout=20)
+        await simulator.close_connections(1013, "try again later")
+        events += await collect_until(feed, reconnected_and_trading, timeout=20)
+    [disconnected] = of(Disconnected, events)
     assert "1013" in disconnected.reason and "try again later" in disconnected.reason
 
 
 @pytest.mark.parametrize("exchange", ["kraken", "kraken-v1"])
 async def test_maintenance_makes_reconnects_wait_for_the_floor(exchange: str) -> None:
-    from schemas import Status
-
     policy = sdk.ReconnectPolicy(initial=0.01, cap=0.02, maintenance_floor=0.6)
-    events: list[Event] = []
     async with (
         registry.get(exchange).make_simulator(tick_interval=0.005) as simulator,
         sdk.connect(exchange, simulator.url, reconnect=policy) as feed,
     ):
         await feed.subscribe(sdk.trades("BTC/USD"))
-        with anyio.fail_after(20):
-            async for event in feed:
-                events.append(event)
-                if isinstance(event, Trade) and not any(
-                    isinstance(e, Status) and e.state == "maintenance" for e in events
-                ):
-                    await simulator.announce("maintenance")
-                if isinstance(event, Status) and event.state == "maintenance":
-                    await simulator.drop_connections()
-                if isinstance(event, Reconnected):
-                    break
-    [reconnected] = [e for e in events if isinstance(e, Reconnected)]
+        await collect_until(feed, lambda es: bool(of(Trade, es)), timeout=20)
+        await simulator.announce("maintenance")
+        await collect_until(feed, lambda es: any(s.state == "maintenance" for s in of(Status, es)), timeout=20)
+        await simulator.drop_connections()
+        events = await collect_until(feed, lambda es: bool(of(Reconnected, es)), timeout=20)
+    [reconnected] = of(Reconnected, events)
     assert reconnected.downtime >= 0.6e9  # not the 10-20 ms the backoff alone would give
 
 
@@ -203,7 +184,7 @@ async def test_backoff_grows_while_connections_die_young() -> None:
                     downtimes.append(event.downtime)
                     if len(downtimes) == 5:
                         break
-                if isinstance(event, Trade | Reconnected) or event.__class__.__name__ == "Status":
+                if isinstance(event, Trade | Reconnected | Status):  # every connection dies young
                     await simulator.drop_connections()
         assert feed.session.backoff_attempts == 5  # never reset: no connection stayed up 60 s
 
@@ -212,44 +193,35 @@ async def test_backoff_grows_while_connections_die_young() -> None:
 async def test_missing_acknowledgement_is_reported_once_and_the_stream_goes_on(exchange: str) -> None:
     from schemas import Subscribed, SubscriptionError
 
-    events: list[Event] = []
     async with registry.get(exchange).make_simulator(tick_interval=0.005) as simulator:
         simulator.withhold_acks = True
         async with sdk.connect(exchange, simulator.url, ack_timeout=0.3) as feed:
             await feed.subscribe(sdk.trades("BTC/USD"))
-            with anyio.fail_after(20):
-                async for event in feed:
-                    events.append(event)
-                    if any(isinstance(e, SubscriptionError) for e in events) and isinstance(event, Trade):
-                        break
+            events = await collect_until(
+                feed, lambda es: bool(of(SubscriptionError, es)) and isinstance(es[-1], Trade), timeout=20
+            )
             assert feed.subscriptions == [sdk.trades("BTC/USD")]  # still active: data keeps coming
-    [late] = [e for e in events if isinstance(e, SubscriptionError)]
+    [late] = of(SubscriptionError, events)
     assert late.subscription == sdk.trades("BTC/USD") and "no acknowledgement within 0.3 s" in late.message
     assert not any(isinstance(e, Subscribed) for e in events)
 
 
-async def test_trades_exactly_once_in_order_and_the_outage_is_visible() -> None:
+async def test_trades_exactly_once_in_order_and_the_outage_is_visible(fast_reconnect: sdk.ReconnectPolicy) -> None:
     """v2 numbers trades per book: while connected none is lost or repeated, and the ids skipped
     across an outage sit between the Disconnected and Reconnected that report it."""
     from adapters.kraken.simulator import KrakenSimulator
 
-    events: list[Event] = []
     async with (
         KrakenSimulator(tick_interval=0.002) as simulator,
-        sdk.connect("kraken", simulator.url, reconnect=FAST) as feed,
+        sdk.connect("kraken", simulator.url, reconnect=fast_reconnect) as feed,
     ):
         await feed.subscribe(sdk.trades("BTC/USD"))
-        with anyio.fail_after(20):
-            async for event in feed:
-                events.append(event)
-                trades = [e for e in events if isinstance(e, Trade)]
-                if len(trades) == 40 and not any(isinstance(e, Disconnected) for e in events):
-                    simulator.refuse_connections = True
-                    await simulator.drop_connections()
-                    await anyio.sleep(0.3)  # the market trades on while the client is away
-                    simulator.refuse_connections = False
-                if len([e for e in events if isinstance(e, Trade)]) >= 80:
-                    break
+        events = await collect_until(feed, lambda es: len(of(Trade, es)) == 40, timeout=20)
+        simulator.refuse_connections = True
+        await simulator.drop_connections()
+        await anyio.sleep(0.3)  # the market trades on while the client is away
+        simulator.refuse_connections = False
+        events += await collect_until(feed, lambda es: len(of(Trade, es)) == 40, timeout=20)
     cut = next(i for i, e in enumerate(events) if isinstance(e, Disconnected))
     before = [int(e.trade_id) for e in events[:cut] if isinstance(e, Trade) and e.trade_id]
     after = [int(e.trade_id) for e in events[cut:] if isinstance(e, Trade) and e.trade_id]
@@ -260,35 +232,25 @@ async def test_trades_exactly_once_in_order_and_the_outage_is_visible() -> None:
 
 
 @pytest.mark.parametrize("exchange", ["kraken", "kraken-v1", "midchains"])
-async def test_refused_subscriptions_are_reported_and_not_resent(exchange: str) -> None:
+async def test_refused_subscriptions_are_reported_and_not_resent(
+    exchange: str, fast_reconnect: sdk.ReconnectPolicy
+) -> None:
     from schemas import SubscriptionError
 
-    events: list[Event] = []
     async with (
         registry.get(exchange).make_simulator(tick_interval=0.005) as simulator,
-        sdk.connect(exchange, simulator.url, reconnect=FAST) as feed,
+        sdk.connect(exchange, simulator.url, reconnect=fast_reconnect) as feed,
     ):
         simulator.reject_subscriptions = "Exceeded msg rate"
         await feed.subscribe(sdk.trades("ETH/USD"))
-        with anyio.fail_after(10):
-            async for event in feed:
-                events.append(event)
-                if isinstance(event, SubscriptionError):
-                    break
+        events = await collect_until(feed, lambda es: bool(of(SubscriptionError, es)))
         assert feed.subscriptions == []  # refused: it will not be re-sent on reconnect
         simulator.reject_subscriptions = None
         await feed.subscribe(sdk.trades("BTC/USD"))
         await simulator.drop_connections()
-        with anyio.fail_after(10):
-            async for event in feed:
-                events.append(event)
-                if isinstance(event, Reconnected):
-                    break
-            async for event in feed:
-                events.append(event)
-                if isinstance(event, Trade):
-                    break
-    [refused] = [e for e in events if isinstance(e, SubscriptionError)]
+        events += await collect_until(feed, lambda es: bool(of(Reconnected, es)))
+        events += await collect_until(feed, lambda es: bool(of(Trade, es)))
+    [refused] = of(SubscriptionError, events)
     assert refused.message == "Exceeded msg rate" and refused.subscription == sdk.trades("ETH/USD")
     assert {e.symbol for e in events if isinstance(e, Trade)} == {"BTC/USD"}
 
@@ -297,26 +259,17 @@ async def test_stale_subscription_is_reported_while_heartbeats_keep_the_connecti
     from adapters.kraken_v1.simulator import KrakenV1Simulator
     from schemas import SubscriptionStale
 
-    events: list[Event] = []
     async with (
         KrakenV1Simulator(tick_interval=0.005, heartbeat_interval=0.1) as simulator,
         sdk.connect("kraken-v1", simulator.url, stale_after=0.5, idle_timeout=2.0) as feed,
     ):
         await feed.subscribe(sdk.trades("BTC/USD"))
-        with anyio.fail_after(20):
-            async for event in feed:
-                events.append(event)
-                if (
-                    isinstance(event, Trade)
-                    and not simulator.paused
-                    and not any(isinstance(e, SubscriptionStale) for e in events)
-                ):
-                    simulator.paused = True  # the market stops; heartbeats go on
-                if isinstance(event, SubscriptionStale):
-                    simulator.paused = False
-                if any(isinstance(e, SubscriptionStale) for e in events) and isinstance(event, Trade):
-                    break
-    [stale] = [e for e in events if isinstance(e, SubscriptionStale)]
+        events = await collect_until(feed, lambda es: bool(of(Trade, es)), timeout=20)
+        simulator.paused = True  # the market stops; heartbeats go on
+        events += await collect_until(feed, lambda es: bool(of(SubscriptionStale, es)), timeout=20)
+        simulator.paused = False
+        events += await collect_until(feed, lambda es: bool(of(Trade, es)), timeout=20)
+    [stale] = of(SubscriptionStale, events)
     assert stale.subscription == sdk.trades("BTC/USD") and stale.silent_for >= 0.5e9
     assert not any(isinstance(e, Disconnected) for e in events)  # the connection itself was fine
 
@@ -325,16 +278,11 @@ async def test_stale_subscription_is_reported_while_heartbeats_keep_the_connecti
 async def test_late_acknowledgement_after_a_timeout_report(exchange: str) -> None:
     from schemas import Subscribed, SubscriptionError
 
-    events: list[Event] = []
     async with registry.get(exchange).make_simulator(tick_interval=0.005) as simulator:
         simulator.ack_delay = 0.5
         async with sdk.connect(exchange, simulator.url, ack_timeout=0.2) as feed:
             await feed.subscribe(sdk.trades("BTC/USD"))
-            with anyio.fail_after(10):
-                async for event in feed:
-                    events.append(event)
-                    if isinstance(event, Subscribed):
-                        break
+            events = await collect_until(feed, lambda es: bool(of(Subscribed, es)))
     kinds = [type(e) for e in events]
     assert kinds.index(SubscriptionError) < kinds.index(Subscribed)  # reported late, then confirmed
 
@@ -348,11 +296,5 @@ async def test_a_slow_reading_server_still_serves_everything() -> None:
         async with sdk.connect("kraken", simulator.url) as feed:
             wanted = [sdk.trades("BTC/USD"), sdk.book("ETH/USD"), sdk.ticker("SOL/USD")]
             await feed.subscribe(*wanted)
-            acked: set[object] = set()
-            with anyio.fail_after(10):
-                async for event in feed:
-                    if isinstance(event, Subscribed):
-                        acked.add(event.subscription)
-                    if acked == set(wanted):
-                        break
+            await collect_until(feed, lambda es: {e.subscription for e in of(Subscribed, es)} == set(wanted))
             assert feed.orderbook("ETH/USD").valid

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
-
 import anyio
 import pytest
 
@@ -22,26 +19,9 @@ from schemas import (
     Trade,
     Unsubscribed,
 )
+from sdk.testing import collect_until, of
 
-pytestmark = pytest.mark.anyio
-
-E = TypeVar("E", bound=Event)
-FAST = sdk.ReconnectPolicy(initial=0.05, cap=0.2)
-
-
-async def collect_until(feed: sdk.Feed, done: Callable[[list[Event]], bool], timeout: float = 10) -> list[Event]:
-    """Events from ``feed`` until ``done(events)`` holds; fails the test after ``timeout`` seconds."""
-    events: list[Event] = []
-    with anyio.fail_after(timeout):
-        async for event in feed:
-            events.append(event)
-            if done(events):
-                break
-    return events
-
-
-def of(kind: type[E], events: list[Event]) -> list[E]:
-    return [e for e in events if isinstance(e, kind)]
+pytestmark = [pytest.mark.anyio, pytest.mark.loopback]
 
 
 async def test_subscribe_stream_and_reject_unknown_pair() -> None:
@@ -90,10 +70,10 @@ async def test_unsubscribe_stops_the_stream() -> None:
     assert feed.subscriptions == [sdk.quotes("ETH/USD")]
 
 
-async def test_server_disconnect_reconnects_and_resubscribes() -> None:
+async def test_server_disconnect_reconnects_and_resubscribes(fast_reconnect: sdk.ReconnectPolicy) -> None:
     async with (
         KrakenV1Simulator(tick_interval=0.005) as simulator,
-        sdk.connect("kraken-v1", simulator.url, reconnect=FAST) as feed,
+        sdk.connect("kraken-v1", simulator.url, reconnect=fast_reconnect) as feed,
     ):
         await feed.subscribe(sdk.trades("BTC/USD"), sdk.book("BTC/USD"))
         await collect_until(feed, lambda es: len(of(Trade, es)) >= 3)
@@ -141,6 +121,12 @@ async def test_first_connection_failure_raises() -> None:
             pass
 
 
+async def test_a_real_failed_first_connection_names_the_url() -> None:
+    with pytest.raises(sdk.ConnectFailed, match=r"ws://127\.0\.0\.1:9"):
+        async with sdk.connect("kraken", "ws://127.0.0.1:9"):
+            pass
+
+
 async def test_events_arrive_in_batches_with_a_bounded_buffer() -> None:
     async with (
         KrakenV1Simulator(tick_interval=0.001) as simulator,
@@ -154,10 +140,10 @@ async def test_events_arrive_in_batches_with_a_bounded_buffer() -> None:
     assert len(more) == 200
 
 
-async def test_subscription_states() -> None:
+async def test_subscription_states(fast_reconnect: sdk.ReconnectPolicy) -> None:
     async with (
         KrakenV1Simulator(tick_interval=0.005) as simulator,
-        sdk.connect("kraken-v1", simulator.url, reconnect=FAST) as feed,
+        sdk.connect("kraken-v1", simulator.url, reconnect=fast_reconnect) as feed,
     ):
         good, bad = sdk.trades("BTC/USD"), sdk.trades("NOPE/USD")
         assert feed.state(good) is None

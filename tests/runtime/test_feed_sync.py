@@ -13,6 +13,8 @@ import sdk
 from adapters.kraken_v1.simulator import KrakenV1Simulator
 from schemas import BookUpdate, Disconnected, Event, Reconnected, Subscribed, SubscriptionError, Trade
 
+pytestmark = pytest.mark.loopback
+
 
 @pytest.fixture
 def simulator() -> Iterator[KrakenV1Simulator]:

@@ -12,6 +12,8 @@ from anyio.from_thread import start_blocking_portal
 
 from adapters.kraken_v1.simulator import KrakenV1Simulator
 
+pytestmark = pytest.mark.loopback
+
 SUBSCRIBE = '{"event":"subscribe", "subscription":{"name":"trade"}, "pair":["XBT/USD","XRP/USD"]}'
 
 

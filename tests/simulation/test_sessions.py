@@ -1,13 +1,9 @@
-"""Simulator sessions without sockets: requests and market steps in, frames out.
-
-And, over loopback, that the shared server applies a fault switch to every exchange alike.
-"""
+"""Simulator sessions without sockets: requests and market steps in, frames out."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import anyio
 import msgspec
 import pytest
 
@@ -15,7 +11,6 @@ from adapters.midchains.dialect import MidchainsDialect
 from adapters.midchains.simulator import MidchainsSession, MidchainsSimulator
 from sdk import registry
 from sdk.simulation.session import CHECKSUM_FLIP, Session
-from sdk.transport import connect
 
 NOW = 1_700_000_000_000_000_000
 STEP = 1_000_000
@@ -97,21 +92,3 @@ def test_midchains_has_no_checksum_to_corrupt() -> None:
         b'{"type":"subscribe","request":[{"msg":"book","security":"BTCUSD","dest":"CROX"}]}', NOW
     )
     assert all(session.corrupt_checksum(frame, "BTC/USD") is None for frame in frames.frames + steps(session, 20))
-
-
-@pytest.mark.anyio
-async def test_withheld_acknowledgements_apply_to_every_venue_that_sends_them() -> None:
-    """Midchains' optional positive acks are withheld by the same switch as Kraken's."""
-    simulator = MidchainsSimulator(dialect=MidchainsDialect(positive_acks=True), tick_interval=0.005)
-    async with simulator:
-        for withhold in (True, False):
-            simulator.withhold_acks = withhold
-            websocket = await connect(simulator.url)
-            received: list[Any] = []
-            with anyio.fail_after(10):
-                await websocket.send_text(SUBSCRIBE_TRADES["midchains"])
-                while sum(m.get("type") == "trade" for m in received) < 25:
-                    received += [msgspec.json.decode(m) for m in await websocket.receive_batch()]
-            await websocket.close()
-            acks = [m for m in received if m.get("type") == "subscribe"]
-            assert acks == ([] if withhold else [{"type": "subscribe", "result": "OK", "request": acks[0]["request"]}])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import anyio
 import pytest
 
 import sdk
@@ -11,7 +10,6 @@ from schemas import (
     BookInvalidated,
     BookUpdate,
     Candle,
-    Event,
     Instrument,
     Quote,
     Subscribed,
@@ -19,18 +17,9 @@ from schemas import (
     Ticker,
     Trade,
 )
+from sdk.testing import collect_until
 
-pytestmark = pytest.mark.anyio
-
-
-async def collect(feed: sdk.Feed, enough: int) -> list[Event]:
-    events: list[Event] = []
-    with anyio.fail_after(20):
-        async for event in feed:
-            events.append(event)
-            if len(events) >= enough:
-                break
-    return events
+pytestmark = [pytest.mark.anyio, pytest.mark.loopback]
 
 
 async def test_every_channel_and_a_refused_legacy_symbol() -> None:
@@ -43,7 +32,7 @@ async def test_every_channel_and_a_refused_legacy_symbol() -> None:
             sdk.candles("BTC/USD", "5m"),
             sdk.trades("XBT/USD"),
         )
-        events = await collect(feed, 600)
+        events = await collect_until(feed, lambda es: len(es) == 600, timeout=20)
         assert feed.orderbook("BTC/USD").valid
         assert feed.book_stats.checks > 50 and feed.book_stats.failures == 0
     kinds = {type(e) for e in events}
@@ -63,22 +52,22 @@ async def test_every_channel_and_a_refused_legacy_symbol() -> None:
 async def test_instruments_on_request() -> None:
     async with KrakenSimulator() as simulator, sdk.connect("kraken", simulator.url) as feed:
         await feed.subscribe(sdk.instruments())
-        events = await collect(feed, 9)
+        events = await collect_until(feed, lambda es: len(es) == 9, timeout=20)
     instruments = {e.symbol: e for e in events if isinstance(e, Instrument)}
     assert instruments["BTC/USD"].price_precision == 1
     assert instruments["DOGE/USD"].price_precision == 7
     assert all(i.qty_precision == 8 for i in instruments.values())
 
 
-async def test_reconnect_restores_books_with_precision() -> None:
+async def test_reconnect_restores_books_with_precision(fast_reconnect: sdk.ReconnectPolicy) -> None:
     async with (
         KrakenSimulator(tick_interval=0.002) as simulator,
-        sdk.connect("kraken", simulator.url, reconnect=sdk.ReconnectPolicy(initial=0.05)) as feed,
+        sdk.connect("kraken", simulator.url, reconnect=fast_reconnect) as feed,
     ):
         await feed.subscribe(sdk.book("ETH/USD"))
-        await collect(feed, 50)
+        await collect_until(feed, lambda es: len(es) == 50, timeout=20)
         await simulator.drop_connections()
-        events = await collect(feed, 200)
+        events = await collect_until(feed, lambda es: len(es) == 200, timeout=20)
         assert feed.orderbook("ETH/USD").valid
     assert not any(isinstance(e, BookInvalidated) for e in events)
 
@@ -87,7 +76,7 @@ async def test_ticker_and_quotes_on_one_symbol_refuse_the_second_cleanly() -> No
     async with KrakenSimulator(tick_interval=0.002) as simulator, sdk.connect("kraken", simulator.url) as feed:
         await feed.subscribe(sdk.quotes("ETH/USD"))
         await feed.subscribe(sdk.ticker("ETH/USD"))
-        events = await collect(feed, 200)
+        events = await collect_until(feed, lambda es: len(es) == 200, timeout=20)
         assert feed.subscriptions == [sdk.quotes("ETH/USD")]
     [refused] = [e for e in events if isinstance(e, SubscriptionError)]
     assert (refused.subscription, refused.message) == (sdk.ticker("ETH/USD"), "Already subscribed")

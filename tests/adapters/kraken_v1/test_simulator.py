@@ -12,6 +12,7 @@ from adapters.kraken_common.checksum import checksum_of_text
 from adapters.kraken_v1.simulator import KrakenV1Simulator
 from schemas import BookSnapshot, BookUpdate, Candle, Event, Quote, Ticker, Trade
 from sdk import registry, testing
+from sdk.testing import collect_until, of
 from tests.conftest import fixture_lines
 
 
@@ -62,19 +63,15 @@ def test_reference_book_verifies_the_real_capture() -> None:
 
 
 @pytest.mark.anyio
+@pytest.mark.loopback
 @pytest.mark.parametrize("depth", [10, 25])
 async def test_simulated_books_follow_kraken_rules_and_verify(depth: int) -> None:
-    events: list[Event] = []
     async with (
         KrakenV1Simulator(tick_interval=0.001, seed=depth) as simulator,
         sdk.connect("kraken-v1", simulator.url) as feed,
     ):
         await feed.subscribe(sdk.book("BTC/USD", depth), sdk.book("DOGE/USD", depth))
-        with anyio.fail_after(20):
-            async for event in feed:
-                events.append(event)
-                if sum(isinstance(e, BookUpdate) for e in events) >= 600:
-                    break
+        events = await collect_until(feed, lambda es: len(of(BookUpdate, es)) == 600, timeout=20)
     verified, books = replay(events)
     assert verified == 600
     updates = [e for e in events if isinstance(e, BookUpdate)]
@@ -88,8 +85,8 @@ async def test_simulated_books_follow_kraken_rules_and_verify(depth: int) -> Non
 
 
 @pytest.mark.anyio
+@pytest.mark.loopback
 async def test_channels_tell_one_story() -> None:
-    events: list[Event] = []
     async with (
         KrakenV1Simulator(tick_interval=0.002) as simulator,
         sdk.connect("kraken-v1", simulator.url) as feed,
@@ -97,11 +94,7 @@ async def test_channels_tell_one_story() -> None:
         await feed.subscribe(
             sdk.trades("ETH/USD"), sdk.ticker("ETH/USD"), sdk.quotes("ETH/USD"), sdk.candles("ETH/USD", "1m")
         )
-        with anyio.fail_after(20):
-            async for event in feed:
-                events.append(event)
-                if sum(isinstance(e, Trade) for e in events) >= 30:
-                    break
+        events = await collect_until(feed, lambda es: len(of(Trade, es)) == 30, timeout=20)
     last_trade: Trade | None = None
     checked = 0
     for event in events:  # every ticker and candle reflects the trade just before it
@@ -119,6 +112,7 @@ async def test_channels_tell_one_story() -> None:
 
 
 @pytest.mark.anyio
+@pytest.mark.loopback
 async def test_heartbeats_when_idle_and_pong_echoes_reqid() -> None:
     import msgspec
 

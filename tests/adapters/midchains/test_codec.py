@@ -1,4 +1,4 @@
-"""Midchains: documented messages, the order-level book, trade de-duplication, end to end."""
+"""Midchains' codec: the documented messages, the order-level book, trade de-duplication, garbage."""
 
 from __future__ import annotations
 
@@ -6,25 +6,18 @@ import json
 from decimal import Decimal
 from typing import Any
 
-import anyio
-import pytest
-import websocket
-from anyio.from_thread import start_blocking_portal
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 import sdk
 from adapters.midchains.orders import OrderLevelBook
-from adapters.midchains.simulator import MidchainsSimulator
 from adapters.midchains.wire import Entry
 from schemas import (
     BookLevel,
     BookSnapshot,
     BookUpdate,
     ErrorEvent,
-    Event,
-    Quote,
     Status,
     Subscribed,
     SubscriptionError,
@@ -229,99 +222,3 @@ def test_garbage_never_raises(garbage: str | bytes) -> None:
     codec = codec_for(sdk.trades("BTC/USD"))
     assert isinstance(testing.decode(codec, garbage, 0), list)
     assert any(isinstance(e, Trade) for e in testing.decode(codec, DOC_TRADE, 0))
-
-
-# -- end to end ----------------------------------------------------------------------------
-
-
-@pytest.mark.anyio
-async def test_reconnect_delivers_each_trade_once_despite_the_replay() -> None:
-    trades: list[Trade] = []
-    events: list[Event] = []
-    async with (
-        MidchainsSimulator(tick_interval=0.002) as simulator,
-        sdk.connect("midchains", simulator.url, reconnect=sdk.ReconnectPolicy(initial=0.05)) as feed,
-    ):
-        await feed.subscribe(sdk.trades("BCH/USD"), sdk.book("BCH/USD"), sdk.quotes("BCH/USD"), sdk.book("XXX/USD"))
-        with anyio.fail_after(20):
-            async for event in feed:
-                events.append(event)
-                if isinstance(event, Trade):
-                    trades.append(event)
-                    if len(trades) == 30:
-                        await simulator.drop_connections()
-                    if len(trades) == 80:
-                        break
-        assert feed.orderbook("BCH/USD").valid
-    ids = [t.trade_id for t in trades]
-    assert len(set(ids)) == len(ids), "the replay after the reconnect was de-duplicated"
-    assert any(e.__class__.__name__ == "Reconnected" for e in events)
-    [refused] = [e for e in events if isinstance(e, SubscriptionError)]
-    assert refused.subscription == sdk.book("XXX/USD") and refused.message == "invalid security"
-    quotes = [e for e in events if isinstance(e, Quote)]
-    assert quotes and all(q.bid < q.ask for q in quotes)
-
-
-def test_documented_subscribe_works_from_websocket_client() -> None:
-    with (
-        start_blocking_portal() as portal,
-        portal.wrap_async_context_manager(MidchainsSimulator(tick_interval=0.005)) as simulator,
-    ):
-        ws = websocket.create_connection(simulator.url + "/", timeout=10)
-        ws.send('{"type":"subscribe","request":[{"msg":"book","security":"BCHUSD","dest":"CROX"}]}')
-        messages = [json.loads(ws.recv()) for _ in range(5)]
-        ws.close()
-    assert messages[0]["type"] == "open"
-    book = messages[1]
-    assert book["type"] == "book" and book["security"] == "BCHUSD"
-    assert all(entry["id"] > 2**53 for entry in book["books"])
-    assert any(entry.get("ioi") for entry in book["books"])
-
-
-def test_sync_facade_refusal_and_reconnect_without_duplicates() -> None:
-    with (
-        start_blocking_portal() as portal,
-        portal.wrap_async_context_manager(MidchainsSimulator(tick_interval=0.002)) as simulator,
-    ):
-        trades: list[Trade] = []
-        events: list[Event] = []
-        with sdk.connect_sync("midchains", simulator.url, reconnect=sdk.ReconnectPolicy(initial=0.05)) as feed:
-            feed.subscribe(sdk.trades("LTC/USD"), sdk.trades("NOPE/USD"))
-            for event in feed:
-                events.append(event)
-                if isinstance(event, Trade):
-                    trades.append(event)
-                    if len(trades) == 25:
-                        portal.call(simulator.drop_connections)
-                    if len(trades) == 60:
-                        break
-    ids = [t.trade_id for t in trades]
-    assert len(set(ids)) == len(ids)
-    assert [e.message for e in events if isinstance(e, SubscriptionError)] == ["invalid security"]
-    assert any(type(e).__name__ == "Reconnected" for e in events)
-
-
-@pytest.mark.anyio
-async def test_every_security_with_one_book_subscription() -> None:
-    every = sdk.book("*", depth=5)
-    with pytest.raises(sdk.UnsupportedSubscription, match="cannot subscribe every symbol"):
-        registry.get("kraken").check(every)
-    with pytest.raises(sdk.UnsupportedSubscription, match="it can for book"):
-        registry.get("midchains").check(sdk.trades("*"))
-    async with MidchainsSimulator(tick_interval=0.002) as simulator, sdk.connect("midchains", simulator.url) as feed:
-        await feed.subscribe(every)
-        snapshots: set[str] = set()
-        events: list[Event] = []
-        with anyio.fail_after(20):
-            async for event in feed:
-                events.append(event)
-                if isinstance(event, BookSnapshot):
-                    snapshots.add(event.symbol)
-                if len(snapshots) == 4 and len(events) > 100:
-                    break
-        for symbol in ("BTC/USD", "BCH/USD", "ETH/USD", "LTC/USD"):
-            view = feed.orderbook(symbol)
-            assert view.valid
-            assert len(view.bids(10)) == 5
-    assert [e.subscription for e in events if isinstance(e, Subscribed)] == [every]
-    assert {e.symbol for e in events if isinstance(e, BookUpdate)} <= snapshots
