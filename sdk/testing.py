@@ -446,12 +446,7 @@ class AdapterConformance:
         wanted = [trades(self.symbol), book(self.symbol, 10)]
         async with self.simulator() as simulator, self.feed(simulator) as feed:
             await feed.subscribe(*wanted)
-            seen: list[Event] = []
-            with anyio.fail_after(20):
-                async for event in feed:
-                    seen.append(event)
-                    if len(seen) >= self.activity:
-                        break
+            seen = await collect_until(feed, lambda events: len(events) >= self.activity, timeout=20)
             seen += await self.at_rest(simulator, feed)
             market = simulator.market.state(self.symbol)
             self.assert_book_is_the_market(simulator, feed, wanted[1], "after market activity")

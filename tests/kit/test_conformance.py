@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 
 from schemas import Event
 from sdk.testing import AdapterConformance, events
+
+pytestmark = pytest.mark.loopback  # the suite streams from each adapter's simulator
 
 
 class TestKrakenConformance(AdapterConformance):

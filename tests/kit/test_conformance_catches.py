@@ -26,6 +26,8 @@ from sdk.contract import Adapter, ChecksumScheme, Codec
 from sdk.symbols import SymbolMap
 from sdk.testing import AdapterConformance
 
+pytestmark = pytest.mark.loopback
+
 
 class Altered(Codec):
     """A built-in codec with one behaviour changed: it delegates to the real codec, and a subclass

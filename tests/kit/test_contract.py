@@ -99,6 +99,7 @@ class Rotating(Codec):
 
 
 @pytest.mark.anyio
+@pytest.mark.loopback
 async def test_a_codec_can_ask_for_a_new_connection() -> None:
     adapter = replace(registry.get("kraken-v1"), codec=Rotating)
     async with (
