@@ -1,9 +1,9 @@
 """Build hook: compile the per-frame hot path with mypyc, or ship it as pure Python.
 
-The modules listed under ``[tool.hatch.build.targets.wheel.hooks.custom] modules`` (frame
-dispatch, the codec base and the Kraken codecs, the book engine and its checksum, the wire-text
+The modules listed under ``[tool.hatch.build.targets.wheel.hooks.custom] modules`` (the feed
+session, the codec base and the Kraken codecs, the book engine and its checksum, the wire-text
 conversions) run for every frame received. They are ordinary, strictly typed Python; mypyc turns
-them into C extensions with the same behaviour, which roughly halves their cost. Where that cannot
+them into C extensions with the same behaviour and about 30 % fewer instructions per frame. Where that cannot
 be done (no C compiler, an unusual platform) or when ``XFEEDS_PURE_PYTHON=1`` is set, the build
 warns and the pure-Python modules are used.
 
