@@ -200,18 +200,23 @@ class BookInvalidated(_SymbolEvent, frozen=True, kw_only=True):
     """The maintained book no longer matches the exchange's; a resync has been requested.
 
     ``reason`` is ``checksum`` (with the exchange's ``expected`` and the locally ``computed``
-    value), ``crossed`` (best bid at or above best ask), ``unverifiable`` (the exchange sends
-    checksums but what they need, such as the pair's precision, is not known yet), or ``dropped``
-    (a slow consumer's buffer overflowed and this book's events were among those dropped).
+    value), ``crossed`` (best bid at or above best ask), ``unverifiable`` (the exchange checksums
+    its books but a checksum, or what it needs such as the pair's precision, is missing),
+    ``dropped`` (a slow consumer's buffer overflowed and this book's events were among those
+    dropped) or ``stale`` (the book's stream stopped while the connection lived). ``depth`` is the
+    subscribed depth of the book concerned (a symbol may be subscribed at several).
     """
 
-    reason: Literal["checksum", "crossed", "unverifiable", "dropped"]
+    reason: Literal["checksum", "crossed", "unverifiable", "dropped", "stale"]
+    depth: int | None = None
     expected: int | None = None
     computed: int | None = None
 
 
 class BookResynced(_SymbolEvent, frozen=True, kw_only=True):
-    """A fresh snapshot replaced an invalidated book; it is valid again."""
+    """A fresh snapshot replaced an invalidated book (of subscribed ``depth``); it is valid again."""
+
+    depth: int | None = None
 
 
 class EventsDropped(_Event, frozen=True, kw_only=True):

@@ -75,24 +75,29 @@ class BookView:
     is consistent; ``top()`` copies several levels at once.
     """
 
-    def __init__(self, keeper: BookKeeper, symbol: str, run: ReadOnLoop = read_here) -> None:
+    def __init__(self, keeper: BookKeeper, symbol: str, depth: int, run: ReadOnLoop = read_here) -> None:
         self._keeper = keeper
-        self._symbol = symbol
+        self._key = (symbol, depth)
         self._run = run
 
     @property
     def symbol(self) -> str:
-        return self._symbol
+        return self._key[0]
+
+    @property
+    def depth(self) -> int:
+        """The subscribed depth this book is maintained to."""
+        return self._key[1]
 
     @property
     def valid(self) -> bool:
         """False until a snapshot arrived, and from a failed check until the resync's snapshot."""
-        return self._run(lambda: self._keeper.is_valid(self._symbol))
+        return self._run(lambda: self._keeper.is_valid(self._key))
 
     @property
     def updated_ns(self) -> int | None:
         """Exchange time (else receive time) of the last snapshot or update applied."""
-        return self._run(lambda: self._sides().updated_ns)
+        return self._run(lambda: self._keeper.book(self._key).updated_ns)
 
     @property
     def best_bid(self) -> tuple[Decimal, Decimal] | None:
@@ -114,18 +119,15 @@ class BookView:
 
     def bids(self, count: int = 10) -> list[tuple[Decimal, Decimal]]:
         """The best ``count`` bids as (price, qty), highest first."""
-        return self._run(lambda: self._sides().bids.top(count))
+        return self._run(lambda: self._keeper.book(self._key).bids.top(count))
 
     def asks(self, count: int = 10) -> list[tuple[Decimal, Decimal]]:
         """The best ``count`` asks as (price, qty), lowest first."""
-        return self._run(lambda: self._sides().asks.top(count))
+        return self._run(lambda: self._keeper.book(self._key).asks.top(count))
 
     def top(self, count: int = 10) -> BookTop:
         """A frozen copy of the best ``count`` levels a side, with validity and time, taken at once."""
-        return self._run(lambda: self._keeper.top(self._symbol, count))
-
-    def _sides(self) -> OrderBook:
-        return self._keeper.book(self._symbol)
+        return self._run(lambda: self._keeper.top(self._key, count))
 
 
 @dataclass
@@ -136,59 +138,81 @@ class _BookState:
     unverifiable: bool = False
 
 
+BookKey = tuple[str, int]
+"""A maintained book: (symbol, subscribed depth). A symbol may be subscribed at several depths."""
+
+
 class BookKeeper:
-    """Every book a feed maintains, keyed by symbol."""
+    """Every book a feed maintains, keyed by symbol and depth, as subscriptions are."""
 
     def __init__(self, exchange: str, *, tolerate_crossed: bool = False) -> None:
         self.exchange = exchange
         self.tolerate_crossed = tolerate_crossed
         """The venue documents brief crossed books: a crossed book is then not an integrity failure."""
         self.stats = BookStats()
-        self._books: dict[str, tuple[OrderBook, _BookState]] = {}
-        self._verify: dict[str, bool] = {}
+        self._books: dict[BookKey, tuple[OrderBook, _BookState]] = {}
+        self._verify: dict[BookKey, bool] = {}
 
-    def track(self, symbol: str, *, verify: bool) -> None:
-        """Maintain ``symbol``'s book from its next snapshot; ``verify`` checks every checksum."""
-        self._verify[symbol] = verify
+    def track(self, symbol: str, depth: int, *, verify: bool) -> None:
+        """Maintain the book from its next snapshot; ``verify`` checks every checksum."""
+        self._verify[(symbol, depth)] = verify
 
-    def forget(self, symbol: str) -> None:
-        self._verify.pop(symbol, None)
-        self._books.pop(symbol, None)
+    def forget(self, symbol: str, depth: int) -> None:
+        self._verify.pop((symbol, depth), None)
+        if symbol == EVERY_SYMBOL:
+            for key in [key for key in self._books if key[1] == depth and (key[0], depth) not in self._verify]:
+                del self._books[key]
+        else:
+            self._books.pop((symbol, depth), None)
 
     def suspend(self) -> None:
         """The connection is gone: no book is valid until its next snapshot."""
         for _, state in self._books.values():
             state.valid = False
 
-    def view(self, symbol: str, run: ReadOnLoop = read_here) -> BookView:
-        """The maintained book of ``symbol``; KeyError unless a book subscription covers it."""
-        if symbol not in self._books and symbol not in self._verify and EVERY_SYMBOL not in self._verify:
-            raise KeyError(f"no book subscribed for {symbol!r}")
-        return BookView(self, symbol, run)
+    def view(self, symbol: str, depth: int | None = None, run: ReadOnLoop = read_here) -> BookView:
+        """The maintained book of ``symbol`` (at ``depth``, needed when several are subscribed).
 
-    def is_valid(self, symbol: str) -> bool:
-        entry = self._books.get(symbol)
+        KeyError unless a book subscription covers it; ValueError naming the depths when ``depth``
+        is left out and the symbol is maintained at more than one.
+        """
+        depths = sorted(
+            {d for s, d in self._verify if s in (symbol, EVERY_SYMBOL)} | {d for s, d in self._books if s == symbol}
+        )
+        if depth is None:
+            if len(depths) > 1:
+                raise ValueError(f"{symbol} is maintained at depths {depths}: pass depth=")
+            depth = depths[0] if depths else None
+        if depth is None or depth not in depths:
+            raise KeyError(f"no book subscribed for {symbol!r}" + (f" at depth {depth}" if depth else ""))
+        return BookView(self, symbol, depth, run)
+
+    def is_valid(self, key: BookKey) -> bool:
+        entry = self._books.get(key)
         return entry is not None and entry[1].valid
 
-    def book(self, symbol: str) -> OrderBook:
-        """The book of ``symbol`` as maintained, empty before its first snapshot."""
-        entry = self._books.get(symbol)
-        return entry[0] if entry is not None else OrderBook(symbol, 0, None)
+    def book(self, key: BookKey) -> OrderBook:
+        """The book as maintained, empty before its first snapshot."""
+        entry = self._books.get(key)
+        return entry[0] if entry is not None else OrderBook(key[0], key[1], None)
 
-    def top(self, symbol: str, count: int) -> BookTop:
-        book = self.book(symbol)
-        return BookTop(symbol, self.is_valid(symbol), book.updated_ns, book.bids.top(count), book.asks.top(count))
+    def top(self, key: BookKey, count: int) -> BookTop:
+        book = self.book(key)
+        return BookTop(key[0], self.is_valid(key), book.updated_ns, book.bids.top(count), book.asks.top(count))
 
     def on_snapshot(self, snapshot: BookSnapshot, scheme: ChecksumScheme | None) -> Event | None:
         """Replace the book; returns ``BookResynced`` when this ends an invalidation."""
-        verify = self._verify.get(snapshot.symbol, self._verify.get(EVERY_SYMBOL))
+        key = (snapshot.symbol, snapshot.depth)
+        verify = self._verify.get(key)
         if verify is None:
-            return None
-        entry = self._books.get(snapshot.symbol)
-        if entry is None or entry[0].depth != snapshot.depth or entry[0].scheme is not scheme:
+            verify = self._verify.get((EVERY_SYMBOL, snapshot.depth))
+            if verify is None:
+                return None
+        entry = self._books.get(key)
+        if entry is None or entry[0].scheme is not scheme:
             state = _BookState(verify, invalidated=entry is not None and entry[1].invalidated)
             entry = (OrderBook(snapshot.symbol, snapshot.depth, scheme if verify else None), state)
-            self._books[snapshot.symbol] = entry
+            self._books[key] = entry
         book, state = entry
         book.apply_snapshot(snapshot)
         resynced = state.invalidated
@@ -206,27 +230,33 @@ class BookKeeper:
             return problem
         if resynced:
             self.stats.resyncs += 1
-            return BookResynced(exchange=self.exchange, symbol=snapshot.symbol, ts_received=snapshot.ts_received)
+            return BookResynced(
+                exchange=self.exchange, symbol=snapshot.symbol, depth=snapshot.depth, ts_received=snapshot.ts_received
+            )
         return None
 
-    def invalidate(self, symbol: str, now: int) -> BookInvalidated | None:
-        """Invalidate a book whose events the consumer lost (None if it is not maintained or
-        already invalid): a fresh snapshot must rebuild it, for the feed and for the consumer."""
-        entry = self._books.get(symbol)
+    def invalidate(self, key: BookKey, now: int, reason: str) -> BookInvalidated | None:
+        """Invalidate a book the feed can no longer vouch for (its consumer lost events, its stream
+        stopped); None if it is not maintained or already invalid. A fresh snapshot rebuilds it."""
+        entry = self._books.get(key)
         if entry is None or not entry[1].valid:
             return None
-        return self._invalidate(entry[0], entry[1], now, "dropped")
+        return self._invalidate(entry[0], entry[1], now, reason)
 
     def on_update(self, update: BookUpdate) -> BookInvalidated | None:
         """Apply an update to a valid book; returns ``BookInvalidated`` when it fails a check."""
-        entry = self._books.get(update.symbol)
+        entry = self._books.get((update.symbol, update.depth))
         if entry is None:
             return None
         book, state = entry
         if not state.valid:
             return None
         book.apply_update(update)
-        return self._check(book, state, update.checksum, update.ts_received) if state.verify else None
+        if not state.verify:
+            return None
+        if update.checksum is None and book.scheme is not None:  # the venue checksums every update: not this one
+            return self._invalidate(book, state, update.ts_received, "unverifiable")
+        return self._check(book, state, update.checksum, update.ts_received)
 
     def _check(self, book: OrderBook, state: _BookState, expected: int | None, now: int) -> BookInvalidated | None:
         if not state.verify:
@@ -257,6 +287,7 @@ class BookKeeper:
         return BookInvalidated(
             exchange=self.exchange,
             symbol=book.symbol,
+            depth=book.depth,
             reason=reason,  # type: ignore[arg-type]
             expected=expected,
             computed=computed,

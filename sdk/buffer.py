@@ -45,6 +45,11 @@ class EventBuffer:
     def __len__(self) -> int:
         return len(self._front) + len(self._events)
 
+    @property
+    def will_wait(self) -> bool:
+        """Whether the next ``put`` waits for the consumer (the ``wait`` policy, at capacity)."""
+        return self._overflow == "wait" and len(self._events) >= self._capacity and self._closed is None
+
     async def put(self, events: list[Event]) -> list[Event]:
         """Append a batch; returns the events the ``drop_oldest`` policy discarded to make room.
 

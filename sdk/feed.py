@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Self
+from typing import Literal, Self
 
 import anyio
 import anyio.abc
@@ -102,6 +102,7 @@ class Feed:
         self._stack: AsyncExitStack | None = None
         self._failure: Exception | None = None
         self._overflowed = False
+        self._lifecycle: Literal["new", "open", "closed"] = "new"
 
     # -- what the session knows -------------------------------------------------------------
 
@@ -133,19 +134,26 @@ class Feed:
         """Checksum checks, failures and resyncs over every book of this feed."""
         return self.session.book_stats
 
-    def orderbook(self, symbol: str) -> BookView:
+    def orderbook(self, symbol: str, depth: int | None = None) -> BookView:
         """The maintained book of a subscribed symbol: empty and not ``valid`` until its snapshot.
 
-        KeyError if no book subscription covers ``symbol``.
+        ``depth`` picks one when the symbol is subscribed at several depths (ValueError without it
+        then); KeyError if no book subscription covers ``symbol``.
         """
-        return self.session.orderbook(symbol)
+        return self.session.orderbook(symbol, depth)
 
     book = deprecated_alias(orderbook, "Feed.book", "Feed.orderbook")
 
     # -- lifecycle --------------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
-        """Connect; a failure of this first connection raises ``ConnectFailed`` naming the URL."""
+        """Connect; a failure of this first connection raises ``ConnectFailed`` naming the URL.
+
+        A feed is entered once: a closed one stays closed (make a new one to connect again).
+        """
+        if self._lifecycle != "new":
+            raise RuntimeError(f"this feed is {self._lifecycle}: a feed is entered once; make a new one")
+        self._lifecycle = "open"
         try:
             connection = await self._connector.connect(self.url)
         except _CONNECT_ERRORS as exc:
@@ -170,6 +178,7 @@ class Feed:
 
     async def aclose(self) -> None:
         """End the feed: readers get what is buffered, then the iteration ends."""
+        self._lifecycle = "closed"
         self._buffer.close("feed closed by the user")
         stack, self._stack = self._stack, None
         if stack is not None and self._task_group is not None:
@@ -183,15 +192,22 @@ class Feed:
 
         Raises ``UnsupportedSubscription`` naming what the adapter supports. Acks and rejections
         arrive later in the stream as ``Subscribed`` and ``SubscriptionError``. ``verify=False``
-        maintains the books of these subscriptions without checking their checksums.
+        maintains the books of these subscriptions without checking their checksums. A closed
+        feed raises ``FeedClosed``: nothing would ever be sent.
         """
+        self._refuse_if_closed()
         self.session.subscribe(subscriptions, verify=verify)
         self._wake()
 
     async def unsubscribe(self, *subscriptions: Subscription) -> None:
         """Stop streams; the exchange confirms each with ``Unsubscribed``."""
+        self._refuse_if_closed()
         self.session.unsubscribe(subscriptions)
         self._wake()
+
+    def _refuse_if_closed(self) -> None:
+        if self._lifecycle == "closed":
+            raise FeedClosed("the feed is closed")
 
     # -- consuming --------------------------------------------------------------------------
 
@@ -233,6 +249,8 @@ class Feed:
             logger.error("%s: feed stopped by an unexpected error", self.adapter.name, exc_info=error)
             self._failure = error
             self._buffer.close(str(error), error=error)
+        finally:
+            self._lifecycle = "closed"  # however it ended, nothing is sent any more
 
     async def _serve(self, connection: Connection) -> str:
         """Run one connection until it ends; returns why it ended."""
@@ -254,7 +272,13 @@ class Feed:
         try:
             while True:
                 messages = await connection.receive_batch()
-                dropped = await buffer.put(session.receive(messages, anyio.current_time(), time.time_ns()))
+                events = session.receive(messages, anyio.current_time(), time.time_ns())
+                if buffer.will_wait:  # the consumer is behind: while we wait, silence is ours, not the venue's
+                    session.reader_waiting(anyio.current_time())
+                    dropped = await buffer.put(events)
+                    session.reader_resumed(anyio.current_time())
+                else:
+                    dropped = await buffer.put(events)
                 if dropped:
                     buffer.notify_gap(session.events_dropped(dropped, anyio.current_time(), time.time_ns()))
                 self._wake()

@@ -15,6 +15,8 @@ from schemas.subscription import Subscription
 from sdk.subscriptions import EVERY_SYMBOL
 
 SubscriptionState = Literal["pending", "active", "failed", "unsubscribed"]
+Stream = tuple[str, str]
+"""(channel, symbol): what liveness is tracked by."""
 Transition = Literal["requested", "acknowledged", "refused", "cancelled", "reconnected"]
 
 TRANSITIONS: Final[dict[tuple[SubscriptionState | None, Transition], SubscriptionState]] = {
@@ -34,6 +36,10 @@ TRANSITIONS: Final[dict[tuple[SubscriptionState | None, Transition], Subscriptio
 of something never asked for) changes nothing."""
 
 
+def stream_of(subscription: Subscription) -> Stream:
+    return (subscription.channel, subscription.symbol)
+
+
 class SubscriptionLedger:
     """Active subscriptions in request order, with their states, ack deadlines and liveness."""
 
@@ -45,9 +51,8 @@ class SubscriptionLedger:
         self._verify: dict[Subscription, bool] = {}
         self._awaiting: dict[Subscription, float] = {}
         self._reported_stale: set[Subscription] = set()
-        self._books: dict[str, Subscription] = {}
-        self.last_data: dict[str, float] = {}
-        """When each symbol last brought an event (monotonic seconds); the session writes it per frame."""
+        self.last_data: dict[Stream, float] = {}
+        """When each stream last brought an event (monotonic seconds); the session writes it per frame."""
 
     def __iter__(self) -> Iterator[Subscription]:
         return iter(self._active)
@@ -65,9 +70,13 @@ class SubscriptionLedger:
         """Whether this book subscription's checksums are checked."""
         return self._verify.get(subscription, True)
 
-    def book_subscription(self, symbol: str) -> Subscription | None:
-        """The book subscription covering ``symbol``: its own, or an every-symbol one."""
-        return self._books.get(symbol) or self._books.get(EVERY_SYMBOL)
+    def book_subscription(self, symbol: str, depth: int) -> Subscription | None:
+        """The active book subscription covering ``symbol`` at ``depth``: its own, or an every-symbol one."""
+        for candidate in (symbol, EVERY_SYMBOL):
+            subscription = Subscription(channel="book", symbol=candidate, depth=depth)
+            if subscription in self._active:
+                return subscription
+        return None
 
     def _move(self, subscription: Subscription, transition: Transition) -> bool:
         after = TRANSITIONS.get((self._states.get(subscription), transition))
@@ -83,8 +92,6 @@ class SubscriptionLedger:
             self._active[subscription] = None
             self._verify[subscription] = verify
             self._move(subscription, "requested")
-            if subscription.channel == "book":
-                self._books[subscription.symbol] = subscription
         return new
 
     def remove(self, subscriptions: Iterable[Subscription]) -> list[Subscription]:
@@ -96,10 +103,11 @@ class SubscriptionLedger:
         return known
 
     def refused(self, subscription: Subscription) -> bool:
-        """The exchange refused it: failed, and no longer re-sent. True if it was a book subscription."""
+        """The exchange refused it: failed, and no longer re-sent. False if it was not asked for."""
         if not self._move(subscription, "refused"):
             return False
-        return self._drop(subscription)
+        self._drop(subscription)
+        return True
 
     def acknowledged(self, subscription: Subscription) -> None:
         self._awaiting.pop(subscription, None)
@@ -122,7 +130,7 @@ class SubscriptionLedger:
         for subscription in subscriptions:
             if self._states.get(subscription) == "pending" and subscription in self._active:
                 self._awaiting[subscription] = deadline
-                self.last_data.setdefault(subscription.symbol, now)
+                self.last_data.setdefault(stream_of(subscription), now)
                 started = True
         return deadline if started else None
 
@@ -143,17 +151,28 @@ class SubscriptionLedger:
     def next_stale_check(self) -> float | None:
         """When the quietest reportable subscription would become stale."""
         times = [
-            self.last_data[s.symbol]
+            last
             for s in self._active
-            if s.symbol in self.last_data and s not in self._reported_stale and s.symbol != EVERY_SYMBOL
+            if s not in self._reported_stale
+            and s.symbol != EVERY_SYMBOL
+            and (last := self.last_data.get(stream_of(s))) is not None
         ]
         return min(times) + self.stale_after if times else None
 
+    def pause(self, seconds: float) -> None:
+        """Nothing was read for ``seconds`` (the consumer held the reader up): that silence is not the streams'."""
+        for stream in self.last_data:
+            self.last_data[stream] += seconds
+
     def newly_stale(self, now: float) -> list[tuple[Subscription, float]]:
-        """Subscriptions quiet for ``stale_after`` and not reported yet, with how long (seconds)."""
+        """Subscriptions whose stream was quiet for ``stale_after`` and not reported yet, with how long (seconds).
+
+        Liveness is per stream (channel and symbol): a book that stops while the same symbol's
+        trades flow is stale. Every-symbol subscriptions are never reported.
+        """
         stale = []
         for subscription in self._active:
-            last = self.last_data.get(subscription.symbol)
+            last = self.last_data.get(stream_of(subscription))
             if last is None:
                 continue
             silent_for = now - last
@@ -164,12 +183,8 @@ class SubscriptionLedger:
                 stale.append((subscription, silent_for))
         return stale
 
-    def _drop(self, subscription: Subscription) -> bool:
-        """Stop tracking a subscription; True if it was the book subscription of its symbol."""
+    def _drop(self, subscription: Subscription) -> None:
+        """Stop tracking a subscription."""
         self._active.pop(subscription, None)
         self._awaiting.pop(subscription, None)
         self._reported_stale.discard(subscription)
-        if self._books.get(subscription.symbol) == subscription:
-            del self._books[subscription.symbol]
-            return True
-        return False

@@ -25,15 +25,20 @@ from schemas.events import (
     BookInvalidated,
     BookSnapshot,
     BookUpdate,
+    Candle,
     Disconnected,
     ErrorEvent,
     Event,
     EventsDropped,
+    Instrument,
+    Quote,
     Reconnected,
     Status,
     Subscribed,
     SubscriptionError,
     SubscriptionStale,
+    Ticker,
+    Trade,
 )
 from schemas.subscription import Subscription
 from sdk.books import BookKeeper, BookStats, BookView, ReadOnLoop, read_here
@@ -45,6 +50,17 @@ logger = logging.getLogger("xfeeds")
 
 NEVER: Final = math.inf
 """``next_deadline()`` when nothing is scheduled."""
+
+CHANNEL_OF: Final[dict[type, str]] = {
+    Trade: "trades",
+    BookSnapshot: "book",
+    BookUpdate: "book",
+    Ticker: "ticker",
+    Quote: "quotes",
+    Candle: "candles",
+    Instrument: "instruments",
+}
+"""The channel a market-data event belongs to: liveness is kept per (channel, symbol) stream."""
 
 
 @dataclass(slots=True)
@@ -110,9 +126,11 @@ class FeedSession:
         self._last_ping = 0.0
         self._maintenance = False
         self._attempt = 0
-        """Reconnect attempts in the current outage."""
+        """Reconnect attempts in the current outage (what ``Reconnected.attempt`` reports)."""
         self._backoff = 0
-        """Failed attempts since the last healthy connection: what the backoff grows with."""
+        """Attempts since the last healthy connection: what the backoff and the attempt limit count."""
+        self._waiting_since: float | None = None
+        """While set, the reader waits for the consumer: nothing is read, so silence proves nothing."""
         self.drop_reason: str | None = None
         """Set when the session wants the current connection dropped (silent, or the codec asked)."""
         self.deadline_moved = False
@@ -137,13 +155,14 @@ class FeedSession:
     def book_stats(self) -> BookStats:
         return self._books.stats
 
-    def orderbook(self, symbol: str, run: ReadOnLoop = read_here) -> BookView:
-        """The maintained book of ``symbol`` (empty and invalid until its snapshot)."""
-        return self._books.view(symbol, run)
+    def orderbook(self, symbol: str, depth: int | None = None, run: ReadOnLoop = read_here) -> BookView:
+        """The maintained book of ``symbol`` (empty and invalid until its snapshot); ``depth`` picks
+        one when the symbol is subscribed at several."""
+        return self._books.view(symbol, depth, run)
 
     @property
     def backoff_attempts(self) -> int:
-        """Failed connection attempts since the last healthy connection: what the backoff grows with."""
+        """Connection attempts since the last healthy connection: what the backoff and the limit count."""
         return self._backoff
 
     @property
@@ -168,8 +187,8 @@ class FeedSession:
             self.adapter.check(subscription)
         new = self._ledger.add(wanted, verify=verify)
         for subscription in new:
-            if subscription.channel == "book":
-                self._books.track(subscription.symbol, verify=verify)
+            if subscription.channel == "book" and subscription.depth is not None:
+                self._books.track(subscription.symbol, subscription.depth, verify=verify)
         if new and self.connected:
             self._request(self._codec.subscribe(new), new)
         return new
@@ -179,8 +198,7 @@ class FeedSession:
         known = self._ledger.remove(subscriptions)
         for subscription in known:
             self._resyncs.pop(subscription, None)
-            if subscription.channel == "book":
-                self._books.forget(subscription.symbol)
+            self._forget_book(subscription)
         if known and self.connected:
             self._request(self._codec.unsubscribe(known), ())
         return known
@@ -206,7 +224,6 @@ class FeedSession:
         self._connections += 1
         self.connected = True
         self._connected_at = self._last_received = self._last_ping = now
-        self._attempt = 0
         self._maintenance = False
         self.drop_reason = None
         again = self._ledger.reconnected()
@@ -251,10 +268,11 @@ class FeedSession:
                     self._status(event)
                 elif type(event) is ErrorEvent:
                     self._error(event)
-            if decoded:  # a frame's events concern one symbol: note that it is alive
-                symbol = getattr(decoded[-1], "symbol", None)
-                if symbol is not None:
-                    last_data[symbol] = now
+            if decoded:  # a frame's events concern one stream: note that it is alive
+                last = decoded[-1]
+                channel = CHANNEL_OF.get(type(last))
+                if channel is not None:
+                    last_data[(channel, last.symbol)] = now  # type: ignore[union-attr,index]  # every mapped type has one
         stats = self.stats
         stats.frames += len(frames)
         stats.events += len(events)
@@ -274,7 +292,8 @@ class FeedSession:
         self._resyncs.clear()  # the next connection re-subscribes every book anyway
         self.stats.disconnects += 1
         if now - self._connected_at >= self.settings.reconnect.healthy_after:
-            self._backoff = 0  # that connection was healthy: the backoff starts over
+            self._backoff = 0  # that connection was healthy: the backoff and the attempt limit start over
+        self._attempt = 0
         self._down_since = now
         logger.warning("%s: disconnected: %s", self.exchange, reason)
         return [Disconnected(exchange=self.exchange, reason=reason, ts_received=wall_ns)]
@@ -282,20 +301,22 @@ class FeedSession:
     def reconnect_delay(self) -> float | None:
         """Seconds to wait before the next attempt, or None when the policy gives up.
 
-        Full-jitter backoff that grows with failed attempts since the last healthy connection; no
-        sooner than the maintenance floor after the exchange announced maintenance.
+        Full-jitter backoff that grows with attempts since the last healthy connection; no sooner
+        than the maintenance floor after the exchange announced maintenance. The policy's
+        ``max_attempts`` counts the same attempts, so a venue that accepts every connection and
+        drops it at once still ends the feed.
         """
         policy = self.settings.reconnect
         self._attempt += 1
         self._backoff += 1
-        if policy.exhausted(self._attempt):
+        if policy.exhausted(self._backoff):
             return None
         delay = policy.delay(self._backoff, self._rng)
         return max(delay, policy.maintenance_floor) if self._maintenance else delay
 
     def gave_up(self, wall_ns: int) -> Disconnected:
         """The final ``Disconnected`` once ``reconnect_delay`` said no more attempts."""
-        return self.ended(f"gave up after {self._attempt - 1} reconnect attempts", wall_ns)
+        return self.ended(f"gave up after {self._backoff - 1} reconnect attempts", wall_ns)
 
     def ended(self, reason: str, wall_ns: int) -> Disconnected:
         """The final ``Disconnected`` of a feed a policy ended."""
@@ -309,12 +330,30 @@ class FeedSession:
         notices: list[Event] = [
             EventsDropped(exchange=self.exchange, count=len(dropped), total=self.stats.dropped, ts_received=wall_ns)
         ]
-        for symbol in dict.fromkeys(e.symbol for e in dropped if isinstance(e, BookSnapshot | BookUpdate)):
-            invalidated = self._books.invalidate(symbol, wall_ns)
+        lost = dict.fromkeys((e.symbol, e.depth) for e in dropped if isinstance(e, BookSnapshot | BookUpdate))
+        for key in lost:
+            invalidated = self._books.invalidate(key, wall_ns, "dropped")
             if invalidated is not None:
                 notices.append(invalidated)
                 self._resync(invalidated)
         return notices
+
+    def reader_waiting(self, now: float) -> None:
+        """The reader stopped reading until the consumer makes room (the ``wait`` policy).
+
+        The venue may be sending all along: until ``reader_resumed``, no stream is judged silent.
+        """
+        self._waiting_since = now
+
+    def reader_resumed(self, now: float) -> None:
+        """The reader reads again; the time it waited does not count as silence."""
+        if self._waiting_since is None:
+            return
+        waited = now - self._waiting_since
+        self._waiting_since = None
+        self._last_received += waited
+        self._ledger.pause(waited)
+        self.deadline_moved = True
 
     def sent(self, outgoing: Outgoing, now: float) -> None:
         """``outgoing`` has left: the acknowledgement clocks of its requests start now."""
@@ -327,11 +366,9 @@ class FeedSession:
         """When ``tick`` next has something to do (monotonic seconds; ``NEVER`` if nothing)."""
         candidates = [self._ledger.next_ack_deadline()]
         if self.connected:
-            candidates += [
-                self._last_received + self.settings.idle_timeout,
-                self._next_ping(),
-                self._ledger.next_stale_check(),
-            ]
+            candidates.append(self._next_ping())
+            if self._waiting_since is None:
+                candidates += [self._last_received + self.settings.idle_timeout, self._ledger.next_stale_check()]
             if self._resyncs:
                 candidates.append(self._next_resync)
         return min((c for c in candidates if c is not None), default=NEVER)
@@ -339,14 +376,15 @@ class FeedSession:
     def tick(self, now: float, wall_ns: int) -> list[Event]:
         """Do what is due at ``now``: liveness, pings, stale streams, resyncs, overdue acks."""
         events: list[Event] = []
+        reading = self._waiting_since is None
         if self.connected:
             silent = now - self._last_received
-            if silent >= self.settings.idle_timeout and self.drop_reason is None:
+            if reading and silent >= self.settings.idle_timeout and self.drop_reason is None:
                 self.drop_reason = f"nothing received for {silent:.1f} s"
             if now >= self._next_ping():
                 self._last_ping = now
                 self._outbox.append(Outgoing(self._codec.ping(), paced=False))
-            for subscription, silent_for in self._ledger.newly_stale(now):
+            for subscription, silent_for in self._ledger.newly_stale(now) if reading else ():
                 logger.warning("%s: %s: no data for %.1f s", self.exchange, subscription, silent_for)
                 events.append(
                     SubscriptionStale(
@@ -357,6 +395,11 @@ class FeedSession:
                         ts_received=wall_ns,
                     )
                 )
+                if subscription.channel == "book" and subscription.depth is not None:
+                    frozen = self._books.invalidate((subscription.symbol, subscription.depth), wall_ns, "stale")
+                    if frozen is not None:  # a book whose stream stopped can no longer be vouched for
+                        events.append(frozen)
+                        self._resync(frozen)
             if self._resyncs and now >= self._next_resync:
                 self._start_resync(now)
         for subscription in self._ledger.overdue(now):
@@ -399,7 +442,7 @@ class FeedSession:
             invalidated.expected,
             invalidated.computed,
         )
-        subscription = self._ledger.book_subscription(invalidated.symbol)
+        subscription = self._ledger.book_subscription(invalidated.symbol, invalidated.depth or 0)
         if subscription is not None:
             self._resyncs[subscription] = None
             self.deadline_moved = True
@@ -419,7 +462,13 @@ class FeedSession:
         logger.warning("%s: subscription refused: %s", self.exchange, refusal.message)
         subscription = refusal.subscription
         if subscription is not None and self._ledger.refused(subscription):
-            self._books.forget(subscription.symbol)
+            self._resyncs.pop(subscription, None)
+            self._forget_book(subscription)
+
+    def _forget_book(self, subscription: Subscription) -> None:
+        """Stop maintaining the book of this subscription alone (the same symbol may be kept at other depths)."""
+        if subscription.channel == "book" and subscription.depth is not None:
+            self._books.forget(subscription.symbol, subscription.depth)
 
     def _status(self, status: Status) -> None:
         """Remember maintenance: the reconnect after it waits at least the policy's floor."""

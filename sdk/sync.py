@@ -190,9 +190,9 @@ class SyncFeed(SyncSource[Feed]):
         """As ``Feed.state``."""
         return self._source.state(subscription)
 
-    def orderbook(self, symbol: str) -> BookView:
+    def orderbook(self, symbol: str, depth: int | None = None) -> BookView:
         """As ``Feed.orderbook``: the same view type, each read taken on the feed's thread so it is consistent."""
-        return self._source.session.orderbook(symbol, ReadOnPortal(self._require_portal()))
+        return self._source.session.orderbook(symbol, depth, ReadOnPortal(self._require_portal()))
 
     book = deprecated_alias(orderbook, "SyncFeed.book", "SyncFeed.orderbook")
 

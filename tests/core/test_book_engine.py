@@ -26,7 +26,7 @@ def replay(name: str) -> tuple[BookKeeper, int]:
     for line in fixture_lines(f"kraken/{name}"):
         for event in testing.decode(codec, line, 0):
             if isinstance(event, BookSnapshot):
-                keeper.track(event.symbol, verify=True)
+                keeper.track(event.symbol, event.depth, verify=True)
                 assert keeper.on_snapshot(event, codec.book_checksum(event.symbol)) is None
             elif isinstance(event, BookUpdate):
                 updates += 1
@@ -59,7 +59,7 @@ def test_a_single_wrong_checksum_is_caught() -> None:
     tampered = [line.replace('"c":"3572756970"', '"c":"3572756971"') for line in lines]
     codec = registry.get("kraken-v1").new_codec()
     keeper = BookKeeper("kraken-v1")
-    keeper.track("BTC/USD", verify=True)
+    keeper.track("BTC/USD", 10, verify=True)
     failures = []
     for line in tampered:
         for event in testing.decode(codec, line, 0):
@@ -71,6 +71,7 @@ def test_a_single_wrong_checksum_is_caught() -> None:
         BookInvalidated(
             exchange="kraken-v1",
             symbol="BTC/USD",
+            depth=10,
             reason="checksum",
             expected=3572756971,
             computed=3572756970,

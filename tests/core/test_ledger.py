@@ -18,9 +18,10 @@ def test_states_acknowledgements_and_every_symbol_books() -> None:
     ledger.acknowledged(trades)
     assert ledger.refused(book) is True and book not in ledger
     assert (ledger.state(trades), ledger.state(book)) == ("active", "failed")
-    assert ledger.book_subscription("ETH/USD") is None
+    assert ledger.book_subscription("ETH/USD", 10) is None
     ledger.add([every])
-    assert ledger.book_subscription("LTC/USD") == every
+    assert ledger.book_subscription("LTC/USD", 10) == every
+    assert ledger.book_subscription("LTC/USD", 25) is None
     assert ledger.remove([trades, sdk.quotes("BTC/USD")]) == [trades]
     assert ledger.state(trades) == "unsubscribed"
     assert list(ledger) == [every]
@@ -52,7 +53,7 @@ def test_stale_streams_are_reported_once_per_silence() -> None:
     assert ledger.newly_stale(1.0) == []
     assert ledger.newly_stale(2.0) == [(trades, 2.0)]
     assert ledger.newly_stale(3.0) == []  # once
-    ledger.last_data["BTC/USD"] = 3.0  # data again
+    ledger.last_data[("trades", "BTC/USD")] = 3.0  # data again
     assert ledger.newly_stale(3.5) == []
     assert ledger.newly_stale(5.0) == [(trades, 2.0)]  # quiet again: reported again
 

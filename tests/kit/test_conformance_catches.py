@@ -186,7 +186,7 @@ PLANTED: dict[str, Plant] = {
         codec("midchains", UnsubscribeSendsNothing), "test_unsubscribe_stops_the_data", "no Unsubscribed"
     ),
     "books ignore the depth": Plant(
-        codec("kraken", IgnoresTheDepth), "test_books_match_the_market_at_every_depth", "at depth 25"
+        codec("kraken", IgnoresTheDepth), "test_books_match_the_market_at_every_depth", "depth 25"
     ),
     "updates lose their asks": Plant(
         codec("midchains", DropsAskUpdates), "test_books_match_the_market_at_every_depth", "asks at depth"

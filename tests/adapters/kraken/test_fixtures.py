@@ -133,7 +133,7 @@ def test_v2_book_capture_verifies_every_checksum_with_instrument_precision() -> 
     c = registry.get("kraken").new_codec()
     testing.decode(c, INSTRUMENT_BTC, 0)
     keeper = BookKeeper("kraken")
-    keeper.track("BTC/USD", verify=True)
+    keeper.track("BTC/USD", 10, verify=True)
     updates = 0
     for line in fixture_lines("kraken/v2_book.jsonl"):
         for event in testing.decode(c, line, 0):
@@ -149,7 +149,7 @@ def test_v2_book_capture_verifies_every_checksum_with_instrument_precision() -> 
 def test_book_without_precision_is_reported_not_guessed() -> None:
     c = registry.get("kraken").new_codec()
     keeper = BookKeeper("kraken")
-    keeper.track("BTC/USD", verify=True)
+    keeper.track("BTC/USD", 10, verify=True)
     [snapshot] = testing.decode(c, fixture_lines("kraken/v2_book.jsonl")[0], 0)
     assert isinstance(snapshot, BookSnapshot)
     problem = keeper.on_snapshot(snapshot, c.book_checksum("BTC/USD"))
