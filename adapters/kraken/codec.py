@@ -103,8 +103,11 @@ class KrakenCodec(Codec):
     def _track(self, subscription: Subscription, *, subscribed: bool) -> None:
         symbol = subscription.symbol
         match subscription.channel:
-            case "book" if subscribed and subscription.depth is not None:
-                self._book_depth[symbol] = subscription.depth
+            case "book" if subscription.depth is not None:  # one depth a symbol: v2 refuses a second
+                if subscribed:
+                    self._book_depth.setdefault(symbol, subscription.depth)
+                elif self._book_depth.get(symbol) == subscription.depth:
+                    del self._book_depth[symbol]
             case "quotes":
                 (self._quote_symbols.add if subscribed else self._quote_symbols.discard)(symbol)
             case "ticker":
