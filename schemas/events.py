@@ -188,11 +188,13 @@ class SubscriptionStale(_SymbolEvent, frozen=True, kw_only=True):
 class ErrorEvent(_Event, frozen=True, kw_only=True):
     """A frame that could not be decoded, or an error the exchange reported.
 
-    ``raw`` is the frame's text, so nothing received is lost.
+    ``raw`` is the frame's text, cut to its first 4,096 characters when longer, and ``raw_size`` the
+    whole frame's size in bytes: enough to see what was received without holding megabyte frames.
     """
 
     message: str
     raw: str = ""
+    raw_size: int = 0
     symbol: str | None = None
 
 

@@ -52,9 +52,24 @@ class ChecksumScheme(Protocol):
         ...
 
 
+RAW_EXCERPT = 4096
+"""The most characters of a frame an ``ErrorEvent`` keeps in ``raw``: enough to see what went wrong,
+while a buffer of error events for megabyte frames stays small."""
+
+MESSAGE_LIMIT = 1024
+"""The most characters of an ``ErrorEvent`` message taken from an exception or the venue's own text."""
+
+
 def frame_text(frame: bytes | str) -> str:
     """A received frame as text, for error reports (undecodable bytes are replaced)."""
     return frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
+
+
+def frame_size(frame: bytes | str) -> int:
+    """A received frame's size in bytes, as it came over the wire."""
+    if isinstance(frame, bytes):
+        return len(frame)
+    return len(frame) if frame.isascii() else len(frame.encode())
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # compiled with the built-in codecs; others subclass it in Python
@@ -81,8 +96,21 @@ class Codec(ABC):
         return self._last_request_id
 
     def error(self, message: str, frame: bytes | str, received_ns: int) -> ErrorEvent:
-        """An ``ErrorEvent`` for a frame the codec deliberately reports (an unknown message...)."""
-        return ErrorEvent(exchange=self.exchange, message=message, raw=frame_text(frame), ts_received=received_ns)
+        """An ``ErrorEvent`` for a frame the codec deliberately reports (an unknown message...).
+
+        Every ``ErrorEvent`` about a frame is made here, bounded: ``raw`` keeps the frame's first
+        ``RAW_EXCERPT`` characters and ``raw_size`` its full size, which the message states when
+        the frame was cut, so a venue's megabyte frames cost kilobytes while the user reads them.
+        """
+        if len(message) > MESSAGE_LIMIT:
+            message = message[:MESSAGE_LIMIT] + "…"
+        size = frame_size(frame)
+        head = frame_text(frame[: 4 * RAW_EXCERPT + 1])  # no character takes more than four bytes
+        if len(head) > RAW_EXCERPT:
+            message = f"{message} (frame of {size:,} bytes; raw keeps its first {RAW_EXCERPT:,} characters)"
+        return ErrorEvent(
+            exchange=self.exchange, message=message, raw=head[:RAW_EXCERPT], raw_size=size, ts_received=received_ns
+        )
 
     @abstractmethod
     def decode_frame(self, frame: bytes | str, received_ns: int) -> list[Event]:

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 import sdk
 from schemas import ErrorEvent, Event
 from sdk import registry, testing
+from sdk.contract import RAW_EXCERPT
 from tests.conftest import FIXTURES, fixture_lines
 
 LINES = {
@@ -60,7 +61,7 @@ def test_mutated_frames(exchange: str, data: st.DataObject) -> None:
     assert isinstance(events, list)
     for event in events:
         if isinstance(event, ErrorEvent):
-            assert event.raw == mutated
+            assert (event.raw, event.raw_size) == (mutated[:RAW_EXCERPT], len(mutated.encode()))
     follow = testing.decode(codec, FOLLOW.get(exchange, lines[0]), 2)
     assert follow
     assert not [e for e in follow if isinstance(e, ErrorEvent)]
