@@ -33,6 +33,7 @@ class FeedOptions(TypedDict, total=False):
     connector: Connector
     reconnect: ReconnectPolicy
     buffer_size: int
+    buffer_bytes: int
     overflow: Overflow
     ping_interval: float
     idle_timeout: float

@@ -21,7 +21,7 @@ import anyio.abc
 from schemas.events import Event
 from schemas.subscription import Subscription
 from sdk.books import BookStats, BookView
-from sdk.buffer import BufferOverflow, EventBuffer, Overflow
+from sdk.buffer import DEFAULT_MAX_BYTES, BufferOverflow, EventBuffer, Overflow
 from sdk.connection import CONNECTION_ERRORS, Connection, Connector, WebSocketConnector
 from sdk.contract import Adapter
 from sdk.deprecation import deprecated_alias
@@ -43,8 +43,8 @@ class Feed:
     """A stream of normalized events from one exchange; use as an async context manager.
 
     ``async for event in feed`` yields every event in arrival order, including acks, rejections,
-    errors and reconnects. ``buffer_size`` bounds the events held for a slow consumer; ``overflow``
-    says what happens when it is full: ``wait`` (the reader stops reading and TCP pushes back),
+    errors and reconnects. ``buffer_size`` bounds the events held for a slow consumer and
+    ``buffer_bytes`` their estimated memory; ``overflow`` says what happens when either is reached: ``wait`` (the reader stops reading and TCP pushes back),
     ``drop_oldest`` (counted, reported by ``EventsDropped``, and any book that lost events is
     invalidated and resynced) or ``fail`` (the feed ends with a final ``Disconnected``).
 
@@ -70,6 +70,7 @@ class Feed:
         connector: Connector | None = None,
         reconnect: ReconnectPolicy | None = None,
         buffer_size: int = 100_000,
+        buffer_bytes: int = DEFAULT_MAX_BYTES,
         overflow: Overflow = "wait",
         ping_interval: float = 30.0,
         idle_timeout: float = 15.0,
@@ -93,7 +94,7 @@ class Feed:
         self.session = FeedSession(adapter, settings, seed=seed)
         """The rules of this feed, without I/O (subscriptions, books, liveness, counters)."""
         self._connector = connector or WebSocketConnector(max_message=max_message, allow_plaintext=allow_plaintext)
-        self._buffer = EventBuffer(buffer_size, overflow)
+        self._buffer = EventBuffer(buffer_size, overflow, max_bytes=buffer_bytes)
         self._pacer = TokenBucket(adapter.request_limit) if adapter.request_limit is not None else None
         self._connection: Connection | None = None
         self._outbox_ready = anyio.Event()
