@@ -86,6 +86,11 @@ class WebSocket:
             messages, self._backlog = self._backlog, []
             return messages
         while True:
+            if self._closed is None and self._closing():  # also a close that came with the upgrade
+                with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+                    await self._flush()  # the reply to the close: a peer that closed may not read it
+                self._closed = self._close_reason()
+                await self._stream.aclose()
             if self._closed is not None:
                 raise self._closed
             try:
@@ -97,9 +102,6 @@ class WebSocket:
                 self._protocol.receive_data(data)
             messages = self._collect(self._protocol.events_received())
             await self._flush()
-            if self._protocol.state is State.CLOSED or self._protocol.close_expected():
-                self._closed = self._closed or self._close_reason()  # keep the reason of our own abort
-                await self._stream.aclose()
             if messages:
                 return messages
 
@@ -116,6 +118,9 @@ class WebSocket:
         """Drop the socket without a closing handshake (the peer sees code 1006)."""
         self._closed = ConnectionClosed(1006, reason)
         await self._stream.aclose()
+
+    def _closing(self) -> bool:
+        return self._protocol.state is State.CLOSED or self._protocol.close_expected()
 
     def _check_open(self) -> None:
         if self._closed is not None:
