@@ -11,7 +11,14 @@ from typing import Protocol
 
 import anyio
 
-from sdk.transport import DEFAULT_MAX_MESSAGE, ConnectionClosed, HandshakeFailed, WebSocket, connect
+from sdk.transport import (
+    DEFAULT_MAX_MESSAGE,
+    DEFAULT_WRITE_TIMEOUT,
+    ConnectionClosed,
+    HandshakeFailed,
+    WebSocket,
+    connect,
+)
 
 CONNECTION_ERRORS: tuple[type[Exception], ...] = (
     OSError,
@@ -53,17 +60,29 @@ class WebSocketConnector:
     """WebSocket over TCP (TLS for ``wss://``, certificates verified): the default connector.
 
     Plain ``ws://`` is refused except to this machine unless ``allow_plaintext`` is set; a message
-    larger than ``max_message`` bytes closes the connection with code 1009.
+    larger than ``max_message`` bytes closes the connection with code 1009. ``timeout`` bounds the
+    connection and handshake; ``write_timeout`` bounds every write after it, so a venue that stops
+    reading costs the connection, never a stuck feed.
     """
 
     def __init__(
-        self, *, max_message: int = DEFAULT_MAX_MESSAGE, allow_plaintext: bool = False, timeout: float = 10.0
+        self,
+        *,
+        max_message: int = DEFAULT_MAX_MESSAGE,
+        allow_plaintext: bool = False,
+        timeout: float = 10.0,
+        write_timeout: float = DEFAULT_WRITE_TIMEOUT,
     ) -> None:
         self.max_message = max_message
         self.allow_plaintext = allow_plaintext
         self.timeout = timeout
+        self.write_timeout = write_timeout
 
     async def connect(self, url: str) -> WebSocket:
         return await connect(
-            url, max_message=self.max_message, allow_plaintext=self.allow_plaintext, timeout=self.timeout
+            url,
+            max_message=self.max_message,
+            allow_plaintext=self.allow_plaintext,
+            timeout=self.timeout,
+            write_timeout=self.write_timeout,
         )

@@ -17,6 +17,7 @@ bytes, down to frames coalesced with the upgrade response. Any adapter's tests c
 from __future__ import annotations
 
 import contextlib
+import socket
 from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Any, Self
@@ -108,7 +109,9 @@ class HostileVenue:
     """A WebSocket server on 127.0.0.1 running ``script`` for each connection; an async context manager.
 
     ``upgrade_with`` frames (and a close frame with ``close_with_upgrade``'s code) are written in the
-    same socket write as the 101 upgrade response, as some proxies and venues do.
+    same socket write as the 101 upgrade response, as some proxies and venues do. ``receive_buffer``
+    shrinks the kernel's receive buffer of each connection (bytes), so that a script which stops
+    reading stalls the client's writes within kilobytes rather than after megabytes.
     """
 
     def __init__(
@@ -117,13 +120,17 @@ class HostileVenue:
         *,
         upgrade_with: Sequence[str] = (),
         close_with_upgrade: int | None = None,
+        receive_buffer: int | None = None,
     ) -> None:
         self._script = script
         self._upgrade_with = upgrade_with
         self._close_with_upgrade = close_with_upgrade
+        self._receive_buffer = receive_buffer
         self.port = 0
         self.connections = 0
         """How many clients have connected so far."""
+        self.open_connections = 0
+        """How many client sockets the venue holds open now: what a leak of connections shows in."""
         self._stack: contextlib.AsyncExitStack | None = None
 
     @property
@@ -135,6 +142,10 @@ class HostileVenue:
             listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
             stack.push_async_callback(listener.aclose)
             self.port = listener.extra(SocketAttribute.local_port)
+            if self._receive_buffer is not None:  # accepted sockets inherit it, before any window is agreed
+                listener.extra(SocketAttribute.raw_socket).setsockopt(
+                    socket.SOL_SOCKET, socket.SO_RCVBUF, self._receive_buffer
+                )
             group = await stack.enter_async_context(anyio.create_task_group())
             stack.callback(group.cancel_scope.cancel)
             group.start_soon(listener.serve, self._serve)
@@ -154,12 +165,18 @@ class HostileVenue:
 
     async def _serve(self, stream: anyio.abc.SocketStream) -> None:
         self.connections += 1
+        self.open_connections += 1
         number = self.connections
-        async with stream:
-            with contextlib.suppress(anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
-                peer = await self._upgrade(stream, number)
-                if peer is not None:
-                    await self._script(peer)
+        try:
+            async with stream:
+                with contextlib.suppress(
+                    anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError
+                ):
+                    peer = await self._upgrade(stream, number)
+                    if peer is not None:
+                        await self._script(peer)
+        finally:
+            self.open_connections -= 1
 
     async def _upgrade(self, stream: anyio.abc.SocketStream, number: int) -> VenuePeer | None:
         protocol = ServerProtocol()

@@ -3,12 +3,17 @@
 Running websockets' protocol state machine over anyio byte streams (rather than its asyncio
 client) is what lets one feed core run on both asyncio and trio. ``receive_batch`` returns every
 message completed by one network read, so the feed hands events on in batches, not one by one.
+
+A peer that stops reading must not stall the connection's user: every write is bounded in time,
+the reader writes its pongs only when no other write is under way (the writer under way sends
+them too), and a connection whose write did not complete is dropped, not closed politely.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
+import math
 import ssl
 import time
 from collections.abc import Sequence
@@ -22,6 +27,8 @@ from websockets.protocol import Protocol, State
 from websockets.uri import parse_uri
 
 DEFAULT_MAX_MESSAGE = 4 * 1024 * 1024
+DEFAULT_WRITE_TIMEOUT = 10.0
+_WRITE_ERRORS = (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError)
 _READ_SIZE = 65_536
 
 
@@ -50,12 +57,19 @@ def _is_loopback(host: str) -> bool:
 
 
 class WebSocket:
-    """One open WebSocket connection, client or server side."""
+    """One open WebSocket connection, client or server side.
 
-    def __init__(self, protocol: Protocol, stream: anyio.abc.ByteStream) -> None:
+    A write that cannot complete within ``write_timeout`` seconds drops the connection: the peer
+    has stopped reading.
+    """
+
+    def __init__(self, protocol: Protocol, stream: anyio.abc.ByteStream, write_timeout: float = math.inf) -> None:
         self._protocol = protocol
         self._stream = stream
+        self._write_timeout = write_timeout
         self._send_lock = anyio.Lock()
+        self._write_unfinished = False
+        """From the start of a write until it completes; still true once a write was abandoned."""
         self._fragments: list[bytes] = []
         self._backlog: list[bytes] = []
         self._closed: ConnectionClosed | None = None
@@ -86,6 +100,11 @@ class WebSocket:
             messages, self._backlog = self._backlog, []
             return messages
         while True:
+            if self._closed is None and self._closing():  # also a close that came with the upgrade
+                with contextlib.suppress(ConnectionClosed):  # a peer that closed may not read the reply
+                    await self._send_replies()
+                self._closed = self._close_reason()
+                await self._stream.aclose()
             if self._closed is not None:
                 raise self._closed
             try:
@@ -96,18 +115,20 @@ class WebSocket:
                 self.last_received = time.monotonic()
                 self._protocol.receive_data(data)
             messages = self._collect(self._protocol.events_received())
-            await self._flush()
-            if self._protocol.state is State.CLOSED or self._protocol.close_expected():
-                self._closed = self._closed or self._close_reason()  # keep the reason of our own abort
-                await self._stream.aclose()
+            with contextlib.suppress(ConnectionClosed):  # raised by the next call, after these messages
+                await self._send_replies()
             if messages:
                 return messages
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
-        """Start the closing handshake and release the socket."""
-        if self._closed is None and self._protocol.state is State.OPEN:
+        """Start the closing handshake and release the socket.
+
+        Without the handshake after a write was abandoned (its task cancelled): the stream may
+        have stopped mid-frame, and the peer may not be reading at all.
+        """
+        if self._closed is None and self._protocol.state is State.OPEN and not self._write_abandoned():
             self._protocol.send_close(code, reason)
-            with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+            with contextlib.suppress(ConnectionClosed):
                 await self._flush()
         self._closed = self._closed or ConnectionClosed(code, reason)
         await self._stream.aclose()
@@ -116,6 +137,15 @@ class WebSocket:
         """Drop the socket without a closing handshake (the peer sees code 1006)."""
         self._closed = ConnectionClosed(1006, reason)
         await self._stream.aclose()
+
+    def _closing(self) -> bool:
+        return self._protocol.state is State.CLOSED or self._protocol.close_expected()
+
+    def _writing(self) -> bool:
+        return self._send_lock.locked() or self._write_unfinished
+
+    def _write_abandoned(self) -> bool:
+        return self._write_unfinished and not self._send_lock.locked()
 
     def _check_open(self) -> None:
         if self._closed is not None:
@@ -148,12 +178,32 @@ class WebSocket:
             return ConnectionClosed(close.code, close.reason)
         return ConnectionClosed(1006, "connection lost")
 
+    async def _send_replies(self) -> None:
+        """Send what reading queued (pongs, the reply to a close), unless a write is under way:
+        that writer sends it too, and the reader must not queue behind a peer that stopped reading."""
+        if not self._writing():
+            await self._flush()
+
     async def _flush(self) -> None:
+        """Send everything queued, including what is queued meanwhile; ``ConnectionClosed`` if the
+        connection ended or the writes did not complete within ``write_timeout`` seconds."""
         async with self._send_lock:
-            if self.muted:
-                self._protocol.data_to_send()  # discarded
-                return
-            await send_pending(self._protocol, self._stream)
+            if self._closed is not None:
+                raise self._closed
+            self._write_unfinished = True
+            try:
+                with anyio.move_on_after(self._write_timeout) as stalled:
+                    while chunks := self._protocol.data_to_send():
+                        if not self.muted:  # muted: discarded
+                            await _send_chunks(chunks, self._stream)
+            except _WRITE_ERRORS:
+                self._closed = self._closed or ConnectionClosed(1006, "connection lost")
+                raise self._closed from None
+            if stalled.cancelled_caught:
+                await self.abort(f"a write did not complete within {self._write_timeout:g} s: the peer is not reading")
+                assert self._closed is not None
+                raise self._closed
+            self._write_unfinished = False
 
 
 async def connect(
@@ -163,21 +213,25 @@ async def connect(
     ssl_context: ssl.SSLContext | None = None,
     timeout: float = 10.0,
     allow_plaintext: bool = False,
+    write_timeout: float = DEFAULT_WRITE_TIMEOUT,
 ) -> WebSocket:
     """Open a client WebSocket to ``url`` (``wss://`` verifies certificates by default).
 
     Unencrypted ``ws://`` is refused except to this machine (the simulators) unless
     ``allow_plaintext`` is passed. Raises ``TimeoutError`` if the connection and handshake take
-    longer than ``timeout`` seconds.
+    longer than ``timeout`` seconds. Once open, a write that cannot complete within
+    ``write_timeout`` seconds drops the connection.
     """
     uri = parse_uri(url)
     if not uri.secure and not allow_plaintext and not _is_loopback(uri.host):
         raise InsecureURL(f"refusing unencrypted {url}: use wss://, or pass allow_plaintext=True")
     with anyio.fail_after(timeout):
-        return await _connect(url, max_message, ssl_context)
+        return await _connect(url, max_message, ssl_context, write_timeout)
 
 
-async def _connect(url: str, max_message: int, ssl_context: ssl.SSLContext | None) -> WebSocket:
+async def _connect(
+    url: str, max_message: int, ssl_context: ssl.SSLContext | None, write_timeout: float
+) -> WebSocket:
     uri = parse_uri(url)
     stream: anyio.abc.ByteStream
     if uri.secure:
@@ -198,12 +252,14 @@ async def _connect(url: str, max_message: int, ssl_context: ssl.SSLContext | Non
     except BaseException:
         await stream.aclose()
         raise
-    return open_websocket(protocol, stream, leftover)
+    return open_websocket(protocol, stream, leftover, write_timeout)
 
 
-def open_websocket(protocol: Protocol, stream: anyio.abc.ByteStream, leftover: list[object]) -> WebSocket:
+def open_websocket(
+    protocol: Protocol, stream: anyio.abc.ByteStream, leftover: list[object], write_timeout: float = math.inf
+) -> WebSocket:
     """The connection once either side's upgrade is done; ``leftover`` are events read past the upgrade."""
-    websocket = WebSocket(protocol, stream)
+    websocket = WebSocket(protocol, stream, write_timeout)
     websocket._backlog = websocket._collect(leftover)
     return websocket
 
@@ -229,6 +285,11 @@ async def read_upgrade(
 
 async def send_pending(protocol: Protocol, stream: anyio.abc.ByteStream) -> None:
     """Write whatever ``protocol`` has queued to ``stream``."""
-    for chunk in protocol.data_to_send():
+    await _send_chunks(protocol.data_to_send(), stream)
+
+
+async def _send_chunks(chunks: list[bytes], stream: anyio.abc.ByteStream) -> None:
+    """Write ``chunks`` to ``stream`` in order (an empty chunk is the protocol's end-of-stream mark)."""
+    for chunk in chunks:
         if chunk:
             await stream.send(chunk)
