@@ -201,11 +201,12 @@ class BookInvalidated(_SymbolEvent, frozen=True, kw_only=True):
 
     ``reason`` is ``checksum`` (with the exchange's ``expected`` and the locally ``computed``
     value), ``crossed`` (best bid at or above best ask), ``unverifiable`` (the exchange sends
-    checksums but what they need, such as the pair's precision, is not known yet), or ``dropped``
-    (a slow consumer's buffer overflowed and this book's events were among those dropped).
+    checksums but what they need, such as the pair's precision, is not known yet), ``dropped``
+    (a slow consumer's buffer overflowed and this book's events were among those dropped), or
+    ``malformed`` (the codec refused a book message whole, so the book is behind the exchange's).
     """
 
-    reason: Literal["checksum", "crossed", "unverifiable", "dropped"]
+    reason: Literal["checksum", "crossed", "unverifiable", "dropped", "malformed"]
     expected: int | None = None
     computed: int | None = None
 
