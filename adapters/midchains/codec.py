@@ -45,6 +45,7 @@ from schemas.subscription import Subscription
 from sdk.contract import Codec, undecodable_frame
 from sdk.l2diff import Level, window_changes
 from sdk.requests import RequestTracker
+from sdk.subscriptions import EVERY_SYMBOL
 from sdk.symbols import SymbolMap
 from sdk.wiretext import WireValueError
 
@@ -66,6 +67,8 @@ class _Security:
     synced: bool = False
     broken: bool = False
     """A malformed book message was refused: the book is behind the venue's until resubscribed."""
+    every: bool = False
+    """Started by a ``"*"`` subscription rather than its own."""
     bids: list[Level] = field(default_factory=list)
     asks: list[Level] = field(default_factory=list)
     best: tuple[Level | None, Level | None] = (None, None)
@@ -88,6 +91,9 @@ class MidchainsCodec(Codec):
         self._securities: dict[str, _Security] = {}
         self._requests: RequestTracker[tuple[str, str]] = RequestTracker(exchange)
         self._seen: OrderedDict[str, None] = OrderedDict()
+        self._retiring: dict[str, int] = {}
+        """Book unsubscribes awaiting their reply, by symbol: until it comes, book messages for that
+        symbol belong to the ended stream, even if a new subscribe has left since (A5, A6)."""
 
     def resume(self, previous: Codec) -> None:
         """Keep the trade ids seen on the previous connection: the server replays recent trades."""
@@ -119,7 +125,11 @@ class MidchainsCodec(Codec):
                     security.quotes = False
                 if security.depth is None and not security.quotes:
                     del self._securities[symbol]
+                    if symbol == EVERY_SYMBOL:
+                        self._securities = {s: each for s, each in self._securities.items() if not each.every}
             self._requests.sent((_WIRE_MESSAGE[subscription.channel], symbol), [subscription], unsubscribe=True)
+        for symbol in {s.symbol for s in subscriptions if s.channel != "trades"}:
+            self._retiring[symbol] = self._retiring.get(symbol, 0) + 1
         return self._request("unsubscribe", subscriptions)
 
     def _request(self, kind: str, subscriptions: Sequence[Subscription]) -> list[str]:
@@ -153,12 +163,14 @@ class MidchainsCodec(Codec):
 
     def _book(self, message: BookMessage, frame: bytes | str, received_ns: int) -> list[Event]:
         symbol = self.symbols.from_wire(message.security)
+        if self._retiring and (symbol in self._retiring or EVERY_SYMBOL in self._retiring):
+            return []  # in flight when the unsubscribe left: the ended stream's, not the new one's snapshot
         security = self._securities.get(symbol)
         if security is None:
-            every = self._securities.get("*")  # a "*" subscription: each new security starts a book
+            every = self._securities.get(EVERY_SYMBOL)  # a "*" subscription: each new security starts a book
             if every is None:
                 raise WireValueError(f"book message for {message.security}, which is not subscribed")
-            security = self._securities[symbol] = _Security(depth=every.depth, quotes=every.quotes)
+            security = self._securities[symbol] = _Security(depth=every.depth, quotes=every.quotes, every=True)
         events = self._confirmations("book", symbol, received_ns) + self._confirmations("book", "*", received_ns)
         if security.broken:
             return events
@@ -265,6 +277,8 @@ class MidchainsCodec(Codec):
         events: list[Event] = []
         for item in message.request:
             key = (item.msg, self.symbols.from_wire(item.security))
+            if unsubscribing and item.msg == "book":
+                self._stream_ended(key[1])
             if message.result == "OK":
                 events += self._requests.acknowledged(key, received_ns, unsubscribe=unsubscribing)
             else:
@@ -272,6 +286,14 @@ class MidchainsCodec(Codec):
                     key, message.result, received_ns, unsubscribe=unsubscribing, symbol=key[1]
                 )
         return events
+
+    def _stream_ended(self, symbol: str) -> None:
+        """An unsubscribe reply: the book messages that follow belong to whatever subscribe came next."""
+        pending = self._retiring.get(symbol, 0) - 1
+        if pending > 0:
+            self._retiring[symbol] = pending
+        else:
+            self._retiring.pop(symbol, None)
 
 
 def _latest_time(entries: Sequence[Entry]) -> int | None:

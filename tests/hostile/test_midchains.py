@@ -134,3 +134,31 @@ async def test_after_a_malformed_snapshot_the_next_delta_is_not_taken_for_the_sn
     assert len(of(ErrorEvent, events)) == 1
     assert [e.reason for e in of(BookInvalidated, events)] == ["malformed"]
     assert not of(BookSnapshot, events) and not valid, "a delta is never a snapshot"
+
+
+async def test_book_messages_in_flight_across_a_resubscribe_never_become_its_snapshot() -> None:
+    """The old stream's last message may arrive after the new subscribe left: A5's reply is the boundary."""
+
+    async def venue(peer: VenuePeer) -> None:
+        await peer.receive_json()
+        await peer.send(SNAPSHOT)
+        unsubscribe = await peer.receive_json()
+        subscribe = await peer.receive_json()
+        assert (unsubscribe["type"], subscribe["type"]) == ("unsubscribe", "subscribe")
+        in_flight = book(entry("A", 1007, "B", "245.15", "9"))  # sent before the venue read the unsubscribe
+        await peer.send(in_flight, reply("unsubscribe", unsubscribe), FRESH, trade("T1"))
+        await peer.hold()
+
+    async with HostileVenue(venue) as hostile, sdk.connect("midchains", hostile.url) as feed:
+        await feed.subscribe(BOOK, sdk.trades("BCH/USD"))
+        await collect_until(feed, lambda es: bool(of(BookSnapshot, es)), timeout=5)
+        await feed.unsubscribe(BOOK)
+        await feed.subscribe(BOOK)
+        events = await collect_until(feed, lambda es: bool(of(Trade, es)), timeout=5)
+        held = feed.orderbook("BCH/USD")
+        bids, asks = levels(held)
+        valid = held.valid
+    assert not of(ErrorEvent, events)
+    [snapshot] = of(BookSnapshot, events)
+    assert [level.price for level in snapshot.bids] == [Decimal("245.10")]
+    assert valid and bids == [(Decimal("245.10"), Decimal("3.5"))] and asks == [(Decimal("245.70"), Decimal("2"))]

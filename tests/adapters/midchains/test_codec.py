@@ -260,7 +260,11 @@ def test_a_malformed_book_message_is_refused_whole_and_nothing_is_built_on_the_b
     assert invalidated == BookInvalidated(exchange="midchains", symbol="BCH/USD", reason="malformed", ts_received=1)
     assert codec.reconnect_reason is None
     assert testing.decode(codec, book_message((4, "B", "8")), 2) == []
+    codec.unsubscribe([sdk.book("BCH/USD")])
     codec.subscribe([sdk.book("BCH/USD")])
+    assert testing.decode(codec, book_message((5, "B", "7")), 3) == [], "the ended stream's, still in flight"
+    ok = '{"type":"unsubscribe","result":"OK","request":[{"msg":"book","security":"BCHUSD","dest":"CROX"}]}'
+    assert [type(e) for e in testing.decode(codec, ok, 4)] == [Unsubscribed]
     subscribed, snapshot = testing.decode(codec, book_message((1, "S", "10")), 5)
     assert isinstance(subscribed, Subscribed) and isinstance(snapshot, BookSnapshot)
     assert snapshot.asks == (BookLevel(Decimal(10), Decimal(1)),) and snapshot.bids == ()
@@ -279,6 +283,18 @@ def test_a_malformed_message_for_a_quotes_only_book_asks_for_a_new_connection() 
     [error] = testing.decode(codec, MALFORMED, 1)
     assert isinstance(error, ErrorEvent) and codec.reconnect_reason == "malformed book message for BCH/USD"
     assert testing.decode(codec, book_message((1, "S", "11")), 2) == [], "no quote from a book behind the venue's"
+
+
+def test_resubscribing_every_security_starts_each_book_again_from_a_snapshot() -> None:
+    codec = codec_for(sdk.book("*"))
+    assert any(isinstance(e, BookSnapshot) for e in testing.decode(codec, book_message((1, "S", "10")), 0))
+    codec.unsubscribe([sdk.book("*")])
+    codec.subscribe([sdk.book("*")])
+    ok = '{"type":"unsubscribe","result":"OK","request":[{"msg":"book","security":"*","dest":"CROX"}]}'
+    testing.decode(codec, ok, 1)
+    events = testing.decode(codec, book_message((2, "S", "11")), 2)
+    [snapshot] = [e for e in events if isinstance(e, BookSnapshot)]
+    assert snapshot.asks == (BookLevel(Decimal(11), Decimal(1)),)
 
 
 @given(
