@@ -205,11 +205,12 @@ class BookInvalidated(_SymbolEvent, frozen=True, kw_only=True):
     value), ``crossed`` (best bid at or above best ask), ``unverifiable`` (the exchange checksums
     its books but a checksum, or what it needs such as the pair's precision, is missing),
     ``dropped`` (a slow consumer's buffer overflowed and this book's events were among those
-    dropped) or ``stale`` (the book's stream stopped while the connection lived). ``depth`` is the
-    subscribed depth of the book concerned (a symbol may be subscribed at several).
+    dropped), ``stale`` (the book's stream stopped while the connection lived) or ``malformed``
+    (the codec refused a book message whole, so the book is behind the exchange's). ``depth`` is
+    the subscribed depth of the book concerned (a symbol may be subscribed at several).
     """
 
-    reason: Literal["checksum", "crossed", "unverifiable", "dropped", "stale"]
+    reason: Literal["checksum", "crossed", "unverifiable", "dropped", "stale", "malformed"]
     depth: int | None = None
     expected: int | None = None
     computed: int | None = None

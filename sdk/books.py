@@ -243,6 +243,14 @@ class BookKeeper:
             return None
         return self._invalidate(entry[0], entry[1], now, reason)
 
+    def lost(self, invalidated: BookInvalidated) -> None:
+        """The codec lost track of the exchange's book (it refused a malformed message whole): the
+        book is invalid until the resync's snapshot."""
+        entry = self._books.get((invalidated.symbol, invalidated.depth or 0))
+        if entry is not None and entry[1].valid:
+            self.stats.failures += 1
+            entry[1].valid, entry[1].invalidated = False, True
+
     def on_update(self, update: BookUpdate) -> BookInvalidated | None:
         """Apply an update to a valid book; returns ``BookInvalidated`` when it fails a check."""
         entry = self._books.get((update.symbol, update.depth))

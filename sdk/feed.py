@@ -44,9 +44,10 @@ class Feed:
 
     ``async for event in feed`` yields every event in arrival order, including acks, rejections,
     errors and reconnects. ``buffer_size`` bounds the events held for a slow consumer and
-    ``buffer_bytes`` their estimated memory; ``overflow`` says what happens when either is reached: ``wait`` (the reader stops reading and TCP pushes back),
-    ``drop_oldest`` (counted, reported by ``EventsDropped``, and any book that lost events is
-    invalidated and resynced) or ``fail`` (the feed ends with a final ``Disconnected``).
+    ``buffer_bytes`` their estimated memory; ``overflow`` says what happens when either is reached:
+    ``wait`` (the reader stops reading and TCP pushes back), ``drop_oldest`` (market data only,
+    counted, reported by ``EventsDropped``, and any book that lost events is invalidated and
+    resynced) or ``fail`` (the feed ends with a final ``Disconnected``).
 
     ``ping_interval`` is how often an idle connection is kept alive; a connection that receives
     nothing at all (not even a pong) for ``idle_timeout`` seconds is treated as dead and replaced.

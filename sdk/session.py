@@ -268,6 +268,9 @@ class FeedSession:
                     self._status(event)
                 elif type(event) is ErrorEvent:
                     self._error(event)
+                elif type(event) is BookInvalidated:  # the codec lost track of the venue's book
+                    books.lost(event)
+                    self._resync(event)
             if decoded:  # a frame's events concern one stream: note that it is alive
                 last = decoded[-1]
                 channel = CHANNEL_OF.get(type(last))

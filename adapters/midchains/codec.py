@@ -19,6 +19,7 @@ from adapters.midchains.dialect import DEFAULT_DIALECT, MidchainsDialect
 from adapters.midchains.orders import OrderLevelBook
 from adapters.midchains.wire import (
     BookMessage,
+    Entry,
     ErrorReply,
     Heartbeat,
     OpenNotice,
@@ -30,6 +31,7 @@ from adapters.midchains.wire import (
     UnsubscribeReply,
 )
 from schemas.events import (
+    BookInvalidated,
     BookLevel,
     BookSnapshot,
     BookUpdate,
@@ -40,9 +42,10 @@ from schemas.events import (
     Trade,
 )
 from schemas.subscription import Subscription
-from sdk.contract import Codec
+from sdk.contract import Codec, undecodable_frame
 from sdk.l2diff import Level, window_changes
 from sdk.requests import RequestTracker
+from sdk.subscriptions import EVERY_SYMBOL
 from sdk.symbols import SymbolMap
 from sdk.wiretext import WireValueError
 
@@ -62,6 +65,10 @@ class _Security:
     """Subscribed book depth (None: only quotes are wanted)."""
     quotes: bool = False
     synced: bool = False
+    broken: bool = False
+    """A malformed book message was refused: the book is behind the venue's until resubscribed."""
+    every: bool = False
+    """Started by a ``"*"`` subscription rather than its own."""
     bids: list[Level] = field(default_factory=list)
     asks: list[Level] = field(default_factory=list)
     best: tuple[Level | None, Level | None] = (None, None)
@@ -71,7 +78,9 @@ class MidchainsCodec(Codec):
     """Translates shared subscriptions into Midchains requests and its messages into events.
 
     Requests are tracked by (message, security): a reply echoes both, and so does the first data
-    message, which is what confirms a subscription (A3).
+    message, which is what confirms a subscription (A3). A book message applies whole or not at
+    all; a malformed one becomes an ``ErrorEvent`` and a ``BookInvalidated``, and nothing more is
+    built on that book until it is subscribed again.
     """
 
     def __init__(self, exchange: str, symbols: SymbolMap, dialect: MidchainsDialect = DEFAULT_DIALECT) -> None:
@@ -82,6 +91,9 @@ class MidchainsCodec(Codec):
         self._securities: dict[str, _Security] = {}
         self._requests: RequestTracker[tuple[str, str]] = RequestTracker(exchange)
         self._seen: OrderedDict[str, None] = OrderedDict()
+        self._retiring: dict[str, int] = {}
+        """Book unsubscribes awaiting their reply, by symbol: until it comes, book messages for that
+        symbol belong to the ended stream, even if a new subscribe has left since (A5, A6)."""
 
     def resume(self, previous: Codec) -> None:
         """Keep the trade ids seen on the previous connection: the server replays recent trades."""
@@ -95,7 +107,7 @@ class MidchainsCodec(Codec):
             symbol = subscription.symbol
             if subscription.channel != "trades":
                 security = self._securities.setdefault(symbol, _Security())
-                security.synced = False  # the next book message is a fresh snapshot (A6)
+                security.synced = security.broken = False  # the next book message is a fresh snapshot (A6)
                 if subscription.channel == "book":
                     security.depth = subscription.depth
                 else:
@@ -113,7 +125,11 @@ class MidchainsCodec(Codec):
                     security.quotes = False
                 if security.depth is None and not security.quotes:
                     del self._securities[symbol]
+                    if symbol == EVERY_SYMBOL:
+                        self._securities = {s: each for s, each in self._securities.items() if not each.every}
             self._requests.sent((_WIRE_MESSAGE[subscription.channel], symbol), [subscription], unsubscribe=True)
+        for symbol in {s.symbol for s in subscriptions if s.channel != "trades"}:
+            self._retiring[symbol] = self._retiring.get(symbol, 0) + 1
         return self._request("unsubscribe", subscriptions)
 
     def _request(self, kind: str, subscriptions: Sequence[Subscription]) -> list[str]:
@@ -127,7 +143,7 @@ class MidchainsCodec(Codec):
     def decode_frame(self, frame: bytes | str, received_ns: int) -> list[Event]:
         message = self._decoder.decode(frame)
         if type(message) is BookMessage:
-            return self._book(message, received_ns)
+            return self._book(message, frame, received_ns)
         if type(message) is TradeMessage:
             return self._trade(message, received_ns)
         if type(message) is SubscribeReply or type(message) is UnsubscribeReply:
@@ -145,24 +161,25 @@ class MidchainsCodec(Codec):
             return []
         return self._requests.acknowledged((msg, symbol), received_ns)
 
-    def _book(self, message: BookMessage, received_ns: int) -> list[Event]:
+    def _book(self, message: BookMessage, frame: bytes | str, received_ns: int) -> list[Event]:
         symbol = self.symbols.from_wire(message.security)
+        if self._retiring and (symbol in self._retiring or EVERY_SYMBOL in self._retiring):
+            return []  # in flight when the unsubscribe left: the ended stream's, not the new one's snapshot
         security = self._securities.get(symbol)
         if security is None:
-            every = self._securities.get("*")  # a "*" subscription: each new security starts a book
+            every = self._securities.get(EVERY_SYMBOL)  # a "*" subscription: each new security starts a book
             if every is None:
                 raise WireValueError(f"book message for {message.security}, which is not subscribed")
-            security = self._securities[symbol] = _Security(depth=every.depth, quotes=every.quotes)
+            security = self._securities[symbol] = _Security(depth=every.depth, quotes=every.quotes, every=True)
         events = self._confirmations("book", symbol, received_ns) + self._confirmations("book", "*", received_ns)
+        if security.broken:
+            return events
         snapshot = not security.synced if self._dialect.snapshot_mode == "first_message" else message.snapshot
-        if snapshot:
-            security.book.clear()
-        zero_is_remove = self._dialect.zero_qty_is_remove
-        latest = None
-        for entry in message.books:
-            security.book.apply(entry, zero_qty_is_remove=zero_is_remove)
-            if entry.time is not None:
-                latest = max(latest or 0, _ms_to_ns(entry.time))
+        try:
+            latest = _latest_time(message.books)
+            security.book.apply(message.books, zero_qty_is_remove=self._dialect.zero_qty_is_remove, replace=snapshot)
+        except ValueError as exc:
+            return events + self._refused_book(symbol, security, frame, exc, received_ns)
         if security.depth is not None:
             bids = security.book.top("B", security.depth)
             asks = security.book.top("S", security.depth)
@@ -215,6 +232,21 @@ class MidchainsCodec(Codec):
             security.best = best
         return events
 
+    def _refused_book(
+        self, symbol: str, security: _Security, frame: bytes | str, exc: ValueError, received_ns: int
+    ) -> list[Event]:
+        """A malformed book message, refused whole: its error, and the book known to be behind the
+        venue's (one it never saw whole, after a malformed snapshot) until the feed resubscribes it."""
+        security.broken = True
+        error = undecodable_frame(self, frame, exc, received_ns)
+        if security.depth is None:  # only quotes come from this book, and only a new connection resubscribes them
+            self.reconnect_reason = f"malformed book message for {symbol}"
+            return [error]
+        invalidated = BookInvalidated(
+            exchange=self.exchange, symbol=symbol, depth=security.depth, reason="malformed", ts_received=received_ns
+        )
+        return [error, invalidated]
+
     def _trade(self, message: TradeMessage, received_ns: int) -> list[Event]:
         symbol = self.symbols.from_wire(message.security)
         events = self._confirmations("trade", symbol, received_ns)
@@ -245,6 +277,8 @@ class MidchainsCodec(Codec):
         events: list[Event] = []
         for item in message.request:
             key = (item.msg, self.symbols.from_wire(item.security))
+            if unsubscribing and item.msg == "book":
+                self._stream_ended(key[1])
             if message.result == "OK":
                 events += self._requests.acknowledged(key, received_ns, unsubscribe=unsubscribing)
             else:
@@ -252,6 +286,20 @@ class MidchainsCodec(Codec):
                     key, message.result, received_ns, unsubscribe=unsubscribing, symbol=key[1]
                 )
         return events
+
+    def _stream_ended(self, symbol: str) -> None:
+        """An unsubscribe reply: the book messages that follow belong to whatever subscribe came next."""
+        pending = self._retiring.get(symbol, 0) - 1
+        if pending > 0:
+            self._retiring[symbol] = pending
+        else:
+            self._retiring.pop(symbol, None)
+
+
+def _latest_time(entries: Sequence[Entry]) -> int | None:
+    """The latest entry time of a book message, in nanoseconds."""
+    times = [_ms_to_ns(entry.time) for entry in entries if entry.time is not None]
+    return max(times) if times else None
 
 
 def _changes(held: list[Level], now: list[Level], depth: int, *, bids: bool) -> tuple[BookLevel, ...]:

@@ -28,7 +28,9 @@ class MidchainsDialect:
     refusal_result: bool = True
     """A4: a refused request is echoed with ``"result"`` other than ``"OK"`` (False: silence)."""
     snapshot_mode: Literal["first_message", "flag"] = "first_message"
-    """A6: the first book message after a subscribe is the snapshot (``"flag"``: ``"snapshot": true``)."""
+    """A6: the first book message after a subscribe is the snapshot (``"flag"``: ``"snapshot": true``).
+
+    After an unsubscribe, book messages until its reply (A5) are the ended stream's, never a snapshot."""
     zero_qty_is_remove: bool = True
     """A7: an update to quantity zero removes the entry."""
     trade_replay: int = 20

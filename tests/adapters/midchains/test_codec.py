@@ -6,6 +6,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -14,6 +15,7 @@ import sdk
 from adapters.midchains.orders import OrderLevelBook
 from adapters.midchains.wire import Entry
 from schemas import (
+    BookInvalidated,
     BookLevel,
     BookSnapshot,
     BookUpdate,
@@ -26,6 +28,7 @@ from schemas import (
 )
 from sdk import registry, testing
 from sdk.book import OrderBook
+from sdk.wiretext import WireValueError
 
 
 def codec_for(*subscriptions: Any) -> Any:
@@ -162,7 +165,9 @@ class OrderBookMachine(RuleBasedStateMachine):
         ioi=st.booleans(),
     )
     def upsert(self, entry_id: int, side: str, price: Decimal, qty: Decimal, act: str, ioi: bool) -> None:
-        self.book.apply(Entry(act=act, id=entry_id, side=side, price=price, qty=qty, ioi=ioi), zero_qty_is_remove=True)
+        self.book.apply(
+            [Entry(act=act, id=entry_id, side=side, price=price, qty=qty, ioi=ioi)], zero_qty_is_remove=True
+        )
         if act == "U" and qty == 0:
             self.model.pop(entry_id, None)
         else:
@@ -170,7 +175,7 @@ class OrderBookMachine(RuleBasedStateMachine):
 
     @rule(entry_id=ids, as_text=st.booleans())
     def remove(self, entry_id: int, as_text: bool) -> None:
-        self.book.apply(Entry(act="R", id=str(entry_id) if as_text else entry_id), zero_qty_is_remove=True)
+        self.book.apply([Entry(act="R", id=str(entry_id) if as_text else entry_id)], zero_qty_is_remove=True)
         self.model.pop(entry_id, None)
 
     @invariant()
@@ -204,9 +209,92 @@ def test_emitted_l2_events_rebuild_the_aggregated_top_of_book(messages: list[Any
             elif isinstance(event, BookUpdate):
                 book.apply_update(event)
         for i, s, p, q, act in message:
-            truth.apply(Entry(act=act, id=i, side=s, price=p, qty=q), zero_qty_is_remove=True)
+            truth.apply([Entry(act=act, id=i, side=s, price=p, qty=q)], zero_qty_is_remove=True)
         assert book.bids.top(depth) == truth.top("B", depth)
         assert book.asks.top(depth) == truth.top("S", depth)
+
+
+bad_entries = st.sampled_from(
+    [
+        Entry(act="A", id=1, qty=Decimal(1)),  # neither side nor price
+        Entry(act="U", id=2, side="X", price=Decimal(1), qty=Decimal(1)),
+        Entry(act="A", id=3, side="B", price=Decimal("NaN"), qty=Decimal(1)),
+        Entry(act="U", id=4, side="S", price=Decimal(1), qty=Decimal(-1)),
+        Entry(act="Z", id=5),
+    ]
+)
+
+
+@given(entries, entries, bad_entries, st.integers(0, 12), st.booleans())
+def test_a_message_with_a_bad_entry_anywhere_changes_nothing(
+    held: list[Any], message: list[Any], bad: Entry, position: int, replace: bool
+) -> None:
+    def as_entries(rows: list[Any]) -> list[Entry]:
+        return [Entry(act=act, id=i, side=s, price=p, qty=q) for i, s, p, q, act in rows]
+
+    book, twin = OrderLevelBook(), OrderLevelBook()
+    for each in (book, twin):
+        each.apply(as_entries(held), zero_qty_is_remove=True)
+    good = as_entries(message)
+    with pytest.raises(WireValueError):
+        book.apply([*good[:position], bad, *good[position:]], zero_qty_is_remove=True, replace=replace)
+    assert book.levels == twin.levels
+    for each in (book, twin):  # the entries behind the levels are untouched too
+        each.apply(good, zero_qty_is_remove=True, replace=replace)
+    assert book.levels == twin.levels
+
+
+MALFORMED = '{"security":"BCHUSD","books":[{"act":"R","id":1},{"act":"A","id":3,"qty":"1"}],"type":"book"}'
+
+
+def book_message(*rows: tuple[int, str, str]) -> str:
+    books = [{"act": "U", "id": i, "side": side, "price": price, "qty": "1"} for i, side, price in rows]
+    return json.dumps({"security": "BCHUSD", "books": books, "type": "book"})
+
+
+def test_a_malformed_book_message_is_refused_whole_and_nothing_is_built_on_the_book_until_resubscribed() -> None:
+    codec = codec_for(sdk.book("BCH/USD"))
+    testing.decode(codec, book_message((1, "S", "10"), (2, "B", "9")), 0)
+    error, invalidated = testing.decode(codec, MALFORMED, 1)
+    assert isinstance(error, ErrorEvent) and "book entry 3 lacks a side" in error.message
+    assert invalidated == BookInvalidated(exchange="midchains", symbol="BCH/USD", depth=10, reason="malformed", ts_received=1)
+    assert codec.reconnect_reason is None
+    assert testing.decode(codec, book_message((4, "B", "8")), 2) == []
+    codec.unsubscribe([sdk.book("BCH/USD")])
+    codec.subscribe([sdk.book("BCH/USD")])
+    assert testing.decode(codec, book_message((5, "B", "7")), 3) == [], "the ended stream's, still in flight"
+    ok = '{"type":"unsubscribe","result":"OK","request":[{"msg":"book","security":"BCHUSD","dest":"CROX"}]}'
+    assert [type(e) for e in testing.decode(codec, ok, 4)] == [Unsubscribed]
+    subscribed, snapshot = testing.decode(codec, book_message((1, "S", "10")), 5)
+    assert isinstance(subscribed, Subscribed) and isinstance(snapshot, BookSnapshot)
+    assert snapshot.asks == (BookLevel(Decimal(10), Decimal(1)),) and snapshot.bids == ()
+
+
+def test_a_malformed_snapshot_never_lets_the_next_delta_pass_for_one() -> None:
+    codec = codec_for(sdk.book("BCH/USD"))
+    [_, error, invalidated] = testing.decode(codec, MALFORMED, 0)
+    assert isinstance(error, ErrorEvent) and isinstance(invalidated, BookInvalidated)
+    assert testing.decode(codec, book_message((4, "B", "8")), 1) == []
+
+
+def test_a_malformed_message_for_a_quotes_only_book_asks_for_a_new_connection() -> None:
+    codec = codec_for(sdk.quotes("BCH/USD"))
+    testing.decode(codec, book_message((1, "S", "10"), (2, "B", "9")), 0)
+    [error] = testing.decode(codec, MALFORMED, 1)
+    assert isinstance(error, ErrorEvent) and codec.reconnect_reason == "malformed book message for BCH/USD"
+    assert testing.decode(codec, book_message((1, "S", "11")), 2) == [], "no quote from a book behind the venue's"
+
+
+def test_resubscribing_every_security_starts_each_book_again_from_a_snapshot() -> None:
+    codec = codec_for(sdk.book("*"))
+    assert any(isinstance(e, BookSnapshot) for e in testing.decode(codec, book_message((1, "S", "10")), 0))
+    codec.unsubscribe([sdk.book("*")])
+    codec.subscribe([sdk.book("*")])
+    ok = '{"type":"unsubscribe","result":"OK","request":[{"msg":"book","security":"*","dest":"CROX"}]}'
+    testing.decode(codec, ok, 1)
+    events = testing.decode(codec, book_message((2, "S", "11")), 2)
+    [snapshot] = [e for e in events if isinstance(e, BookSnapshot)]
+    assert snapshot.asks == (BookLevel(Decimal(11), Decimal(1)),)
 
 
 @given(
