@@ -39,6 +39,7 @@ from schemas.events import (
     Quote,
     Side,
     Status,
+    SubscriptionError,
     Trade,
 )
 from schemas.subscription import Subscription
@@ -47,6 +48,7 @@ from sdk.l2diff import Level, window_changes
 from sdk.requests import RequestTracker
 from sdk.subscriptions import EVERY_SYMBOL
 from sdk.symbols import SymbolMap
+from sdk.wirestreams import WireStreams
 from sdk.wiretext import WireValueError
 
 SEEN_TRADES = 10_000
@@ -55,32 +57,62 @@ SEEN_TRADES = 10_000
 _TAKER: dict[str, Side] = {"B": "sell", "S": "buy"}  # the maker's side, turned into the taker's
 _WIRE_MESSAGE = {"book": "book", "quotes": "book", "trades": "trade"}
 
+_Stream = tuple[str, str]
+"""A wire stream: the message (``book`` or ``trade``) and the shared symbol (or ``"*"``)."""
+
+
+def _stream_of(subscription: Subscription) -> _Stream:
+    return _WIRE_MESSAGE[subscription.channel], subscription.symbol
+
 
 @dataclass
 class _Security:
-    """What one security's subscribers hold: the order book, and the L2 window last sent."""
+    """What one security's subscribers hold: the order book, and what each of them was last sent."""
 
     book: OrderLevelBook = field(default_factory=OrderLevelBook)
-    depth: int | None = None
-    """Subscribed book depth (None: only quotes are wanted)."""
+    windows: dict[int, tuple[list[Level], list[Level]] | None] = field(default_factory=dict)
+    """The L2 window last sent to each subscribed depth (None: its snapshot is due)."""
     quotes: bool = False
     synced: bool = False
     broken: bool = False
     """A malformed book message was refused: the book is behind the venue's until resubscribed."""
     every: bool = False
     """Started by a ``"*"`` subscription rather than its own."""
-    bids: list[Level] = field(default_factory=list)
-    asks: list[Level] = field(default_factory=list)
     best: tuple[Level | None, Level | None] = (None, None)
+
+    def restart(self) -> None:
+        """The venue's stream starts over: its next message is the snapshot, which every subscriber gets."""
+        self.synced = self.broken = False
+        self.windows = dict.fromkeys(self.windows)
+        self.best = (None, None)
+
+    def join(self, subscription: Subscription) -> None:
+        if subscription.depth is not None:
+            self.windows[subscription.depth] = None
+        else:
+            self.quotes, self.best = True, (None, None)
+
+    def leave(self, subscription: Subscription) -> None:
+        if subscription.depth is not None:
+            self.windows.pop(subscription.depth, None)
+        else:
+            self.quotes = False
 
 
 class MidchainsCodec(Codec):
     """Translates shared subscriptions into Midchains requests and its messages into events.
 
-    Requests are tracked by (message, security): a reply echoes both, and so does the first data
-    message, which is what confirms a subscription (A3). A book message applies whole or not at
-    all; a malformed one becomes an ``ErrorEvent`` and a ``BookInvalidated``, and nothing more is
-    built on that book until it is subscribed again.
+    Quotes and every book depth of a security come from its one ``book`` stream, which
+    ``WireStreams`` counts: the first subscription requests it, the last cancels it, the others
+    attach and are served from the codec's own book with the stream's next message, which also
+    confirms them (A3). A book subscription that comes back to a stream others kept (the feed's
+    resync) renews it: cancelled and requested again, every subscriber continues from the venue's
+    fresh snapshot.
+
+    Requests are tracked by wire stream: a reply echoes it, and so does the first data message,
+    which is what confirms a subscription (A3). A book message applies whole or not at all; a
+    malformed one becomes an ``ErrorEvent`` and a ``BookInvalidated``, and nothing more is built on
+    that book until it is subscribed again.
     """
 
     def __init__(self, exchange: str, symbols: SymbolMap, dialect: MidchainsDialect = DEFAULT_DIALECT) -> None:
@@ -89,7 +121,8 @@ class MidchainsCodec(Codec):
         self._decoder = msgspec.json.Decoder(ServerMessage)
         self._encoder = msgspec.json.Encoder()
         self._securities: dict[str, _Security] = {}
-        self._requests: RequestTracker[tuple[str, str]] = RequestTracker(exchange)
+        self._streams: WireStreams[_Stream] = WireStreams()
+        self._requests: RequestTracker[_Stream] = RequestTracker(exchange)
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._retiring: dict[str, int] = {}
         """Book unsubscribes awaiting their reply, by symbol: until it comes, book messages for that
@@ -103,38 +136,71 @@ class MidchainsCodec(Codec):
     # -- requests ---------------------------------------------------------------------------
 
     def subscribe(self, subscriptions: Sequence[Subscription]) -> list[str]:
+        """Request the wire streams no subscription held yet; renew those a returning book needs afresh."""
+        requested: list[_Stream] = []
+        renewed: list[_Stream] = []
         for subscription in subscriptions:
-            symbol = subscription.symbol
+            stream = _stream_of(subscription)
+            join = self._streams.attach(stream, subscription)
             if subscription.channel != "trades":
-                security = self._securities.setdefault(symbol, _Security())
-                security.synced = security.broken = False  # the next book message is a fresh snapshot (A6)
-                if subscription.channel == "book":
-                    security.depth = subscription.depth
-                else:
-                    security.quotes = True
-            self._requests.sent((_WIRE_MESSAGE[subscription.channel], symbol), [subscription])
-        return self._request("subscribe", subscriptions)
+                security = self._securities.setdefault(subscription.symbol, _Security())
+                if join != "shared" or security.broken:  # a fresh snapshot is coming, or needed
+                    security.restart()
+                    if subscription.symbol == EVERY_SYMBOL:
+                        for each in self._every():
+                            each.restart()
+                    if join != "first":
+                        renewed.append(stream)
+                security.join(subscription)
+                if subscription.symbol == EVERY_SYMBOL:
+                    for each in self._every():
+                        each.join(subscription)
+            if join == "first":
+                requested.append(stream)
+            self._requests.sent(stream, [subscription])
+        self._retire(renewed)
+        return self._request("unsubscribe", renewed) + self._request("subscribe", [*renewed, *requested])
 
     def unsubscribe(self, subscriptions: Sequence[Subscription]) -> list[str]:
+        """Cancel the wire streams whose last subscription leaves; the others are only detached."""
+        cancelled: list[_Stream] = []
         for subscription in subscriptions:
-            symbol = subscription.symbol
-            if subscription.channel != "trades" and (security := self._securities.get(symbol)) is not None:
-                if subscription.channel == "book":
-                    security.depth = None
-                else:
-                    security.quotes = False
-                if security.depth is None and not security.quotes:
-                    del self._securities[symbol]
-                    if symbol == EVERY_SYMBOL:
-                        self._securities = {s: each for s, each in self._securities.items() if not each.every}
-            self._requests.sent((_WIRE_MESSAGE[subscription.channel], symbol), [subscription], unsubscribe=True)
-        for symbol in {s.symbol for s in subscriptions if s.channel != "trades"}:
-            self._retiring[symbol] = self._retiring.get(symbol, 0) + 1
-        return self._request("unsubscribe", subscriptions)
+            stream = _stream_of(subscription)
+            self._requests.sent(stream, [subscription], unsubscribe=True)
+            if self._streams.detach(stream, subscription):
+                cancelled.append(stream)
+            self._leave(subscription, ended=stream in cancelled)
+        self._retire(cancelled)
+        return self._request("unsubscribe", cancelled)
 
-    def _request(self, kind: str, subscriptions: Sequence[Subscription]) -> list[str]:
+    def _leave(self, subscription: Subscription, *, ended: bool) -> None:
+        """Stop serving ``subscription`` from its security's book; forget a book whose stream ended."""
+        symbol = subscription.symbol
+        if subscription.channel == "trades" or (security := self._securities.get(symbol)) is None:
+            return
+        if ended:
+            del self._securities[symbol]
+            if symbol == EVERY_SYMBOL:
+                self._securities = {s: each for s, each in self._securities.items() if not each.every}
+            return
+        security.leave(subscription)
+        if symbol == EVERY_SYMBOL:
+            for each in self._every():
+                each.leave(subscription)
+
+    def _every(self) -> list[_Security]:
+        """The securities a ``"*"`` book subscription started."""
+        return [each for each in self._securities.values() if each.every]
+
+    def _retire(self, streams: Sequence[_Stream]) -> None:
+        """Book streams being cancelled: what arrives for them until the reply is the ended stream's."""
+        for msg, symbol in streams:
+            if msg == "book":
+                self._retiring[symbol] = self._retiring.get(symbol, 0) + 1
+
+    def _request(self, kind: str, streams: Sequence[_Stream]) -> list[str]:
         """All items in one ``request`` array, as the documented format allows."""
-        items = list(dict.fromkeys((_WIRE_MESSAGE[s.channel], self.symbols.to_wire(s.symbol)) for s in subscriptions))
+        items = dict.fromkeys((msg, self.symbols.to_wire(symbol)) for msg, symbol in streams)
         request = [RequestItem(msg=msg, security=security, dest=self._dialect.dest) for msg, security in items]
         return [self._encoder.encode(Request(type=kind, request=request)).decode()] if request else []
 
@@ -155,11 +221,15 @@ class MidchainsCodec(Codec):
         assert type(message) is Heartbeat
         return []
 
-    def _confirmations(self, msg: str, symbol: str, received_ns: int) -> list[Event]:
-        """``Subscribed`` for what this first data message confirms (no acks are sent: A3)."""
+    def _confirmations(self, stream: _Stream, received_ns: int) -> list[Event]:
+        """What this data message of ``stream`` confirms (no acks are sent: A3): ``Subscribed`` for
+        the subscriptions it now serves, ``Unsubscribed`` for those that left while others kept it."""
         if not self._requests:  # the usual case once streams are flowing: nothing to look up
             return []
-        return self._requests.acknowledged((msg, symbol), received_ns)
+        events = self._requests.acknowledged(stream, received_ns)
+        if stream in self._streams:
+            events += self._requests.acknowledged(stream, received_ns, unsubscribe=True)
+        return events
 
     def _book(self, message: BookMessage, frame: bytes | str, received_ns: int) -> list[Event]:
         symbol = self.symbols.from_wire(message.security)
@@ -170,8 +240,8 @@ class MidchainsCodec(Codec):
             every = self._securities.get(EVERY_SYMBOL)  # a "*" subscription: each new security starts a book
             if every is None:
                 raise WireValueError(f"book message for {message.security}, which is not subscribed")
-            security = self._securities[symbol] = _Security(depth=every.depth, quotes=every.quotes, every=True)
-        events = self._confirmations("book", symbol, received_ns) + self._confirmations("book", "*", received_ns)
+            security = self._securities[symbol] = _Security(windows=dict.fromkeys(every.windows), every=True)
+        events = self._confirmations(("book", symbol), received_ns) + self._confirmations(("book", "*"), received_ns)
         if security.broken:
             return events
         snapshot = not security.synced if self._dialect.snapshot_mode == "first_message" else message.snapshot
@@ -180,15 +250,15 @@ class MidchainsCodec(Codec):
             security.book.apply(message.books, zero_qty_is_remove=self._dialect.zero_qty_is_remove, replace=snapshot)
         except ValueError as exc:
             return events + self._refused_book(symbol, security, frame, exc, received_ns)
-        if security.depth is not None:
-            bids = security.book.top("B", security.depth)
-            asks = security.book.top("S", security.depth)
-            if snapshot:
+        for depth, held in security.windows.items():
+            bids = security.book.top("B", depth)
+            asks = security.book.top("S", depth)
+            if snapshot or held is None:
                 events.append(
                     BookSnapshot(
                         exchange=self.exchange,
                         symbol=symbol,
-                        depth=security.depth,
+                        depth=depth,
                         bids=tuple(BookLevel(p, q) for p, q in bids),
                         asks=tuple(BookLevel(p, q) for p, q in asks),
                         ts_exchange=latest,
@@ -196,21 +266,21 @@ class MidchainsCodec(Codec):
                     )
                 )
             else:
-                bid_changes = _changes(security.bids, bids, security.depth, bids=True)
-                ask_changes = _changes(security.asks, asks, security.depth, bids=False)
+                bid_changes = _changes(held[0], bids, depth, bids=True)
+                ask_changes = _changes(held[1], asks, depth, bids=False)
                 if bid_changes or ask_changes:
                     events.append(
                         BookUpdate(
                             exchange=self.exchange,
                             symbol=symbol,
-                            depth=security.depth,
+                            depth=depth,
                             bids=bid_changes,
                             asks=ask_changes,
                             ts_exchange=latest,
                             ts_received=received_ns,
                         )
                     )
-            security.bids, security.asks = bids, asks
+            security.windows[depth] = (bids, asks)
         security.synced = True
         if security.quotes:
             top_bid, top_ask = _first(security.book.top("B", 1)), _first(security.book.top("S", 1))
@@ -235,21 +305,24 @@ class MidchainsCodec(Codec):
     def _refused_book(
         self, symbol: str, security: _Security, frame: bytes | str, exc: ValueError, received_ns: int
     ) -> list[Event]:
-        """A malformed book message, refused whole: its error, and the book known to be behind the
-        venue's (one it never saw whole, after a malformed snapshot) until the feed resubscribes it."""
+        """A malformed book message, refused whole: its error, and each depth's book known to be behind
+        the venue's (one it never saw whole, after a malformed snapshot) until the feed resubscribes it."""
         security.broken = True
         error = undecodable_frame(self, frame, exc, received_ns)
-        if security.depth is None:  # only quotes come from this book, and only a new connection resubscribes them
+        if not security.windows:  # only quotes come from this book, and only a new connection resubscribes them
             self.reconnect_reason = f"malformed book message for {symbol}"
             return [error]
-        invalidated = BookInvalidated(
-            exchange=self.exchange, symbol=symbol, depth=security.depth, reason="malformed", ts_received=received_ns
-        )
-        return [error, invalidated]
+        invalidated: list[Event] = [
+            BookInvalidated(
+                exchange=self.exchange, symbol=symbol, depth=depth, reason="malformed", ts_received=received_ns
+            )
+            for depth in security.windows
+        ]
+        return [error, *invalidated]
 
     def _trade(self, message: TradeMessage, received_ns: int) -> list[Event]:
         symbol = self.symbols.from_wire(message.security)
-        events = self._confirmations("trade", symbol, received_ns)
+        events = self._confirmations(("trade", symbol), received_ns)
         if message.matchid in self._seen:
             return events  # a replay of a trade already delivered
         self._seen[message.matchid] = None
@@ -282,10 +355,20 @@ class MidchainsCodec(Codec):
             if message.result == "OK":
                 events += self._requests.acknowledged(key, received_ns, unsubscribe=unsubscribing)
             else:
-                events += self._requests.refused(
+                refusals = self._requests.refused(
                     key, message.result, received_ns, unsubscribe=unsubscribing, symbol=key[1]
                 )
+                if not unsubscribing:
+                    self._refused(key, refusals)
+                events += refusals
         return events
+
+    def _refused(self, stream: _Stream, refusals: list[SubscriptionError]) -> None:
+        """The venue refused to start ``stream``: its subscriptions no longer hold it."""
+        for refusal in refusals:
+            if refusal.subscription is not None:
+                ended = self._streams.detach(stream, refusal.subscription)
+                self._leave(refusal.subscription, ended=ended)
 
     def _stream_ended(self, symbol: str) -> None:
         """An unsubscribe reply: the book messages that follow belong to whatever subscribe came next."""

@@ -9,6 +9,15 @@ A5 (unsubscribe mirrors subscribe, answered with ``"result": "OK"``) is assumed 
 were the real venue to ignore it, the fallback is to reconnect with the remaining subscriptions.
 A8 (a book may cross for a moment, until the engine removes the matched entries) is declared on the
 adapter record instead, as ``tolerates_crossed_books``: the feed core is what acts on it.
+
+One security has one ``book`` stream, whatever reads it: quotes and every book depth come from it
+(the venue publishes no quote feed). The first subscription that needs the stream subscribes it, the
+last one to leave unsubscribes it; a second subscribe would be one the venue ignores or refuses, and
+an unsubscribe while others read it would end their data. A subscription that joins or leaves a
+stream already requested sends nothing and, as A3 has it for every subscription, is confirmed by the
+stream's next message, from which on it is served (or no longer) from the book the codec holds. A
+book the feed resyncs while others share its stream is renewed: unsubscribed and subscribed again,
+and everything on it continues from the fresh snapshot (A6).
 """
 
 from __future__ import annotations
@@ -24,7 +33,8 @@ class MidchainsDialect:
     open_notice: bool = True
     """A1: the server greets a connection with ``{"type":"open"}``."""
     positive_acks: bool = False
-    """A3: no ack on success; the first data message confirms the subscription."""
+    """A3: no ack on success; the first data message confirms the subscription (and a subscription
+    joining or leaving a stream others already read: see the module's note on shared streams)."""
     refusal_result: bool = True
     """A4: a refused request is echoed with ``"result"`` other than ``"OK"`` (False: silence)."""
     snapshot_mode: Literal["first_message", "flag"] = "first_message"
