@@ -249,6 +249,9 @@ class FeedSession:
                 decoded = [undecodable_frame(self._codec, frame, exc, wall_ns)]
             for event in decoded:
                 events.append(event)
+                channel = CHANNEL_OF.get(type(event))
+                if channel is not None:  # its stream is alive (one frame may carry several streams)
+                    last_data[(channel, event.symbol)] = now  # type: ignore[union-attr,index]  # mapped types have one
                 if type(event) is BookUpdate:
                     invalid = books.on_update(event)
                     if invalid is not None:
@@ -271,11 +274,6 @@ class FeedSession:
                 elif type(event) is BookInvalidated:  # the codec lost track of the venue's book
                     books.lost(event)
                     self._resync(event)
-            if decoded:  # a frame's events concern one stream: note that it is alive
-                last = decoded[-1]
-                channel = CHANNEL_OF.get(type(last))
-                if channel is not None:
-                    last_data[(channel, last.symbol)] = now  # type: ignore[union-attr,index]  # every mapped type has one
         stats = self.stats
         stats.frames += len(frames)
         stats.events += len(events)

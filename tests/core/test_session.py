@@ -122,6 +122,17 @@ def test_a_stream_that_stops_is_reported_stale_once_per_silence() -> None:
     assert of(SubscriptionStale, session.tick(13.0, 0))  # quiet again: reported again
 
 
+def test_every_stream_in_a_frame_is_alive_not_only_the_last() -> None:
+    session = connected()
+    session.subscribe([sdk.book("BTC/USD"), sdk.trades("BTC/USD")])
+    sent(session, 0.0)
+    session.receive([book("BTC/USD", [["1", "1"]], [["2", "1"]], 2, snapshot=True)], 0.1, 0)
+    for second in range(1, 12):
+        both = json.dumps([json.loads(book("BTC/USD", [], [["2", "2"]], 2)), {"trade": "BTC/USD", "price": "1"}])
+        session.receive([both.encode()], float(second), 0)
+        assert not of(SubscriptionStale, session.tick(float(second), 0))
+
+
 def test_a_quiet_connection_is_pinged_and_a_silent_one_dropped() -> None:
     session = connected()
     assert session.next_deadline() == pytest.approx(2 / 3)  # check a third of idle_timeout in

@@ -4,7 +4,7 @@ Client requests: ``{"op": "subscribe" | "unsubscribe", "id": 1, "subs": ["trades
 and ``{"op": "ping"}``. Venue frames: ``{"ack": 1}`` (``"op": "unsubscribe"`` for those), ``{"refuse": 1, "why": "..."}``,
 ``{"trade": "BTC/USD", "price": "1.5"}``, ``{"book": "BTC/USD", "snapshot": true, "bids": [["1", "2"]],
 "asks": [...], "checksum": 3}``, ``{"status": "maintenance"}``, ``{"bye": "why"}`` (asks for a
-reconnect), ``{"heartbeat": true}``.
+reconnect), ``{"heartbeat": true}``; a JSON array carries several of these in one frame.
 """
 
 from __future__ import annotations
@@ -68,6 +68,8 @@ class ToyCodec(Codec):
 
     def decode_frame(self, frame: bytes | str, received_ns: int) -> list[Event]:
         message = json.loads(frame)
+        if isinstance(message, list):  # several messages in one frame
+            return [event for part in message for event in self.decode_frame(json.dumps(part), received_ns)]
         if "ack" in message:
             return self.tracker.acknowledged(message["ack"], received_ns, unsubscribe=message.get("op") == "unsubscribe")
         if "refuse" in message:
