@@ -9,23 +9,63 @@ import time
 from decimal import Decimal
 from typing import Final
 
+from schemas.events import BookLevel
+from sdk.memo import Memo
+
 
 class WireValueError(ValueError):
-    """A wire value that is not what the protocol promises (wrong type or not a finite number)."""
+    """A wire value that is not what the protocol promises (wrong type, or not a number a market has)."""
 
 
-def decimal_from_text(text: object) -> Decimal:
-    """A finite ``Decimal`` from a JSON string, keeping every digit the exchange sent."""
-    if type(text) is not str:
-        raise WireValueError(f"expected a decimal string, got {text!r}")
-    value = Decimal(text)
-    if not value.is_finite():
-        raise WireValueError(f"expected a finite decimal, got {text!r}")
+MAGNITUDE_LIMIT: Final = 40
+"""Numbers are accepted from ``1e-40`` to below ``1e41`` in size (and zero, with at most 40 places):
+far wider than any price, size or volume a venue prints, and narrow enough that a number written out
+in full, as book checksums do, is a few dozen characters, never the hundred million of ``1e100000000``."""
+TEXT_LIMIT: Final = 100
+"""Characters of a number's text: leading zeros could otherwise make one as long as a frame."""
+_ZERO: Final = Decimal(0)
+
+
+def check_number(value: Decimal) -> Decimal:
+    """``value`` if it is finite and within ``MAGNITUDE_LIMIT``; decoders apply it to every number."""
+    if not value.is_finite() or not -MAGNITUDE_LIMIT <= value.adjusted() <= MAGNITUDE_LIMIT:
+        limit = MAGNITUDE_LIMIT
+        raise WireValueError(f"expected a finite number of magnitude 1e-{limit} to 1e{limit}, got {str(value)[:50]}")
     return value
 
 
-_WIRE_DECIMALS_KEPT: Final = 16_384
-_wire_decimals: Final[dict[object, Decimal]] = {}
+def check_quantity(value: Decimal) -> Decimal:
+    """``check_number``, and not negative: a size, a volume, an amount."""
+    if check_number(value) < _ZERO:
+        raise WireValueError(f"expected a quantity, got {str(value)[:50]}")
+    return value
+
+
+def check_levels(levels: tuple[BookLevel, ...]) -> None:
+    """Every book level a number for its price and a quantity for its size."""
+    for level in levels:
+        check_number(level.price)
+        check_quantity(level.qty)
+
+
+def check_places(places: int) -> int:
+    """A count of decimal places (a price or quantity precision): ``0`` to ``MAGNITUDE_LIMIT``."""
+    if not 0 <= places <= MAGNITUDE_LIMIT:
+        raise WireValueError(f"expected 0 to {MAGNITUDE_LIMIT} decimal places, got {places}")
+    return places
+
+
+def decimal_from_text(text: object) -> Decimal:
+    """A ``Decimal`` from a JSON string, keeping every digit the exchange sent (``check_number`` holds)."""
+    if type(text) is not str:
+        raise WireValueError(f"expected a decimal string, got {text!r}")
+    if len(text) > TEXT_LIMIT:
+        raise WireValueError(f"a number text of {len(text)} characters (at most {TEXT_LIMIT})")
+    return check_number(Decimal(text))
+
+
+_wire_decimals: Final[Memo[Decimal]] = Memo(decimal_from_text, limit=16_384, max_chars=16_384 * 16)
+"""Wire texts and their Decimals: bounded by count and by characters of text held."""
 
 
 def wire_decimal(text: object) -> Decimal:
@@ -33,12 +73,16 @@ def wire_decimal(text: object) -> Decimal:
     and a hit costs one dictionary lookup. Exact: a text always maps to the Decimal it spells,
     and rejected texts are never stored. When full the memo starts afresh: tracking recency
     would cost every hit."""
-    value = _wire_decimals.get(text)
-    if value is None:
-        value = decimal_from_text(text)
-        if len(_wire_decimals) >= _WIRE_DECIMALS_KEPT:
-            _wire_decimals.clear()
-        _wire_decimals[text] = value
+    if type(text) is not str:
+        raise WireValueError(f"expected a decimal string, got {text!r}")
+    return _wire_decimals[text]
+
+
+def wire_quantity(text: object) -> Decimal:
+    """``wire_decimal`` for a quantity: not negative."""
+    value = wire_decimal(text)
+    if value < _ZERO:
+        raise WireValueError(f"expected a quantity, got {text!r}")
     return value
 
 
