@@ -38,7 +38,7 @@ from sdk.contract import Codec
 from sdk.requests import RequestTracker
 from sdk.subscriptions import format_interval
 from sdk.symbols import SymbolMap
-from sdk.wiretext import WireValueError, rfc3339_to_ns
+from sdk.wiretext import WireValueError, check_levels, check_number, check_places, check_quantity, rfc3339_to_ns
 
 ChannelHandler = Callable[[Any, int], list[Event]]
 
@@ -206,6 +206,8 @@ class KrakenCodec(Codec):
         from_wire = self.symbols.from_wire
         for data in message.data:
             symbol = from_wire(data.symbol)
+            check_levels(data.bids)
+            check_levels(data.asks)
             events.append(
                 kind(
                     exchange=self.exchange,
@@ -226,8 +228,8 @@ class KrakenCodec(Codec):
             Trade(
                 exchange=self.exchange,
                 symbol=from_wire(data.symbol),
-                price=data.price,
-                qty=data.qty,
+                price=check_number(data.price),
+                qty=check_quantity(data.qty),
                 side=data.side,
                 order_type=data.ord_type,
                 trade_id=str(data.trade_id),
@@ -243,6 +245,10 @@ class KrakenCodec(Codec):
         for data in message.data:
             symbol = self.symbols.from_wire(data.symbol)
             ts = rfc3339_to_ns(data.timestamp) if data.timestamp else None
+            for price in (data.bid, data.ask, data.last, data.vwap, data.low, data.high, data.change, data.change_pct):
+                check_number(price)
+            for quantity in (data.bid_qty, data.ask_qty, data.volume):
+                check_quantity(quantity)
             if symbol in self._quote_symbols:
                 events.append(
                     Quote(
@@ -283,6 +289,9 @@ class KrakenCodec(Codec):
         events: list[Event] = []
         for data in message.data:
             start = rfc3339_to_ns(data.interval_begin)
+            for price in (data.open, data.high, data.low, data.close, data.vwap):
+                check_number(price)
+            check_quantity(data.volume)
             events.append(
                 Candle(
                     exchange=self.exchange,
@@ -306,6 +315,12 @@ class KrakenCodec(Codec):
     def _instruments(self, message: InstrumentMessage, received_ns: int) -> list[Event]:
         """Learn each pair's checksum precisions; emit Instrument events only if asked for."""
         pairs = message.data.pairs
+        for pair in pairs:  # all checked before any is learnt: a bad frame changes nothing
+            check_places(pair.price_precision)
+            check_places(pair.qty_precision)
+            for increment in (pair.price_increment, pair.qty_increment, pair.qty_min, pair.cost_min):
+                if increment is not None:
+                    check_quantity(increment)
         for pair in pairs:
             self._schemes[self.symbols.from_wire(pair.symbol)] = KrakenChecksum(
                 pair.price_precision, pair.qty_precision
