@@ -6,6 +6,7 @@ Numbers stay text until they become ``Decimal``; nothing passes through ``float`
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Final
 
@@ -23,20 +24,28 @@ far wider than any price, size or volume a venue prints, and narrow enough that 
 in full, as book checksums do, is a few dozen characters, never the hundred million of ``1e100000000``."""
 TEXT_LIMIT: Final = 100
 """Characters of a number's text: leading zeros could otherwise make one as long as a frame."""
-_ZERO: Final = Decimal(0)
+_adjusted: Final[Callable[[Decimal], int]] = Decimal.adjusted
+_is_finite: Final[Callable[[Decimal], bool]] = Decimal.is_finite
+_is_signed: Final[Callable[[Decimal], bool]] = Decimal.is_signed
+"""Decimal's methods, called unbound: from compiled code a third the cost of ``value.adjusted()``."""
 
 
 def check_number(value: Decimal) -> Decimal:
-    """``value`` if it is finite and within ``MAGNITUDE_LIMIT``; decoders apply it to every number."""
-    if not value.is_finite() or not -MAGNITUDE_LIMIT <= value.adjusted() <= MAGNITUDE_LIMIT:
+    """``value`` if it is finite and within ``MAGNITUDE_LIMIT``; decoders apply it to every number.
+
+    One call for most numbers: only an exponent of zero (1 to 9.99..., or NaN and infinities,
+    whose ``adjusted()`` is zero too) takes a second look.
+    """
+    exponent = _adjusted(value)
+    if exponent > MAGNITUDE_LIMIT or exponent < -MAGNITUDE_LIMIT or (exponent == 0 and not _is_finite(value)):
         limit = MAGNITUDE_LIMIT
         raise WireValueError(f"expected a finite number of magnitude 1e-{limit} to 1e{limit}, got {str(value)[:50]}")
     return value
 
 
 def check_quantity(value: Decimal) -> Decimal:
-    """``check_number``, and not negative: a size, a volume, an amount."""
-    if check_number(value) < _ZERO:
+    """``check_number``, and unsigned: a size, a volume, an amount (``-0`` is refused too)."""
+    if _is_signed(check_number(value)):
         raise WireValueError(f"expected a quantity, got {str(value)[:50]}")
     return value
 
@@ -81,7 +90,7 @@ def wire_decimal(text: object) -> Decimal:
 def wire_quantity(text: object) -> Decimal:
     """``wire_decimal`` for a quantity: not negative."""
     value = wire_decimal(text)
-    if value < _ZERO:
+    if _is_signed(value):
         raise WireValueError(f"expected a quantity, got {text!r}")
     return value
 

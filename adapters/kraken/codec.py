@@ -38,7 +38,14 @@ from sdk.contract import Codec
 from sdk.requests import RequestTracker
 from sdk.subscriptions import format_interval
 from sdk.symbols import SymbolMap
-from sdk.wiretext import WireValueError, check_levels, check_number, check_places, check_quantity, rfc3339_to_ns
+from sdk.wiretext import (
+    WireValueError,
+    check_levels,
+    check_number,
+    check_places,
+    check_quantity,
+    rfc3339_to_ns,
+)
 
 ChannelHandler = Callable[[Any, int], list[Event]]
 
@@ -245,38 +252,37 @@ class KrakenCodec(Codec):
         for data in message.data:
             symbol = self.symbols.from_wire(data.symbol)
             ts = rfc3339_to_ns(data.timestamp) if data.timestamp else None
-            for price in (data.bid, data.ask, data.last, data.vwap, data.low, data.high, data.change, data.change_pct):
-                check_number(price)
-            for quantity in (data.bid_qty, data.ask_qty, data.volume):
-                check_quantity(quantity)
+            bid, bid_qty = check_number(data.bid), check_quantity(data.bid_qty)
+            ask, ask_qty = check_number(data.ask), check_quantity(data.ask_qty)
             if symbol in self._quote_symbols:
                 events.append(
                     Quote(
                         exchange=self.exchange,
                         symbol=symbol,
-                        bid=data.bid,
-                        bid_qty=data.bid_qty,
-                        ask=data.ask,
-                        ask_qty=data.ask_qty,
+                        bid=bid,
+                        bid_qty=bid_qty,
+                        ask=ask,
+                        ask_qty=ask_qty,
                         ts_exchange=ts,
                         ts_received=received_ns,
                     )
                 )
             if symbol in self._ticker_symbols or symbol not in self._quote_symbols:
+                last = check_number(data.last)
                 events.append(
                     Ticker(
                         exchange=self.exchange,
                         symbol=symbol,
-                        bid=data.bid,
-                        bid_qty=data.bid_qty,
-                        ask=data.ask,
-                        ask_qty=data.ask_qty,
-                        last=data.last,
-                        volume_24h=data.volume,
-                        vwap_24h=data.vwap,
-                        low_24h=data.low,
-                        high_24h=data.high,
-                        open_24h=data.last - data.change,
+                        bid=bid,
+                        bid_qty=bid_qty,
+                        ask=ask,
+                        ask_qty=ask_qty,
+                        last=last,
+                        volume_24h=check_quantity(data.volume),
+                        vwap_24h=check_number(data.vwap),
+                        low_24h=check_number(data.low),
+                        high_24h=check_number(data.high),
+                        open_24h=last - check_number(data.change),
                         trades_24h=data.trades,
                         ts_exchange=ts,
                         ts_received=received_ns,
