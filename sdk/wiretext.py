@@ -11,7 +11,6 @@ from decimal import Decimal
 from typing import Final
 
 from schemas.events import BookLevel
-from sdk.memo import Memo
 
 
 class WireValueError(ValueError):
@@ -73,8 +72,10 @@ def decimal_from_text(text: object) -> Decimal:
     return check_number(Decimal(text))
 
 
-_wire_decimals: Final[Memo[Decimal]] = Memo(decimal_from_text, limit=16_384, max_chars=16_384 * 16)
-"""Wire texts and their Decimals: bounded by count and by characters of text held."""
+_WIRE_DECIMALS_KEPT: Final = 16_384
+_wire_decimals: Final[dict[object, Decimal]] = {}
+"""Wire texts and their Decimals. Bounded by count and, as no text over ``TEXT_LIMIT`` is decoded,
+by size: at most 1.6 million characters of text, whatever a venue sends."""
 
 
 def wire_decimal(text: object) -> Decimal:
@@ -82,9 +83,13 @@ def wire_decimal(text: object) -> Decimal:
     and a hit costs one dictionary lookup. Exact: a text always maps to the Decimal it spells,
     and rejected texts are never stored. When full the memo starts afresh: tracking recency
     would cost every hit."""
-    if type(text) is not str:
-        raise WireValueError(f"expected a decimal string, got {text!r}")
-    return _wire_decimals[text]
+    value = _wire_decimals.get(text)
+    if value is None:
+        value = decimal_from_text(text)
+        if len(_wire_decimals) >= _WIRE_DECIMALS_KEPT:
+            _wire_decimals.clear()
+        _wire_decimals[text] = value
+    return value
 
 
 def wire_quantity(text: object) -> Decimal:
