@@ -38,7 +38,14 @@ from sdk.contract import Codec
 from sdk.requests import RequestTracker
 from sdk.subscriptions import format_interval
 from sdk.symbols import SymbolMap
-from sdk.wiretext import WireValueError, rfc3339_to_ns
+from sdk.wiretext import (
+    WireValueError,
+    check_levels,
+    check_number,
+    check_places,
+    check_quantity,
+    rfc3339_to_ns,
+)
 
 ChannelHandler = Callable[[Any, int], list[Event]]
 
@@ -209,6 +216,8 @@ class KrakenCodec(Codec):
         from_wire = self.symbols.from_wire
         for data in message.data:
             symbol = from_wire(data.symbol)
+            check_levels(data.bids)
+            check_levels(data.asks)
             events.append(
                 kind(
                     exchange=self.exchange,
@@ -229,8 +238,8 @@ class KrakenCodec(Codec):
             Trade(
                 exchange=self.exchange,
                 symbol=from_wire(data.symbol),
-                price=data.price,
-                qty=data.qty,
+                price=check_number(data.price),
+                qty=check_quantity(data.qty),
                 side=data.side,
                 order_type=data.ord_type,
                 trade_id=str(data.trade_id),
@@ -246,34 +255,37 @@ class KrakenCodec(Codec):
         for data in message.data:
             symbol = self.symbols.from_wire(data.symbol)
             ts = rfc3339_to_ns(data.timestamp) if data.timestamp else None
+            bid, bid_qty = check_number(data.bid), check_quantity(data.bid_qty)
+            ask, ask_qty = check_number(data.ask), check_quantity(data.ask_qty)
             if symbol in self._quote_symbols:
                 events.append(
                     Quote(
                         exchange=self.exchange,
                         symbol=symbol,
-                        bid=data.bid,
-                        bid_qty=data.bid_qty,
-                        ask=data.ask,
-                        ask_qty=data.ask_qty,
+                        bid=bid,
+                        bid_qty=bid_qty,
+                        ask=ask,
+                        ask_qty=ask_qty,
                         ts_exchange=ts,
                         ts_received=received_ns,
                     )
                 )
             if symbol in self._ticker_symbols or symbol not in self._quote_symbols:
+                last = check_number(data.last)
                 events.append(
                     Ticker(
                         exchange=self.exchange,
                         symbol=symbol,
-                        bid=data.bid,
-                        bid_qty=data.bid_qty,
-                        ask=data.ask,
-                        ask_qty=data.ask_qty,
-                        last=data.last,
-                        volume_24h=data.volume,
-                        vwap_24h=data.vwap,
-                        low_24h=data.low,
-                        high_24h=data.high,
-                        open_24h=data.last - data.change,
+                        bid=bid,
+                        bid_qty=bid_qty,
+                        ask=ask,
+                        ask_qty=ask_qty,
+                        last=last,
+                        volume_24h=check_quantity(data.volume),
+                        vwap_24h=check_number(data.vwap),
+                        low_24h=check_number(data.low),
+                        high_24h=check_number(data.high),
+                        open_24h=last - check_number(data.change),
                         trades_24h=data.trades,
                         ts_exchange=ts,
                         ts_received=received_ns,
@@ -286,6 +298,9 @@ class KrakenCodec(Codec):
         events: list[Event] = []
         for data in message.data:
             start = rfc3339_to_ns(data.interval_begin)
+            for price in (data.open, data.high, data.low, data.close, data.vwap):
+                check_number(price)
+            check_quantity(data.volume)
             events.append(
                 Candle(
                     exchange=self.exchange,
@@ -309,6 +324,12 @@ class KrakenCodec(Codec):
     def _instruments(self, message: InstrumentMessage, received_ns: int) -> list[Event]:
         """Learn each pair's checksum precisions; emit Instrument events only if asked for."""
         pairs = message.data.pairs
+        for pair in pairs:  # all checked before any is learnt: a bad frame changes nothing
+            check_places(pair.price_precision)
+            check_places(pair.qty_precision)
+            for increment in (pair.price_increment, pair.qty_increment, pair.qty_min, pair.cost_min):
+                if increment is not None:
+                    check_quantity(increment)
         for pair in pairs:
             self._schemes[self.symbols.from_wire(pair.symbol)] = KrakenChecksum(
                 pair.price_precision, pair.qty_precision

@@ -48,7 +48,7 @@ from sdk.contract import Codec
 from sdk.memo import Memo
 from sdk.requests import RequestTracker
 from sdk.symbols import SymbolMap
-from sdk.wiretext import WireValueError, seconds_text_to_ns, wire_decimal
+from sdk.wiretext import WireValueError, seconds_text_to_ns, wire_decimal, wire_quantity
 
 _MAX_ROUTES: Final = 256
 """Distinct channel names remembered at once (garbage names cannot grow the memo without bound)."""
@@ -82,7 +82,7 @@ class KrakenV1Codec(Codec):
             "spread": self._spread,
             "ohlc": self._ohlc,
         }
-        self._routes: Memo[str, tuple[DataHandler, int | None]] = Memo(self._route, limit=_MAX_ROUTES)
+        self._routes: Memo[tuple[DataHandler, int | None]] = Memo(self._route, limit=_MAX_ROUTES)
 
     # -- requests ---------------------------------------------------------------------------
 
@@ -170,7 +170,7 @@ class KrakenV1Codec(Codec):
                 exchange=self.exchange,
                 symbol=symbol,
                 price=wire_decimal(row.price),
-                qty=wire_decimal(row.qty),
+                qty=wire_quantity(row.qty),
                 side=_SIDES[row.side],
                 order_type=_ORDER_TYPES.get(row.order_type),
                 ts_exchange=seconds_text_to_ns(row.time),
@@ -184,21 +184,10 @@ class KrakenV1Codec(Codec):
         ask, bid, last = data.a, data.b, data.c
         if type(ask) is not list or type(bid) is not list or type(last) is not list:
             raise WireValueError("a ticker has a, b and c lists")
-        texts = (
-            bid[0],
-            bid[2],
-            ask[0],
-            ask[2],
-            last[0],
-            last[1],
-            data.v[1],  # type: ignore[index]
-            data.p[1],  # type: ignore[index]
-            data.l[1],  # type: ignore[index]
-            data.h[1],  # type: ignore[index]
-            data.o[1],  # type: ignore[index]
-        )
-        numbers = [wire_decimal(text) for text in texts]
-        bid_price, bid_qty, ask_price, ask_qty, last_price, last_qty, volume, vwap, low, high, open_ = numbers
+        price_texts = (bid[0], ask[0], last[0], data.p[1], data.l[1], data.h[1], data.o[1])  # type: ignore[index]
+        quantity_texts = (bid[2], ask[2], last[1], data.v[1])  # type: ignore[index]
+        bid_price, ask_price, last_price, vwap, low, high, open_ = [wire_decimal(text) for text in price_texts]
+        bid_qty, ask_qty, last_qty, volume = [wire_quantity(text) for text in quantity_texts]
         return [
             Ticker(
                 exchange=self.exchange,
@@ -226,9 +215,9 @@ class KrakenV1Codec(Codec):
                 exchange=self.exchange,
                 symbol=symbol,
                 bid=wire_decimal(bid),
-                bid_qty=wire_decimal(bid_qty),
+                bid_qty=wire_quantity(bid_qty),
                 ask=wire_decimal(ask),
-                ask_qty=wire_decimal(ask_qty),
+                ask_qty=wire_quantity(ask_qty),
                 ts_exchange=seconds_text_to_ns(time),
                 ts_received=received_ns,
             )
@@ -252,7 +241,7 @@ class KrakenV1Codec(Codec):
                 low=wire_decimal(low),
                 close=wire_decimal(close),
                 vwap=wire_decimal(vwap),
-                volume=wire_decimal(volume),
+                volume=wire_quantity(volume),
                 trades=_integer(count),
                 ts_exchange=seconds_text_to_ns(time),
                 ts_received=received_ns,
@@ -316,7 +305,7 @@ def _levels(rows: Sequence[LevelRow | str | int], latest: str | None) -> tuple[t
     for row in rows:
         if type(row) is not LevelRow:
             raise WireValueError(f"expected a book level, got {row!r}")
-        levels.append(BookLevel(wire_decimal(row.price), wire_decimal(row.qty), row.flag == "r"))
+        levels.append(BookLevel(wire_decimal(row.price), wire_quantity(row.qty), row.flag == "r"))
         time = row.time
         if latest is None or (time > latest if len(time) == len(latest) else Decimal(time) > Decimal(latest)):
             latest = time

@@ -1,8 +1,8 @@
 """msgspec structs mirroring Midchains' WebSocket messages, documented and assumed.
 
 Every server message is an object tagged by ``type``. Prices and quantities arrive as strings or
-numbers and decode exactly either way as Decimal fields; entry ids are integers beyond 2^53 and stay
-exact Python ints (some feeds send them as strings).
+numbers and decode exactly either way as Decimal fields, checked as they decode (``sdk.wiretext``);
+entry ids are integers beyond 2^53 and stay exact Python ints (some feeds send them as strings).
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import msgspec
+
+from sdk.wiretext import check_number, check_quantity
 
 
 class Entry(msgspec.Struct, gc=False):
@@ -27,6 +29,13 @@ class Entry(msgspec.Struct, gc=False):
     key: str | None = None
     priority: int | None = None
 
+    def __post_init__(self) -> None:
+        """Impossible numbers fail the decode of the whole message, before any entry is applied."""
+        if self.price is not None:
+            check_number(self.price)
+        if self.qty is not None:
+            check_quantity(self.qty)
+
 
 class BookMessage(msgspec.Struct, tag_field="type", tag="book", gc=False):
     security: str
@@ -43,6 +52,10 @@ class TradeMessage(msgspec.Struct, tag_field="type", tag="trade", gc=False):
     time: str | int | None = None
     maker_side: str | None = None
     src: str | None = None
+
+    def __post_init__(self) -> None:
+        check_number(self.price)
+        check_quantity(self.qty)
 
 
 class RequestItem(msgspec.Struct, gc=False):
