@@ -214,12 +214,10 @@ def test_emitted_l2_events_rebuild_the_aggregated_top_of_book(messages: list[Any
         assert book.asks.top(depth) == truth.top("S", depth)
 
 
-bad_entries = st.sampled_from(
+bad_entries = st.sampled_from(  # entries the wire accepts but the book cannot (bad numbers never get this far)
     [
         Entry(act="A", id=1, qty=Decimal(1)),  # neither side nor price
         Entry(act="U", id=2, side="X", price=Decimal(1), qty=Decimal(1)),
-        Entry(act="A", id=3, side="B", price=Decimal("NaN"), qty=Decimal(1)),
-        Entry(act="U", id=4, side="S", price=Decimal(1), qty=Decimal(-1)),
         Entry(act="Z", id=5),
     ]
 )
