@@ -18,6 +18,7 @@ from sdk.buffer import Overflow
 from sdk.capabilities import Capabilities, UnsupportedSubscription
 from sdk.connection import Connection, Connector, WebSocketConnector
 from sdk.contract import Adapter, Codec
+from sdk.credentials import Credentials
 from sdk.errors import ConnectFailed, FeedClosed
 from sdk.feed import Feed
 from sdk.reconnect import ReconnectPolicy
@@ -67,6 +68,7 @@ __all__ = [
     "ConnectFailed",
     "Connection",
     "Connector",
+    "Credentials",
     "EventSource",
     "Feed",
     "FeedClosed",
