@@ -1,4 +1,4 @@
-"""The shared, exchange-agnostic schema: every event a feed yields and every request it takes."""
+"""The shared, exchange-agnostic schema: every event a feed or an account yields and every request it takes."""
 
 from schemas.events import (
     BookInvalidated,
@@ -28,8 +28,24 @@ from schemas.events import (
     Unsubscribed,
 )
 from schemas.subscription import Channel, Subscription
+from schemas.trading import (
+    AccountReady,
+    Balance,
+    Fill,
+    InvalidOrder,
+    Liquidity,
+    OrderKind,
+    OrderRequest,
+    OrderState,
+    OrderUpdate,
+    TimeInForce,
+    TradingControlEvent,
+    TradingEvent,
+)
 
 __all__ = [
+    "AccountReady",
+    "Balance",
     "BookInvalidated",
     "BookLevel",
     "BookResynced",
@@ -42,9 +58,16 @@ __all__ = [
     "ErrorEvent",
     "Event",
     "EventsDropped",
+    "Fill",
     "Instrument",
+    "InvalidOrder",
+    "Liquidity",
     "MarketEvent",
+    "OrderKind",
+    "OrderRequest",
+    "OrderState",
     "OrderType",
+    "OrderUpdate",
     "Quote",
     "Reconnected",
     "Side",
@@ -55,6 +78,9 @@ __all__ = [
     "SubscriptionStale",
     "SystemState",
     "Ticker",
+    "TimeInForce",
     "Trade",
+    "TradingControlEvent",
+    "TradingEvent",
     "Unsubscribed",
 ]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import anyio
 import msgspec
 
-from schemas.jsonschema import SCHEMA_PATH, render, write
+from schemas.jsonschema import SCHEMA_PATH, TRADING_SCHEMA_PATH, render, render_trading, write
 from schemas.subscription import Subscription
 from sdk import registry, subscriptions
 from sdk.feed import Feed
@@ -75,8 +75,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seconds", type=float, default=6.0)
     demo.set_defaults(run=_demo)
 
-    schema = commands.add_parser("schema", help="print or write the JSON Schema of the events")
-    schema.add_argument("--write", action="store_true", help=f"write it to {SCHEMA_PATH.name}")
+    schema = commands.add_parser("schema", help="print or write the JSON Schemas of the events")
+    schema.add_argument("--trading", action="store_true", help="print the trading schema instead of the market one")
+    schema.add_argument(
+        "--write", action="store_true", help=f"write both to {SCHEMA_PATH.name} and {TRADING_SCHEMA_PATH.name}"
+    )
     schema.set_defaults(run=_schema)
 
     listing = commands.add_parser("adapters", help="list the available exchanges and channels")
@@ -186,9 +189,10 @@ async def _drop_midway(simulator: Simulator, delay: float) -> None:
 
 def _schema(args: argparse.Namespace) -> int:
     if args.write:
-        print(f"wrote {write()}")
+        for path in write():
+            print(f"wrote {path}")
     else:
-        print(render(), end="")
+        print(render_trading() if args.trading else render(), end="")
     return 0
 
 

@@ -50,6 +50,7 @@ from schemas.events import (
     Unsubscribed,
 )
 from schemas.subscription import Channel, Subscription
+from schemas.trading import LIMIT_PRICED, TRIGGERED, OrderKind, OrderRequest, TimeInForce, TradingEvent
 from sdk import registry
 from sdk.contract import Adapter, Codec, undecodable_frame
 from sdk.feed import Feed
@@ -139,6 +140,36 @@ def events(kind: type[Any] | None = None) -> st.SearchStrategy[Event]:
     """Valid schema events, of one ``kind`` or of every kind, derived from the schema's own types."""
     kinds = [kind] if kind is not None else list(get_args(Event))
     return st.one_of([_strategy(k) for k in kinds])
+
+
+def trading_events(kind: type[Any] | None = None) -> st.SearchStrategy[TradingEvent]:
+    """Valid trading events, of one ``kind`` or of every kind an account yields."""
+    kinds = [kind] if kind is not None else list(get_args(TradingEvent))
+    return st.one_of([_strategy(k) for k in kinds])
+
+
+@st.composite
+def order_requests(draw: st.DrawFn, symbol: st.SearchStrategy[str] | None = None) -> OrderRequest:
+    """Order requests the schema accepts: every kind, time in force and option, in valid combinations."""
+    kind: OrderKind = draw(st.sampled_from(get_args(OrderKind)))
+    time_in_force: TimeInForce = draw(st.sampled_from(get_args(TimeInForce)))
+    positive = wire_decimals().filter(lambda value: value > 0)
+    by_quote = kind == "market" and draw(st.booleans())
+    return OrderRequest(
+        symbol=draw(symbol or symbols()),
+        side=draw(st.sampled_from(("buy", "sell"))),
+        order_type=kind,
+        qty=None if by_quote else draw(positive),
+        quote_qty=draw(positive) if by_quote else None,
+        price=draw(positive) if kind in LIMIT_PRICED else None,
+        stop_price=draw(positive) if kind in TRIGGERED else None,
+        time_in_force=time_in_force,
+        expire_time=draw(st.integers(0, 2**62)) if time_in_force == "gtd" else None,
+        post_only=kind in LIMIT_PRICED and time_in_force in ("gtc", "gtd") and draw(st.booleans()),
+        reduce_only=draw(st.booleans()),
+        client_order_id=draw(st.none() | st.text(min_size=1, max_size=18).filter(str.strip)),
+        validate_only=draw(st.booleans()),
+    )
 
 
 def _strategy(annotation: Any) -> st.SearchStrategy[Any]:

@@ -72,3 +72,10 @@ def test_watch_v2_simulated() -> None:
     events = [msgspec.json.decode(line, type=Event) for line in result.stdout.splitlines()]
     assert [type(e).__name__ for e in events[:2]] == ["Status", "Subscribed"]
     assert all(e.exchange == "kraken" for e in events)
+
+
+@pytest.mark.parametrize(("flags", "title"), [((), "xfeeds Event"), (("--trading",), "xfeeds TradingEvent")])
+def test_schema_prints_the_market_or_the_trading_schema(flags: tuple[str, ...], title: str) -> None:
+    result = xfeeds("schema", *flags)
+    assert result.returncode == 0, result.stderr
+    assert msgspec.json.decode(result.stdout)["title"] == title
