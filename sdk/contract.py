@@ -69,7 +69,7 @@ def frame_size(frame: bytes | str) -> int:
     """A received frame's size in bytes, as it came over the wire."""
     if isinstance(frame, bytes):
         return len(frame)
-    return len(frame) if frame.isascii() else len(frame.encode())
+    return len(frame) if frame.isascii() else len(frame.encode("utf-8", "surrogatepass"))
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # compiled with the built-in codecs; others subclass it in Python

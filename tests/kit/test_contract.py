@@ -113,3 +113,11 @@ async def test_a_codec_can_ask_for_a_new_connection() -> None:
                     assert "server rotation" in event.reason and not event.final
                 if isinstance(event, Reconnected):
                     break
+
+
+def test_an_error_event_can_be_made_for_any_text_frame() -> None:
+    from sdk.contract import frame_size
+
+    lone_surrogate = "\ud800 not valid UTF-8"
+    assert frame_size(lone_surrogate) == len(lone_surrogate.encode("utf-8", "surrogatepass"))
+    assert frame_size(b"\xff\xfe") == 2 and frame_size("plain") == 5
