@@ -40,7 +40,7 @@ from schemas.events import (
     Ticker,
     Trade,
 )
-from schemas.subscription import Subscription
+from schemas.subscription import Channel, Subscription
 from sdk.books import BookKeeper, BookStats, BookView, ReadOnLoop, read_here
 from sdk.contract import Adapter, Codec, undecodable_frame
 from sdk.ledger import SubscriptionLedger, SubscriptionState
@@ -51,7 +51,7 @@ logger = logging.getLogger("xfeeds")
 NEVER: Final = math.inf
 """``next_deadline()`` when nothing is scheduled."""
 
-CHANNEL_OF: Final[dict[type, str]] = {
+CHANNEL_OF: Final[dict[type, Channel]] = {
     Trade: "trades",
     BookSnapshot: "book",
     BookUpdate: "book",

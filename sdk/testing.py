@@ -37,15 +37,11 @@ from schemas.events import (
     BookResynced,
     BookSnapshot,
     BookUpdate,
-    Candle,
     ErrorEvent,
     Event,
-    Instrument,
-    Quote,
     Reconnected,
     Subscribed,
     SubscriptionError,
-    Ticker,
     Trade,
     Unsubscribed,
 )
@@ -55,6 +51,7 @@ from sdk import registry
 from sdk.contract import Adapter, Codec, undecodable_frame
 from sdk.feed import Feed
 from sdk.reconnect import ReconnectPolicy
+from sdk.session import CHANNEL_OF
 from sdk.source import EventSource
 from sdk.subscriptions import book, candles, instruments, quotes, ticker, trades
 
@@ -203,15 +200,7 @@ def _strategy(annotation: Any) -> st.SearchStrategy[Any]:
 _SHARED = settings(deadline=None, suppress_health_check=[HealthCheck.differing_executors])
 """Each subclass runs these methods as its own tests, which hypothesis would otherwise flag."""
 
-STREAMS: dict[type[Any], Channel] = {
-    Trade: "trades",
-    BookSnapshot: "book",
-    BookUpdate: "book",
-    Ticker: "ticker",
-    Quote: "quotes",
-    Candle: "candles",
-    Instrument: "instruments",
-}
+STREAMS: dict[type[Any], Channel] = CHANNEL_OF
 """The channel each market-data event belongs to."""
 
 _CHANNEL_ORDER: tuple[Channel, ...] = ("book", "trades", "quotes", "ticker", "candles")

@@ -32,6 +32,7 @@ from schemas import (
 )
 from sdk.hostile import HostileVenue, VenuePeer
 from sdk.testing import collect_until, of
+from tests.hostile.test_midchains import entry
 
 pytestmark = [pytest.mark.anyio, pytest.mark.loopback]
 
@@ -39,18 +40,6 @@ SECURITY = "BCHUSD"
 BOOK = sdk.book("BCH/USD")
 QUOTES = sdk.quotes("BCH/USD")
 Levels = list[tuple[Decimal, Decimal]]
-
-
-def entry(act: str, entry_id: int, side: str, price: str, qty: str) -> dict[str, Any]:
-    return {
-        "side": side,
-        "act": act,
-        "src": "CROX",
-        "price": price,
-        "qty": qty,
-        "id": entry_id,
-        "time": "1700000000000",
-    }
 
 
 def book_message(*entries: dict[str, Any]) -> str:
