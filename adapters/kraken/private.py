@@ -188,6 +188,17 @@ class KrakenPrivateCodec:
             raise ValueError(f"timeout_s must not be negative, not {timeout_s}")
         return self._request("cancel_all_orders_after", {"timeout": timeout_s, "token": token.reveal()})
 
+    def subscribe_executions(self, token: Secret, *, trades: bool = True) -> SignedFrame:
+        """Subscribe ``executions`` with a snapshot of the open orders and, with ``trades``, of the
+        last 50 fills: after a reconnect those are what rebuilds the account."""
+        return self._request(
+            "subscribe", {"channel": "executions", "token": token.reveal(), "snap_orders": True, "snap_trades": trades}
+        )
+
+    def subscribe_balances(self, token: Secret) -> SignedFrame:
+        """Subscribe ``balances`` with a snapshot of every asset's total."""
+        return self._request("subscribe", {"channel": "balances", "token": token.reveal(), "snapshot": True})
+
     def _order_params(self, order: OrderRequest, *, with_symbol: bool) -> OrderParams:
         return OrderParams(
             order_type=ORDER_TYPES[order.order_type],

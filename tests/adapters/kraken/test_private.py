@@ -24,8 +24,6 @@ LINES = fixture_lines("kraken/v2_private.jsonl")
 SENT = {1, 4, 34, 42, 48, 51, 55, 58, 60, 62}
 """Lines a client sent (``v2_private.sources.md``); the rest were received."""
 NOT_ENCODED = {
-    1: "subscribing is the session's: the codec encodes trading requests",
-    4: "subscribing is the session's: the codec encodes trading requests",
     48: "edit_order is Kraken's legacy cancel-and-replace; amend_order replaces it",
 }
 NS = 1_000
@@ -56,6 +54,9 @@ def fixture_json(number: int, *, defaults: tuple[str, ...] = ()) -> dict[str, An
     """A sent line, without keys the client set to Kraken's own default or outside the shared
     model (``post_only: false``, ``fee_preference``); ``req_id`` is the sender's own counter."""
     message = json.loads(line(number), parse_float=Decimal)
+    params = message["params"]
+    if params.get("channel") == "executions":  # line 1 spells the snapshot flags as Kraken used to
+        params["snap_orders"], params["snap_trades"] = params.pop("snapshot"), params.pop("snapshot_trades")
     for key in defaults:
         message["params"].pop(key, None)
         for order in message["params"].get("orders", ()):
@@ -88,6 +89,10 @@ USDC_IOC = OrderRequest(
 
 
 def encode_line(number: int, codec: KrakenPrivateCodec) -> SignedFrame:
+    if number == 1:
+        return codec.subscribe_executions(Secret("someToken"))
+    if number == 4:
+        return codec.subscribe_balances(Secret("anotherToken"))
     if number == 34:
         return codec.add_order(USDC_IOC, Secret("aToken"))
     if number == 42:
@@ -113,6 +118,8 @@ def encode_line(number: int, codec: KrakenPrivateCodec) -> SignedFrame:
 
 
 ENCODED_BY = {
+    1: (),
+    4: (),
     34: ("post_only", "fee_preference"),
     42: ("post_only",),
     51: (),
@@ -205,6 +212,7 @@ def test_the_token_never_shows() -> None:
         codec.add_order(USDC_IOC, Secret(TOKEN)),
         codec.cancel_all(Secret(TOKEN)),
         codec.cancel_order(Secret(TOKEN), venue_order_ids=["A"]),
+        codec.subscribe_executions(Secret(TOKEN)),
     ]
     assert all(TOKEN in frame.text for frame in frames)
     events = codec.decode_frame(reply_to(frames[0], 38), NS)
