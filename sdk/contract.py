@@ -72,6 +72,22 @@ def frame_size(frame: bytes | str) -> int:
     return len(frame) if frame.isascii() else len(frame.encode("utf-8", "surrogatepass"))
 
 
+def frame_error(exchange: str, message: str, frame: bytes | str, received_ns: int) -> ErrorEvent:
+    """An ``ErrorEvent`` about one frame. Every such event is made here, bounded: ``raw`` keeps the
+    frame's first ``RAW_EXCERPT`` characters and ``raw_size`` its full size, which the message
+    states when the frame was cut, so a venue's megabyte frames cost kilobytes while the user reads them.
+    """
+    if len(message) > MESSAGE_LIMIT:
+        message = message[:MESSAGE_LIMIT] + "…"
+    size = frame_size(frame)
+    head = frame_text(frame[: 4 * RAW_EXCERPT + 1])  # no character takes more than four bytes
+    if len(head) > RAW_EXCERPT:
+        message = f"{message} (frame of {size:,} bytes; raw keeps its first {RAW_EXCERPT:,} characters)"
+    return ErrorEvent(
+        exchange=exchange, message=message, raw=head[:RAW_EXCERPT], raw_size=size, ts_received=received_ns
+    )
+
+
 @mypyc_attr(allow_interpreted_subclasses=True)  # compiled with the built-in codecs; others subclass it in Python
 class Codec(ABC):
     """Per-connection protocol state machine of one exchange; every codec subclasses it.
@@ -96,21 +112,9 @@ class Codec(ABC):
         return self._last_request_id
 
     def error(self, message: str, frame: bytes | str, received_ns: int) -> ErrorEvent:
-        """An ``ErrorEvent`` for a frame the codec deliberately reports (an unknown message...).
-
-        Every ``ErrorEvent`` about a frame is made here, bounded: ``raw`` keeps the frame's first
-        ``RAW_EXCERPT`` characters and ``raw_size`` its full size, which the message states when
-        the frame was cut, so a venue's megabyte frames cost kilobytes while the user reads them.
-        """
-        if len(message) > MESSAGE_LIMIT:
-            message = message[:MESSAGE_LIMIT] + "…"
-        size = frame_size(frame)
-        head = frame_text(frame[: 4 * RAW_EXCERPT + 1])  # no character takes more than four bytes
-        if len(head) > RAW_EXCERPT:
-            message = f"{message} (frame of {size:,} bytes; raw keeps its first {RAW_EXCERPT:,} characters)"
-        return ErrorEvent(
-            exchange=self.exchange, message=message, raw=head[:RAW_EXCERPT], raw_size=size, ts_received=received_ns
-        )
+        """An ``ErrorEvent`` for a frame the codec deliberately reports (an unknown message...),
+        bounded as ``frame_error`` bounds it."""
+        return frame_error(self.exchange, message, frame, received_ns)
 
     @abstractmethod
     def decode_frame(self, frame: bytes | str, received_ns: int) -> list[Event]:
