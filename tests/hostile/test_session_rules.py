@@ -36,6 +36,7 @@ INSTRUMENT = (
     '"price_increment":0.1,"qty_min":0.0001,"cost_min":0.5}]}}'
 )
 STAMP = '"time_in":"2024-01-01T00:00:00.000000Z","time_out":"2024-01-01T00:00:00.000001Z"'
+FAST = sdk.ReconnectPolicy(initial=0.01, cap=0.05, max_attempts=3)
 
 
 def ack(request: dict[str, Any], symbol: str | None = None) -> str:
@@ -234,9 +235,6 @@ async def test_errors_in_the_body_leave_the_feed_as_themselves() -> None:
         with pytest.raises(sdk.FeedClosed):
             async with sdk.connect("kraken", venue.url) as feed:
                 raise sdk.FeedClosed("ended by hand")
-
-
-FAST = sdk.ReconnectPolicy(initial=0.01, cap=0.05, max_attempts=3)
 
 
 async def test_an_attempt_limit_ends_a_feed_whose_venue_drops_every_connection_at_once() -> None:
