@@ -35,7 +35,7 @@ INSTRUMENT = (
     '"quote":"USD","status":"online","qty_precision":8,"qty_increment":0.00000001,"price_precision":1,'
     '"price_increment":0.1,"qty_min":0.0001,"cost_min":0.5}]}}'
 )
-STAMP = '"time_in":"2024-01-01T00:00:00.000000Z","time_out":"2024-01-01T00:00:00.000001Z"'
+STAMP = {"time_in": "2024-01-01T00:00:00.000000Z", "time_out": "2024-01-01T00:00:00.000001Z"}
 FAST = sdk.ReconnectPolicy(initial=0.01, cap=0.05, max_attempts=3)
 
 
@@ -43,15 +43,14 @@ def ack(request: dict[str, Any], symbol: str | None = None) -> str:
     """Kraken v2's success reply to ``request``."""
     params = request["params"]
     result = {"channel": params["channel"], **({"symbol": symbol} if symbol else {})}
-    return json.dumps({"method": request["method"], "result": result, "success": True, "req_id": request["req_id"]})[
-        :-1
-    ] + f",{STAMP}}}"
+    return json.dumps({"method": request["method"], "result": result, "success": True, "req_id": request["req_id"], **STAMP})
 
 
 def refusal(request: dict[str, Any], symbol: str, error: str) -> str:
     return json.dumps(
         {"error": error, "method": request["method"], "req_id": request["req_id"], "success": False, "symbol": symbol}
-    )[:-1] + f",{STAMP}}}"
+        | STAMP
+    )
 
 
 def trade(trade_id: int, symbol: str = "BTC/USD") -> str:
