@@ -72,22 +72,30 @@ def of(kind: type[E], events: Iterable[Event]) -> list[E]:
 async def collect_until(
     source: EventSource, done: Callable[[list[Event]], bool], timeout: float = 10.0
 ) -> list[Event]:
-    """Events from ``source`` until ``done(events)`` holds; ``TimeoutError`` after ``timeout`` seconds."""
-    events: list[Event] = []
-    with anyio.fail_after(timeout):
-        async for event in source:
-            events.append(event)
-            if done(events):
-                break
-    return events
+    """Events from ``source`` until ``done(events)`` holds (or it ends); ``TimeoutError`` after ``timeout`` seconds."""
+    return await _collect(source, done, timeout, fail_on_timeout=True)
 
 
 async def collect_for(source: EventSource, seconds: float) -> list[Event]:
     """Every event ``source`` delivers within ``seconds``."""
+    return await _collect(source, lambda _: False, seconds)
+
+
+async def _collect(
+    source: EventSource, done: Callable[[list[Event]], bool], seconds: float, *, fail_on_timeout: bool = False
+) -> list[Event]:
+    """Events until ``done(events)`` holds, the source ends or ``seconds`` pass (``TimeoutError`` then,
+    with ``fail_on_timeout``; otherwise the caller asserts what is missing): the one collecting loop."""
     events: list[Event] = []
-    with anyio.move_on_after(seconds):
+    if done(events):
+        return events
+    with anyio.move_on_after(seconds) as deadline:
         async for event in source:
             events.append(event)
+            if done(events):
+                break
+    if fail_on_timeout and deadline.cancelled_caught:
+        raise TimeoutError(f"not done within {seconds:g} s ({len(events)} events)")
     return events
 
 
@@ -218,19 +226,6 @@ def stream_of(event: Event) -> tuple[Channel, str] | None:
     """The (channel, symbol) a market-data event belongs to; None for any other event."""
     channel = STREAMS.get(type(event))
     return None if channel is None else (channel, getattr(event, "symbol", ""))
-
-
-async def _collect(source: EventSource, done: Callable[[list[Event]], bool], seconds: float) -> list[Event]:
-    """Events until ``done(events)`` holds or ``seconds`` pass; the caller asserts what is missing."""
-    events: list[Event] = []
-    if done(events):
-        return events
-    with anyio.move_on_after(seconds):
-        async for event in source:
-            events.append(event)
-            if done(events):
-                break
-    return events
 
 
 class _Answers:
