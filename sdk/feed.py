@@ -322,8 +322,9 @@ class Feed:
                 await self._deadline_moved.wait()
             self._notices(session.tick(anyio.current_time(), time.time_ns()))
             self._wake()
-            if session.drop_reason is not None:
+            if session.drop_reason is not None:  # the reader sees the connection end; nothing is left to time
                 await connection.abort(session.drop_reason)
+                return
 
     async def _reconnect(self) -> Connection | None:
         """Wait as the session says and connect again; None once the policy gives up."""
