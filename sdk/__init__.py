@@ -5,7 +5,12 @@
         async for event in feed:
             ...
 
-``connect_sync`` is the same feed for code that is not async.
+``connect_sync`` is the same feed for code that is not async. Trading goes through an account:
+
+    async with sdk.account("kraken", sdk.Credentials.from_env("XFEEDS_KRAKEN")) as account:
+        update = await account.place(OrderRequest(symbol="BTC/USD", side="buy", ...))
+
+``account_sync`` is its blocking twin.
 """
 
 from __future__ import annotations
@@ -13,19 +18,22 @@ from __future__ import annotations
 from typing import TypedDict, Unpack
 
 from sdk import registry
+from sdk.account import Account
+from sdk.account_session import AccountState, AccountStats
 from sdk.books import BookTop, BookView
 from sdk.buffer import Overflow
 from sdk.capabilities import Capabilities, UnsupportedSubscription
 from sdk.connection import Connection, Connector, WebSocketConnector
 from sdk.contract import Adapter, Codec
 from sdk.credentials import Credentials
-from sdk.errors import ConnectFailed, FeedClosed
+from sdk.errors import AccountNotReady, ConnectFailed, FeedClosed, OutcomeUnknown, RequestRejected
 from sdk.feed import Feed
 from sdk.reconnect import ReconnectPolicy
 from sdk.session import FeedSession, FeedSettings, FeedStats
 from sdk.source import EventSource
 from sdk.subscriptions import book, candles, instruments, quotes, ticker, trades
-from sdk.sync import SyncFeed, SyncSource
+from sdk.sync import SyncAccount, SyncFeed, SyncSource
+from sdk.trading_contract import TokenRequestFailed
 
 
 class FeedOptions(TypedDict, total=False):
@@ -46,6 +54,43 @@ class FeedOptions(TypedDict, total=False):
     seed: int
 
 
+class AccountOptions(TypedDict, total=False):
+    """The keyword options of ``Account`` (see its docstring), so a misspelt one fails type checking."""
+
+    connector: Connector
+    reconnect: ReconnectPolicy
+    reply_timeout: float
+    ready_timeout: float
+    lookup_retry: float
+    buffer_size: int
+
+
+def account(
+    exchange: str | Adapter,
+    credentials: Credentials,
+    url: str | None = None,
+    rest_url: str | None = None,
+    **options: Unpack[AccountOptions],
+) -> Account:
+    """An async trading account on ``exchange``; ``url`` overrides the authenticated WebSocket
+    endpoint, ``rest_url`` the REST base its session tokens come from."""
+    adapter = registry.get(exchange) if isinstance(exchange, str) else exchange
+    return Account(adapter, credentials, url, rest_url, **options)
+
+
+def account_sync(
+    exchange: str | Adapter,
+    credentials: Credentials,
+    url: str | None = None,
+    rest_url: str | None = None,
+    *,
+    backend: str = "asyncio",
+    **options: Unpack[AccountOptions],
+) -> SyncAccount:
+    """A blocking trading account on ``exchange``, run on a background event loop (``backend``)."""
+    return SyncAccount(account(exchange, credentials, url, rest_url, **options), backend=backend)
+
+
 def connect(exchange: str | Adapter, url: str | None = None, **options: Unpack[FeedOptions]) -> Feed:
     """An async feed for ``exchange`` (an adapter name or object); ``url`` overrides the endpoint."""
     adapter = registry.get(exchange) if isinstance(exchange, str) else exchange
@@ -60,6 +105,11 @@ def connect_sync(
 
 
 __all__ = [
+    "Account",
+    "AccountNotReady",
+    "AccountOptions",
+    "AccountState",
+    "AccountStats",
     "Adapter",
     "BookTop",
     "BookView",
@@ -76,11 +126,17 @@ __all__ = [
     "FeedSession",
     "FeedSettings",
     "FeedStats",
+    "OutcomeUnknown",
     "ReconnectPolicy",
+    "RequestRejected",
+    "SyncAccount",
     "SyncFeed",
     "SyncSource",
+    "TokenRequestFailed",
     "UnsupportedSubscription",
     "WebSocketConnector",
+    "account",
+    "account_sync",
     "book",
     "candles",
     "connect",

@@ -35,6 +35,7 @@ from sdk.symbols import SymbolMap
 
 if TYPE_CHECKING:
     from sdk.simulation.simulator import Simulator
+    from sdk.trading_contract import TradingAdapter
 
 
 class ChecksumScheme(Protocol):
@@ -167,6 +168,8 @@ class Adapter:
     """``"module:attribute"`` of the exchange's simulator class, imported only when one is made."""
     tolerates_crossed_books: bool = False
     """The venue documents that its book may cross briefly; a crossed book is then not an error."""
+    trading: TradingAdapter | None = None
+    """The venue's private channels and order entry (``sdk.account``); None: market data only."""
 
     def new_codec(self) -> Codec:
         """A codec for a new connection."""

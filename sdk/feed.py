@@ -25,7 +25,7 @@ from sdk.buffer import DEFAULT_MAX_BYTES, BufferOverflow, EventBuffer, Overflow
 from sdk.connection import CONNECTION_ERRORS, Connection, Connector, WebSocketConnector
 from sdk.contract import Adapter
 from sdk.deprecation import deprecated_alias
-from sdk.errors import ConnectFailed, FeedClosed
+from sdk.errors import ConnectFailed, FeedClosed, sole_error
 from sdk.ledger import SubscriptionState
 from sdk.pacing import TokenBucket
 from sdk.reconnect import ReconnectPolicy
@@ -247,7 +247,7 @@ class Feed:
                     return
                 connection = reconnected
         except Exception as group:  # a bug: end the feed and hand the error to the consumer as itself
-            error = _sole(group)
+            error = sole_error(group)
             logger.error("%s: feed stopped by an unexpected error", self.adapter.name, exc_info=error)
             self._failure = error
             self._buffer.close(str(error), error=error)
@@ -358,10 +358,3 @@ class Feed:
             self._outbox_ready.set()
         if self.session.deadline_moved:
             self._deadline_moved.set()
-
-
-def _sole(error: Exception) -> Exception:
-    """The one error inside nested single-member groups (task groups wrap what their tasks raise)."""
-    while isinstance(error, ExceptionGroup) and len(error.exceptions) == 1:
-        error = error.exceptions[0]
-    return error

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol, Self, TypeVar
 
-from schemas.events import Event
+E = TypeVar("E")
 
 
-class EventSource(Protocol):
-    """An async context manager yielding events, one by one or in batches.
+class EventSource(Protocol[E]):
+    """An async context manager yielding events, one by one or in batches: market ``Event``s
+    from a feed, ``TradingEvent``s from an account.
 
     Iteration ends when the source is closed by its user; ``FeedClosed(failed=True)`` is raised
     (after every buffered event) when a policy ended it; an unexpected error surfaces as itself.
@@ -29,9 +30,9 @@ class EventSource(Protocol):
         traceback: TracebackType | None,
     ) -> None: ...
 
-    def __aiter__(self) -> AsyncIterator[Event]: ...
+    def __aiter__(self) -> AsyncIterator[E]: ...
 
-    async def next_batch(self) -> list[Event]:
+    async def next_batch(self) -> list[E]:
         """Every event available now (at least one, waiting for it); ``FeedClosed`` at the end."""
         ...
 

@@ -1,24 +1,29 @@
 """The blocking face, for code that is not async.
 
-It runs the very same async source (a ``Feed``, or any ``EventSource``) on an event loop in a
+It runs the very same async source (a ``Feed``, an ``Account``, or any ``EventSource``) on an event loop in a
 background thread (anyio's blocking portal) and crosses threads once per batch of events, not once
-per event. ``SyncFeed`` has the surface of ``Feed`` method for method; a test keeps them equal.
+per event. ``SyncFeed`` has the surface of ``Feed`` and ``SyncAccount`` that of ``Account``, method for
+method; a test keeps them equal.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import Future
 from contextlib import AbstractAsyncContextManager, ExitStack
-from types import TracebackType
-from typing import Generic, Self, TypeVar
+from decimal import Decimal
+from types import MappingProxyType, TracebackType
+from typing import Any, Generic, Self, TypeVar
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
-from schemas.events import Event
+from schemas.events import Event, Instrument
 from schemas.subscription import Subscription
+from schemas.trading import Balance, OrderRequest, OrderUpdate, TradingEvent
+from sdk.account import Account
+from sdk.account_session import AccountState, AccountStats
 from sdk.books import BookStats, BookView
 from sdk.contract import Adapter
 from sdk.deprecation import deprecated_alias
@@ -30,8 +35,11 @@ from sdk.source import EventSource
 
 logger = logging.getLogger("xfeeds")
 
-S = TypeVar("S", bound=EventSource)
+S = TypeVar("S", bound=EventSource[Any])
+E = TypeVar("E")
 T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 async def _awaited(call: Callable[[], Awaitable[T]]) -> T:
@@ -48,7 +56,7 @@ class ReadOnPortal:
         return self._portal.call(read)
 
 
-class SyncSource(Generic[S]):
+class SyncSource(Generic[S, E]):
     """Any ``EventSource`` driven from ordinary threads; use as a context manager.
 
     Iterate it (``for event in source``) for a blocking loop, or call ``on_event(callback)`` to have
@@ -62,7 +70,7 @@ class SyncSource(Generic[S]):
         self._stack = ExitStack()
         self._portal: BlockingPortal | None = None
         self._delivery: Future[None] | None = None
-        self._unread: deque[Event] = deque()
+        self._unread: deque[E] = deque()
 
     def __enter__(self) -> Self:
         with ExitStack() as stack:
@@ -89,7 +97,7 @@ class SyncSource(Generic[S]):
         self._portal = None
         stack.close()
 
-    def __iter__(self) -> Iterator[Event]:
+    def __iter__(self) -> Iterator[E]:
         while True:
             while self._unread:
                 yield self._unread.popleft()
@@ -100,7 +108,7 @@ class SyncSource(Generic[S]):
                     raise
                 return
 
-    def next_batch(self) -> list[Event]:
+    def next_batch(self) -> list[E]:
         """Every event available now (at least one, blocking for it); ``FeedClosed`` at the end."""
         if self._unread:
             batch = list(self._unread)
@@ -108,7 +116,7 @@ class SyncSource(Generic[S]):
             return batch
         return self._await(self._source.next_batch)
 
-    def on_event(self, callback: Callable[[Event], object]) -> Future[None]:
+    def on_event(self, callback: Callable[[E], object]) -> Future[None]:
         """Deliver every event to ``callback`` on the background thread.
 
         Returns at once. The callback runs on the event loop's thread, so a slow callback holds
@@ -120,7 +128,7 @@ class SyncSource(Generic[S]):
         self._delivery = self._require_portal().start_task_soon(self._deliver, callback)
         return self._delivery
 
-    async def _deliver(self, callback: Callable[[Event], object]) -> None:
+    async def _deliver(self, callback: Callable[[E], object]) -> None:
         unread, self._unread = list(self._unread), deque()
         while True:
             for event in unread:
@@ -151,7 +159,7 @@ class SyncSource(Generic[S]):
         return self._portal
 
 
-class SyncFeed(SyncSource[Feed]):
+class SyncFeed(SyncSource[Feed, Event]):
     """A ``Feed`` driven from ordinary threads: the same methods, blocking instead of awaiting."""
 
     @property
@@ -206,3 +214,84 @@ class SyncFeed(SyncSource[Feed]):
 
     def _callback_failed(self) -> None:
         self._source.stats.callback_errors += 1
+
+
+class SyncAccount(SyncSource[Account, TradingEvent]):
+    """An ``Account`` driven from ordinary threads: the same methods, blocking instead of awaiting.
+
+    The views (``open_orders``, ``balances``, ``instruments``) are copies taken on the account's
+    thread, so each is consistent in itself.
+    """
+
+    @property
+    def adapter(self) -> Adapter:
+        return self._source.adapter
+
+    @property
+    def url(self) -> str:
+        return self._source.url
+
+    @property
+    def rest_url(self) -> str:
+        return self._source.rest_url
+
+    @property
+    def state(self) -> AccountState:
+        return self._source.state
+
+    @property
+    def stats(self) -> AccountStats:
+        return self._source.stats
+
+    @property
+    def open_orders(self) -> Mapping[str, OrderUpdate]:
+        return self._copied(lambda: self._source.open_orders)
+
+    @property
+    def balances(self) -> Mapping[tuple[str, str | None], Balance]:
+        return self._copied(lambda: self._source.balances)
+
+    @property
+    def instruments(self) -> Mapping[str, Instrument]:
+        return self._copied(lambda: self._source.instruments)
+
+    def place(self, order: OrderRequest) -> OrderUpdate:
+        """As ``Account.place``."""
+        return self._await(lambda: self._source.place(order))
+
+    def amend(
+        self,
+        *,
+        venue_order_id: str | None = None,
+        client_order_id: str | None = None,
+        qty: Decimal | None = None,
+        price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+    ) -> None:
+        """As ``Account.amend``."""
+        self._await(
+            lambda: self._source.amend(
+                venue_order_id=venue_order_id,
+                client_order_id=client_order_id,
+                qty=qty,
+                price=price,
+                stop_price=stop_price,
+            )
+        )
+
+    def cancel(self, *venue_order_ids: str, client_order_ids: tuple[str, ...] = ()) -> None:
+        """As ``Account.cancel``."""
+        self._await(lambda: self._source.cancel(*venue_order_ids, client_order_ids=client_order_ids))
+
+    def cancel_all(self) -> int:
+        """As ``Account.cancel_all``."""
+        return self._await(self._source.cancel_all)
+
+    def cancel_all_after(self, timeout_s: int) -> int | None:
+        """As ``Account.cancel_all_after``."""
+        return self._await(lambda: self._source.cancel_all_after(timeout_s))
+
+    def _copied(self, read: Callable[[], Mapping[K, V]]) -> Mapping[K, V]:
+        if self._portal is None:
+            return MappingProxyType(dict(read()))
+        return MappingProxyType(self._on_loop(lambda: dict(read())))

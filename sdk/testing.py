@@ -70,19 +70,19 @@ def of(kind: type[E], events: Iterable[Event]) -> list[E]:
 
 
 async def collect_until(
-    source: EventSource, done: Callable[[list[Event]], bool], timeout: float = 10.0
+    source: EventSource[Event], done: Callable[[list[Event]], bool], timeout: float = 10.0
 ) -> list[Event]:
     """Events from ``source`` until ``done(events)`` holds (or it ends); ``TimeoutError`` after ``timeout`` seconds."""
     return await _collect(source, done, timeout, fail_on_timeout=True)
 
 
-async def collect_for(source: EventSource, seconds: float) -> list[Event]:
+async def collect_for(source: EventSource[Event], seconds: float) -> list[Event]:
     """Every event ``source`` delivers within ``seconds``."""
     return await _collect(source, lambda _: False, seconds)
 
 
 async def _collect(
-    source: EventSource, done: Callable[[list[Event]], bool], seconds: float, *, fail_on_timeout: bool = False
+    source: EventSource[Event], done: Callable[[list[Event]], bool], seconds: float, *, fail_on_timeout: bool = False
 ) -> list[Event]:
     """Events until ``done(events)`` holds, the source ends or ``seconds`` pass (``TimeoutError`` then,
     with ``fail_on_timeout``; otherwise the caller asserts what is missing): the one collecting loop."""
@@ -97,7 +97,7 @@ async def _collect(
     return events
 
 
-async def _unless_done(source: EventSource, done: Callable[[list[Event]], bool], seconds: float) -> list[Event]:
+async def _unless_done(source: EventSource[Event], done: Callable[[list[Event]], bool], seconds: float) -> list[Event]:
     """As ``_collect``, reading nothing when ``done`` already holds (a conformance check's state may be reached)."""
     return [] if done([]) else await _collect(source, done, seconds)
 

@@ -49,7 +49,8 @@ class InsecureURL(ValueError):
     """A plain ``ws://`` URL to another machine, which would send market data in the clear."""
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine, where plain text never crosses a network."""
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
@@ -223,15 +224,13 @@ async def connect(
     ``write_timeout`` seconds drops the connection.
     """
     uri = parse_uri(url)
-    if not uri.secure and not allow_plaintext and not _is_loopback(uri.host):
+    if not uri.secure and not allow_plaintext and not is_loopback(uri.host):
         raise InsecureURL(f"refusing unencrypted {url}: use wss://, or pass allow_plaintext=True")
     with anyio.fail_after(timeout):
         return await _connect(url, max_message, ssl_context, write_timeout)
 
 
-async def _connect(
-    url: str, max_message: int, ssl_context: ssl.SSLContext | None, write_timeout: float
-) -> WebSocket:
+async def _connect(url: str, max_message: int, ssl_context: ssl.SSLContext | None, write_timeout: float) -> WebSocket:
     uri = parse_uri(url)
     stream: anyio.abc.ByteStream
     if uri.secure:

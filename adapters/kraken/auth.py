@@ -27,7 +27,7 @@ failures of other libraries agree on each point):
 - **The key needs the "WebSocket interface" permission**; without it the reply carries
   ``EGeneral:Permission denied`` and no result, which ``parse_token_reply`` reports by name.
 - **The token is a credential**: it travels in ``params.token`` of every private request and must
-  not reach a log line, ``repr``, event or exception; ``WebSocketToken`` holds it in a ``Secret``.
+  not reach a log line, ``repr``, event or exception; ``SessionToken`` holds it in a ``Secret``.
 """
 
 from __future__ import annotations
@@ -36,13 +36,13 @@ import base64
 import binascii
 import hashlib
 import hmac
-from dataclasses import dataclass
 from importlib.metadata import version
 from urllib.parse import urlencode
 
 import msgspec
 
 from sdk.credentials import Credentials, Secret
+from sdk.trading_contract import RestRequest, SessionToken, TokenRequestFailed
 
 DEFAULT_REST_URL = "https://api.kraken.com"
 TOKEN_PATH = "/0/private/GetWebSocketsToken"
@@ -64,66 +64,23 @@ def api_sign(credentials: Credentials, uri_path: str, nonce: int, post_data: str
     return base64.b64encode(mac.digest()).decode("ascii")
 
 
-class NonceSource:
-    """Strictly increasing nonces in nanoseconds, from the wall-clock time passed in.
-
-    The clock may stand still or step back (NTP); the nonce still moves forward by at least one.
-    """
-
-    __slots__ = ("_last",)
-
-    def __init__(self) -> None:
-        self._last = 0
-
-    def next_nonce(self, now_ns: int) -> int:
-        """A nonce greater than every one returned before; ``now_ns`` is ``time.time_ns()``."""
-        self._last = max(now_ns, self._last + 1)
-        return self._last
-
-
-@dataclass(frozen=True, slots=True, repr=False)
-class RestRequest:
-    """An HTTP request to send as is; its repr leaves out the headers, which carry the key and signature."""
-
-    method: str
-    url: str
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-
-    def __repr__(self) -> str:
-        return f"RestRequest({self.method} {self.url})"
+def signed_request(
+    credentials: Credentials, path: str, nonce: int, rest_url: str, fields: dict[str, str] | None = None
+) -> RestRequest:
+    """The signed ``POST {rest_url}{path}`` of a private REST method, body ``nonce=...`` then ``fields``."""
+    body = urlencode({"nonce": nonce, **(fields or {})})
+    headers = (
+        ("API-Key", credentials.key),
+        ("API-Sign", api_sign(credentials, path, nonce, body)),
+        ("Content-Type", "application/x-www-form-urlencoded; charset=utf-8"),
+        ("User-Agent", USER_AGENT),
+    )
+    return RestRequest("POST", rest_url.rstrip("/") + path, headers, body.encode("ascii"))
 
 
 def token_request(credentials: Credentials, nonce: int, rest_url: str = DEFAULT_REST_URL) -> RestRequest:
     """The signed ``POST {rest_url}/0/private/GetWebSocketsToken`` with body ``nonce=...``."""
-    body = urlencode({"nonce": nonce})
-    headers = (
-        ("API-Key", credentials.key),
-        ("API-Sign", api_sign(credentials, TOKEN_PATH, nonce, body)),
-        ("Content-Type", "application/x-www-form-urlencoded; charset=utf-8"),
-        ("User-Agent", USER_AGENT),
-    )
-    return RestRequest("POST", rest_url.rstrip("/") + TOKEN_PATH, headers, body.encode("ascii"))
-
-
-@dataclass(frozen=True, slots=True)
-class WebSocketToken:
-    """A token for Kraken's authenticated socket; ``expires`` is how many seconds it has to be used in."""
-
-    token: Secret
-    expires: int
-
-
-class TokenRequestFailed(Exception):
-    """Kraken refused the token request, or its reply could not be read.
-
-    ``errors`` holds the venue's error texts (e.g. ``EAPI:Invalid key``), empty when the reply was
-    unreadable. The message names them; it never quotes the reply, which may hold a token.
-    """
-
-    def __init__(self, reason: str, errors: tuple[str, ...] = ()) -> None:
-        super().__init__(reason)
-        self.errors = errors
+    return signed_request(credentials, TOKEN_PATH, nonce, rest_url)
 
 
 class _TokenResult(msgspec.Struct):
@@ -139,7 +96,7 @@ class _TokenReply(msgspec.Struct):
 _TOKEN_REPLY = msgspec.json.Decoder(_TokenReply)
 
 
-def parse_token_reply(body: bytes | str) -> WebSocketToken:
+def parse_token_reply(body: bytes | str) -> SessionToken:
     """The token in a ``GetWebSocketsToken`` reply body; ``TokenRequestFailed`` if there is none.
 
     Kraken answers errors with HTTP 200 and an ``error`` list. Its entries starting with ``W`` are
@@ -154,4 +111,4 @@ def parse_token_reply(body: bytes | str) -> WebSocketToken:
         raise TokenRequestFailed(f"Kraken refused the token request: {'; '.join(errors)}", errors)
     if reply.result is None or not reply.result.token:
         raise TokenRequestFailed("Kraken's token reply holds no token (does the key allow the WebSocket interface?)")
-    return WebSocketToken(Secret(reply.result.token), reply.result.expires)
+    return SessionToken(Secret(reply.result.token), reply.result.expires)

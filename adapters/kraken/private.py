@@ -16,14 +16,16 @@ nothing here keeps it, and the ``SignedFrame`` holding it prints without it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
 
 import msgspec
 
 from adapters.kraken.channels import SYMBOLS
+from adapters.kraken.codec import KrakenCodec
 from adapters.kraken.private_wire import (
     AddOrderParams,
     AmendParams,
@@ -36,14 +38,17 @@ from adapters.kraken.private_wire import (
     Reply,
     ReplyResult,
     Request,
+    RequestId,
     TriggerParams,
 )
-from schemas.events import ErrorEvent
-from schemas.trading import Balance, Fill, OrderKind, OrderRequest, OrderState, OrderUpdate, TradingEvent
+from schemas.events import ErrorEvent, Instrument, Status
+from schemas.trading import Balance, Fill, OrderKind, OrderRequest, OrderState, OrderUpdate
 from sdk.contract import frame_error
 from sdk.credentials import Secret
-from sdk.orders import OrderTransitionError, apply
+from sdk.orders import FINAL, OrderTransitionError, apply
+from sdk.subscriptions import instruments
 from sdk.symbols import SymbolMap
+from sdk.trading_contract import Answer, Decoded, SignedFrame, SnapshotDone, TradingCodec
 from sdk.wiretext import WireValueError, check_number, check_quantity, ns_to_rfc3339, rfc3339_to_ns
 
 ORDER_TYPES: Final[dict[OrderKind, str]] = {
@@ -72,18 +77,15 @@ _STATES: Final[dict[str, OrderState]] = {
 _CONCLUDING: Final[dict[str, OrderState]] = {"filled": "filled", "canceled": "canceled", "expired": "expired"}
 """``exec_type`` values that settle the state whatever ``order_status`` says."""
 
+_TOKEN_REJECTED: Final = ("Invalid token", "Invalid session", "Token(s) not found")
+"""Kraken's refusals of a token that is no longer valid (a new one from REST fixes them)."""
+
+_PUBLIC_CHANNEL: Final = re.compile(rb'"channel"\s*:\s*"(?:instrument|status|heartbeat)"')
+"""Public channels the account reads on the same socket (instrument data, venue status)."""
+_PUBLIC_KEPT: Final = (Instrument, Status, ErrorEvent)
+
 FILLS_REMEMBERED: Final = 4096
 """``exec_id``s kept to de-duplicate by: far more than the 50 trades a reconnect snapshot re-sends."""
-
-
-@dataclass(frozen=True, slots=True)
-class SignedFrame:
-    """A request frame carrying the session token: ``text`` is what to send, and is left out of
-    the repr so a logged request never shows the token."""
-
-    method: str
-    req_id: int
-    text: str = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +95,11 @@ class _Placing:
     orders: tuple[OrderRequest, ...]
 
 
-class KrakenPrivateCodec:
+class KrakenPrivateCodec(TradingCodec):
     """Encodes trading requests and decodes the private socket's frames into trading events.
+
+    The authenticated socket also serves public channels; the account reads the instrument
+    channel there (the pre-trade check's reference data) and status, through the public codec.
 
     ``decode_frame`` raises ``WireValueError`` for a frame it cannot read; the codec's state is
     then exactly as before the frame, so the next frame decodes as if the bad one never came.
@@ -103,10 +108,11 @@ class KrakenPrivateCodec:
     def __init__(self, exchange: str = "kraken", symbols: SymbolMap = SYMBOLS) -> None:
         self.exchange = exchange
         self.symbols = symbols
+        self._public = KrakenCodec(exchange, symbols)
         self._messages = msgspec.json.Decoder(PrivateChannelMessage)
         self._replies = msgspec.json.Decoder(Reply)
+        self._request_ids = msgspec.json.Decoder(RequestId)
         self._encoder = msgspec.json.Encoder(decimal_format="number")
-        self._last_request_id = 0
         self._placing: dict[int, _Placing] = {}
         self._orders: dict[str, OrderUpdate] = {}
         self._fills: dict[str, None] = {}
@@ -116,6 +122,13 @@ class KrakenPrivateCodec:
         return f"KrakenPrivateCodec(exchange={self.exchange!r}, orders={len(self._orders)})"
 
     # -- requests ---------------------------------------------------------------------------
+
+    def subscribe_private(self, token: Secret) -> list[SignedFrame]:
+        """``executions`` and ``balances`` with their snapshots, and the public instrument data."""
+        frames = [self.subscribe_executions(token), self.subscribe_balances(token)]
+        for text in self._public.subscribe([instruments()]):
+            frames.append(SignedFrame("subscribe", self._request_ids.decode(text).req_id, text))
+        return frames
 
     def add_order(self, order: OrderRequest, token: Secret) -> SignedFrame:
         """The ``add_order`` frame for ``order``; its reply is matched to it by ``req_id``."""
@@ -169,7 +182,8 @@ class KrakenPrivateCodec:
         self, token: Secret, *, venue_order_ids: Sequence[str] = (), client_order_ids: Sequence[str] = ()
     ) -> SignedFrame:
         """``cancel_order`` for orders named by one kind of id; Kraken replies once per order."""
-        return self._request("cancel_order", self._cancel_params(token, "order_id", venue_order_ids, client_order_ids))
+        params = self._cancel_params(token, "order_id", venue_order_ids, client_order_ids)
+        return self._request("cancel_order", params, replies=len(venue_order_ids) or len(client_order_ids))
 
     def batch_cancel(
         self, token: Secret, *, venue_order_ids: Sequence[str] = (), client_order_ids: Sequence[str] = ()
@@ -230,21 +244,33 @@ class KrakenPrivateCodec:
         self._placing[frame.req_id] = _Placing(orders)
         return frame
 
-    def _request(self, method: str, params: object) -> SignedFrame:
-        self._last_request_id += 1
-        request = Request(method=method, params=params, req_id=self._last_request_id)
-        return SignedFrame(method, self._last_request_id, self._encoder.encode(request).decode())
+    def _request(self, method: str, params: object, replies: int = 1) -> SignedFrame:
+        """Request ids come from the public codec's counter: both share the socket."""
+        req_id = self._public.next_request_id()
+        request = Request(method=method, params=params, req_id=req_id)
+        return SignedFrame(method, req_id, self._encoder.encode(request).decode(), replies)
+
+    def forget_requests(self) -> None:
+        self._placing.clear()
+
+    def token_rejected(self, error: str) -> bool:
+        return any(text in error for text in _TOKEN_REJECTED)
+
+    def rate_limited(self, error: str) -> bool:
+        return "Rate limit exceeded" in error
 
     # -- frames -----------------------------------------------------------------------------
 
-    def decode_frame(self, frame: bytes | str, received_ns: int) -> list[TradingEvent]:
-        """The trading events of one received frame."""
+    def decode_frame(self, frame: bytes | str, received_ns: int) -> list[Decoded]:
+        """What one received frame says: trading events, answers, snapshot ends, instruments."""
         try:
             message = self._messages.decode(frame)
         except msgspec.MsgspecError as not_a_channel_message:
             try:
                 reply = self._replies.decode(frame)
             except msgspec.MsgspecError as not_a_reply:
+                if _PUBLIC_CHANNEL.search(frame if isinstance(frame, bytes) else frame.encode()):
+                    return [e for e in self._public.decode_frame(frame, received_ns) if isinstance(e, _PUBLIC_KEPT)]
                 raise WireValueError(
                     f"neither a private channel message ({not_a_channel_message}) nor a reply ({not_a_reply})"
                 ) from None
@@ -258,41 +284,61 @@ class KrakenPrivateCodec:
 
     # -- replies ----------------------------------------------------------------------------
 
-    def _reply(self, reply: Reply, frame: bytes | str, received_ns: int) -> list[TradingEvent]:
+    def _reply(self, reply: Reply, frame: bytes | str, received_ns: int) -> list[Decoded]:
         """Order placements answer with the orders' first updates; other replies confirm what the
-        ``executions`` channel will show, so only their refusals are events."""
+        ``executions`` channel will show, so only their refusals are events. Every reply with a
+        ``req_id`` is also an ``Answer`` for whoever awaits it."""
         ts = rfc3339_to_ns(reply.time_out) if reply.time_out else None
         placing = self._placing.get(reply.req_id) if reply.req_id is not None else None
         if placing is not None and reply.req_id is not None and reply.method in ("add_order", "batch_add"):
-            events = self._placed(placing, reply, ts, received_ns)
+            fresh, settled = self._placed(placing, reply, ts, received_ns)
             del self._placing[reply.req_id]
-            return events
-        if reply.success:
-            return []
-        request = "a request" if reply.method == "error" else reply.method  # Kraken's reply to an unreadable request
-        refused = f"{request} refused: {reply.error or 'no reason given'}"
-        return [self._error(refused, frame, received_ns)]
+            return [*fresh, Answer(reply.req_id, reply.method, reply.success, reply.error, settled)]
+        events: list[Decoded] = []
+        if not reply.success:
+            request = "a request" if reply.method == "error" else reply.method  # Kraken's answer to unreadable input
+            events.append(self._error(f"{request} refused: {reply.error or 'no reason given'}", frame, received_ns))
+        if reply.req_id is not None:
+            events.append(self._answer(reply))
+        return events
 
-    def _placed(self, placing: _Placing, reply: Reply, ts: int | None, received_ns: int) -> list[TradingEvent]:
+    @staticmethod
+    def _answer(reply: Reply) -> Answer:
+        result = reply.result if isinstance(reply.result, ReplyResult) else None
+        count = reply.orders_cancelled if reply.orders_cancelled is not None else result.count if result else None
+        trigger = result.trigger_time if result else None
+        trigger_ns = rfc3339_to_ns(trigger) if trigger and trigger != "0" else None
+        assert reply.req_id is not None
+        return Answer(reply.req_id, reply.method, reply.success, reply.error, count=count, trigger_ns=trigger_ns)
+
+    def _placed(
+        self, placing: _Placing, reply: Reply, ts: int | None, received_ns: int
+    ) -> tuple[list[OrderUpdate], tuple[OrderUpdate, ...]]:
+        """The updates the reply is first to tell (``pending_new`` or ``rejected``), and where each
+        placed order stands, which its executions may already have shown (they can come first)."""
         if not reply.success:
             reason = reply.error or "refused without a reason"
-            return [
+            rejected = [
                 self._requested(order, "rejected", venue_order_id=None, reason=reason, ts=ts, received_ns=received_ns)
                 for order in placing.orders
             ]
+            return rejected, tuple(rejected)
         results = reply.result if isinstance(reply.result, list) else [reply.result or ReplyResult()]
         if len(results) != len(placing.orders):
             raise WireValueError(f"{reply.method} answered {len(results)} results for {len(placing.orders)} orders")
-        events: list[OrderUpdate] = []
+        fresh: list[OrderUpdate] = []
+        settled: list[OrderUpdate] = []
         for order, result in zip(placing.orders, results, strict=True):
-            # validate-only orders get no id: nothing was placed; executions may have come first
-            if result.order_id and result.order_id not in self._orders:
-                update = self._requested(
+            if not result.order_id:  # validate-only: nothing was placed
+                continue
+            known = self._orders.get(result.order_id)
+            if known is None:
+                known = self._orders[result.order_id] = self._requested(
                     order, "pending_new", venue_order_id=result.order_id, reason=None, ts=ts, received_ns=received_ns
                 )
-                events.append(update)
-        self._orders.update((update.venue_order_id or "", update) for update in events)
-        return [*events]
+                fresh.append(known)
+            settled.append(known)
+        return fresh, tuple(settled)
 
     def _requested(
         self,
@@ -324,12 +370,12 @@ class KrakenPrivateCodec:
 
     # -- executions -------------------------------------------------------------------------
 
-    def _executions(self, message: ExecutionsMessage, frame: bytes | str, received_ns: int) -> list[TradingEvent]:
+    def _executions(self, message: ExecutionsMessage, frame: bytes | str, received_ns: int) -> list[Decoded]:
         """Each row on its own (a frame may mix trades, fills and state changes); the frame's
         orders and fills are committed only once every row has decoded."""
         orders: dict[str, OrderUpdate] = {}
         fills: dict[str, None] = {}
-        events: list[TradingEvent] = []
+        events: list[Decoded] = []
         for row in message.data:
             before = orders.get(row.order_id) or self._orders.get(row.order_id)
             fill = self._fill(row, before, received_ns)
@@ -354,6 +400,9 @@ class KrakenPrivateCodec:
         self._fills.update(fills)
         while len(self._fills) > FILLS_REMEMBERED:
             del self._fills[next(iter(self._fills))]
+        if message.type == "snapshot":
+            open_ids = tuple(i for i, update in orders.items() if update.state not in FINAL)
+            events.append(SnapshotDone("orders", open_ids))
         return events
 
     def _fill(self, row: Execution, before: OrderUpdate | None, received_ns: int) -> Fill | None:
@@ -468,10 +517,10 @@ class KrakenPrivateCodec:
 
     # -- balances ---------------------------------------------------------------------------
 
-    def _balances(self, message: BalancesMessage, received_ns: int) -> list[TradingEvent]:
+    def _balances(self, message: BalancesMessage, received_ns: int) -> list[Decoded]:
         """A snapshot row gives the asset's total and each wallet's; an update row the balance of
         the wallet its ledger entry moved."""
-        events: list[TradingEvent] = []
+        events: list[Decoded] = []
         for row in message.data:
             ts = rfc3339_to_ns(row.timestamp) if row.timestamp else None
             if row.wallet_type is not None and row.wallet_id is not None:
@@ -484,6 +533,8 @@ class KrakenPrivateCodec:
                 self._balance(row.asset, wallet.balance, f"{wallet.type}:{wallet.id}", ts, received_ns)
                 for wallet in row.wallets or ()
             )
+        if message.type == "snapshot":
+            events.append(SnapshotDone("balances"))
         return events
 
     def _balance(self, asset: str, total: Decimal, wallet: str | None, ts: int | None, received_ns: int) -> Balance:

@@ -98,6 +98,8 @@ class ReplyResult(msgspec.Struct, gc=False):
     original_order_id: str | None = None
     count: int | None = None
     channel: str | None = None
+    trigger_time: str | None = msgspec.field(default=None, name="triggerTime")
+    """When the dead man's switch fires (``"0"`` or absent: disarmed); Kraken spells it in camelCase."""
 
 
 class Reply(msgspec.Struct, gc=False):
@@ -109,6 +111,8 @@ class Reply(msgspec.Struct, gc=False):
     result: ReplyResult | list[ReplyResult] | None = None
     error: str | None = None
     time_out: str | None = None
+    orders_cancelled: int | None = None
+    """``batch_cancel``'s count, which Kraken puts beside ``result`` rather than in it."""
 
 
 class TriggerParams(msgspec.Struct, omit_defaults=True, gc=False):
@@ -157,4 +161,10 @@ class AmendParams(msgspec.Struct, omit_defaults=True, gc=False):
 class Request(msgspec.Struct, gc=False):
     method: str
     params: object
+    req_id: int
+
+
+class RequestId(msgspec.Struct, gc=False):
+    """Just the id of a request frame."""
+
     req_id: int

@@ -17,13 +17,12 @@ from hypothesis import strategies as st
 from adapters.kraken.auth import (
     DEFAULT_REST_URL,
     TOKEN_PATH,
-    NonceSource,
-    TokenRequestFailed,
     api_sign,
     parse_token_reply,
     token_request,
 )
 from sdk import Credentials
+from sdk.trading_contract import NonceSource, TokenRequestFailed
 from tests.conftest import fixture_lines
 
 FIXTURE = json.loads("\n".join(fixture_lines("kraken/rest_token.json")))

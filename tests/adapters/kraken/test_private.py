@@ -13,10 +13,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.kraken.private import KrakenPrivateCodec, SignedFrame
+from adapters.kraken.private import KrakenPrivateCodec
 from schemas.events import ErrorEvent
 from schemas.trading import Balance, Fill, OrderRequest, OrderUpdate, TradingEvent
 from sdk.credentials import Secret
+from sdk.trading_contract import Answer, Decoded, SignedFrame, SnapshotDone
 from sdk.wiretext import WireValueError
 from tests.conftest import fixture_lines
 
@@ -33,10 +34,20 @@ def line(number: int) -> str:
     return LINES[number - 1]
 
 
-def decoded(*numbers: int, codec: KrakenPrivateCodec | None = None) -> list[TradingEvent]:
-    """Events of fixture lines fed, in order, to one codec."""
+def decoded_all(*numbers: int, codec: KrakenPrivateCodec | None = None) -> list[Decoded]:
+    """Everything fixture lines fed, in order, to one codec decode to."""
     codec = codec or KrakenPrivateCodec()
     return [event for number in numbers for event in codec.decode_frame(line(number), NS)]
+
+
+def decoded(*numbers: int, codec: KrakenPrivateCodec | None = None) -> list[TradingEvent]:
+    """The trading events (what a user sees) of fixture lines fed, in order, to one codec."""
+    return [e for e in decoded_all(*numbers, codec=codec) if not isinstance(e, Answer | SnapshotDone)]
+
+
+def events_of(codec: KrakenPrivateCodec, frame: str) -> list[TradingEvent]:
+    """The trading events (what a user sees) of one frame."""
+    return [e for e in codec.decode_frame(frame, NS) if not isinstance(e, Answer | SnapshotDone)]
 
 
 T = TypeVar("T")
@@ -215,7 +226,7 @@ def test_the_token_never_shows() -> None:
         codec.subscribe_executions(Secret(TOKEN)),
     ]
     assert all(TOKEN in frame.text for frame in frames)
-    events = codec.decode_frame(reply_to(frames[0], 38), NS)
+    events = events_of(codec, reply_to(frames[0], 38))
     shown = [repr(codec), str(codec), *map(repr, frames), *map(str, frames), *map(repr, events)]
     for refusal in (
         lambda: codec.cancel_order(Secret(TOKEN)),
@@ -332,8 +343,8 @@ def test_trade_that_fills_the_known_order_is_filled() -> None:
     codec = KrakenPrivateCodec()
     pending = json.loads(line(19))
     pending["data"][0].update(order_id="OHS47E-VEKOV-BTNQES", cl_ord_id="68dd9cb64d000200")
-    codec.decode_frame(json.dumps(pending), NS)
-    (_, trade) = codec.decode_frame(line(17), NS)
+    events_of(codec, json.dumps(pending))
+    (_, trade) = events_of(codec, line(17))
     assert isinstance(trade, OrderUpdate) and trade.state == "filled" and trade.qty == Decimal("0.00010000")
 
 
@@ -427,7 +438,7 @@ def test_refusals_no_order_is_known_for_are_errors(number: int, text: str) -> No
 def test_placed_order_is_pending_new_with_the_venues_id() -> None:
     codec = KrakenPrivateCodec()
     frame = codec.add_order(USDC_IOC, Secret("aToken"))
-    (update,) = codec.decode_frame(reply_to(frame, 35), NS)
+    (update,) = events_of(codec, reply_to(frame, 35))
     assert isinstance(update, OrderUpdate)
     assert (update.state, update.venue_order_id, update.symbol, update.side) == (
         "pending_new",
@@ -442,7 +453,7 @@ def test_placed_order_is_pending_new_with_the_venues_id() -> None:
         "limit",
     )
     assert update.ts_exchange == 1_716_033_950_300_542_000
-    assert codec.decode_frame(reply_to(frame, 35), NS) == []  # the request is answered
+    assert events_of(codec, reply_to(frame, 35)) == []  # the request is answered
 
 
 @pytest.mark.parametrize("number", [38, 39, 40, 41])
@@ -450,7 +461,7 @@ def test_refused_order_is_rejected_with_the_venues_text(number: int) -> None:
     codec = KrakenPrivateCodec()
     order = msgspec.structs.replace(USDC_IOC, client_order_id="mine")
     frame = codec.add_order(order, Secret("aToken"))
-    (update,) = codec.decode_frame(reply_to(frame, number), NS)
+    (update,) = events_of(codec, reply_to(frame, number))
     assert isinstance(update, OrderUpdate)
     assert (update.state, update.reason, update.client_order_id) == (
         "rejected",
@@ -463,7 +474,7 @@ def test_refused_order_is_rejected_with_the_venues_text(number: int) -> None:
 def test_batch_add_reply_names_each_order_in_order() -> None:
     codec = KrakenPrivateCodec()
     frame = encode_line(60, codec)
-    updates = of_type(OrderUpdate, codec.decode_frame(reply_to(frame, 61), NS))
+    updates = of_type(OrderUpdate, events_of(codec, reply_to(frame, 61)))
     assert [(u.venue_order_id, u.price, u.state) for u in updates] == [
         ("JQDNTT-MZEIZ-OZKUDD", Decimal("0.99"), "pending_new"),
         ("X67GEK-3VQWM-HPNQ89", Decimal("0.95"), "pending_new"),
@@ -476,17 +487,17 @@ def test_reply_after_the_execution_changes_nothing() -> None:
     frame = codec.add_order(USDC_IOC, Secret("aToken"))
     pending = json.loads(line(24))
     pending["data"][0]["order_id"] = "OPS23M-VS41G-DDE5Z2"
-    codec.decode_frame(json.dumps(pending), NS)
-    assert codec.decode_frame(reply_to(frame, 35), NS) == []
+    events_of(codec, json.dumps(pending))
+    assert events_of(codec, reply_to(frame, 35)) == []
 
 
 def test_later_sparse_updates_of_a_placed_order_know_its_symbol() -> None:
     codec = KrakenPrivateCodec()
     frame = codec.add_order(USDC_IOC, Secret("aToken"))
-    codec.decode_frame(reply_to(frame, 35), NS)
+    events_of(codec, reply_to(frame, 35))
     cancel = json.loads(line(26))
     cancel["data"][0]["order_id"] = "OPS23M-VS41G-DDE5Z2"
-    (update,) = codec.decode_frame(json.dumps(cancel), NS)
+    (update,) = events_of(codec, json.dumps(cancel))
     assert isinstance(update, OrderUpdate)
     assert (update.state, update.symbol, update.qty, update.reason) == (
         "canceled",
@@ -519,3 +530,86 @@ def test_a_frame_that_fails_midway_leaves_no_trace(cut: int, number: int) -> Non
         with contextlib.suppress(WireValueError):
             codec.decode_frame(broken, NS)
     assert codec.decode_frame(line(number), NS) == KrakenPrivateCodec().decode_frame(line(number), NS)
+
+
+# -- what the account session reads: answers and snapshot ends ----------------------------------
+
+
+def answers(*numbers: int) -> list[Answer]:
+    return of_type(Answer, decoded_all(*numbers))  # type: ignore[arg-type]
+
+
+def test_replies_are_answers_with_what_each_method_reports() -> None:
+    assert answers(56) == [Answer(0, "cancel_all", True, count=0)]
+    assert answers(57) == []  # no req_id: nothing to match it to
+    assert answers(63) == [Answer(0, "batch_cancel", True, count=2)]
+    (armed,) = answers(59)
+    assert armed.trigger_ns == 1_716_146_545_000_000_000  # 2024-05-19T19:22:25Z
+
+
+def test_a_placement_answer_carries_the_orders_it_settles() -> None:
+    codec = KrakenPrivateCodec()
+    frame = codec.add_order(USDC_IOC, Secret("aToken"))
+    *events, answer = codec.decode_frame(reply_to(frame, 35), NS)
+    assert isinstance(answer, Answer) and answer.ok and answer.req_id == frame.req_id
+    assert list(answer.updates) == events and [u.state for u in answer.updates] == ["pending_new"]
+
+
+def test_a_placement_answer_after_its_executions_carries_the_order_as_they_left_it() -> None:
+    codec = KrakenPrivateCodec()
+    frame = codec.add_order(USDC_IOC, Secret("aToken"))
+    placed = codec.decode_frame(reply_to(frame, 35), NS)
+    order_id = of_type(OrderUpdate, placed)[0].venue_order_id  # type: ignore[arg-type]
+    again = codec.add_order(USDC_IOC, Secret("aToken"))
+    message = json.loads(reply_to(again, 35))
+    message["result"]["order_id"] = order_id
+    (answer,) = codec.decode_frame(json.dumps(message), NS)  # known already: no second pending_new
+    assert isinstance(answer, Answer) and [u.venue_order_id for u in answer.updates] == [order_id]
+
+
+def test_a_forgotten_placement_is_not_settled_by_a_late_reply() -> None:
+    codec = KrakenPrivateCodec()
+    frame = codec.add_order(USDC_IOC, Secret("aToken"))
+    codec.forget_requests()
+    (answer,) = codec.decode_frame(reply_to(frame, 35), NS)
+    assert isinstance(answer, Answer) and answer.updates == ()
+
+
+def test_snapshots_end_with_a_marker_naming_the_open_orders() -> None:
+    assert decoded_all(9)[-1] == SnapshotDone("orders", ())
+    ends = of_type(SnapshotDone, decoded_all(10))  # type: ignore[arg-type]
+    assert len(ends) == 1 and ends[0].channel == "orders"
+    balance_snapshots = [n for n in range(1, 64) if n not in SENT and '"balances","type":"snapshot"' in line(n)]
+    assert balance_snapshots
+    for number in balance_snapshots:
+        assert decoded_all(number)[-1] == SnapshotDone("balances")
+
+
+def test_a_cancel_of_several_orders_expects_a_reply_for_each() -> None:
+    frame = KrakenPrivateCodec().cancel_order(Secret("t"), client_order_ids=["a", "b", "c"])
+    assert frame.replies == 3
+
+
+@pytest.mark.parametrize(
+    ("error", "token", "rate"),
+    [
+        ("EAPI:Invalid token", True, False),
+        ("ESession:Invalid session", True, False),
+        ("EOrder:Rate limit exceeded", False, True),
+        ("EOrder:Insufficient funds", False, False),
+    ],
+)
+def test_refusals_are_classified(error: str, token: bool, rate: bool) -> None:
+    codec = KrakenPrivateCodec()
+    assert (codec.token_rejected(error), codec.rate_limited(error)) == (token, rate)
+
+
+def test_public_instrument_and_status_frames_on_the_private_socket_decode() -> None:
+    codec = KrakenPrivateCodec()
+    frames = codec.subscribe_private(Secret("t"))
+    assert [json.loads(f.text)["params"]["channel"] for f in frames] == ["executions", "balances", "instrument"]
+    assert len({f.req_id for f in frames}) == 3
+    instrument_lines = fixture_lines("kraken/v2_instrument.jsonl")
+    events = [e for text in instrument_lines for e in codec.decode_frame(text, NS)]
+    assert any(type(e).__name__ == "Instrument" for e in events)
+    assert codec.decode_frame('{"channel":"heartbeat"}', NS) == []

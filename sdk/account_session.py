@@ -1,0 +1,518 @@
+"""The rules of a trading account, sans-I/O: requests out, frames in, events and settlements back.
+
+``AccountSession`` holds everything an account must get right and nothing that waits: which
+requests await which replies, which orders are open, which are ``unknown`` because their reply
+was lost, the balances, the instrument data the pre-trade check reads, and when the private state
+counts as rebuilt after a (re)connect. Its driver (``sdk.account``) feeds it frames, times and
+tokens, sends what it queues and wakes the callers its settlements name.
+
+The safety rules live here, once for every venue:
+
+- **An order request is never sent twice.** No path re-sends a placement: a reply lost with the
+  socket (or late beyond ``reply_timeout``, which drops the socket as dead) leaves the order
+  ``unknown``; the executions snapshot after the reconnect settles it, and an order the snapshot
+  does not show is looked up in the venue's order records (a REST query the driver sends) before
+  it is called not placed.
+- **Nothing is ready before it is rebuilt.** After each connect ``AccountReady`` is emitted only
+  once both snapshots arrived and every order in doubt is settled; until then requests are refused
+  (``AccountNotReady``) rather than queued to go out later on a state the user has not seen.
+- **Fills once.** The codec keeps the fill ids it delivered for the life of the account, across
+  reconnects, so a snapshot that re-sends fills delivers only the ones made while away.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Final, Literal
+
+import msgspec
+
+from schemas.events import Disconnected, ErrorEvent, Instrument, Reconnected
+from schemas.trading import AccountReady, Balance, Fill, OrderRequest, OrderUpdate, TradingEvent
+from sdk.contract import frame_error
+from sdk.credentials import Secret
+from sdk.errors import AccountNotReady, OutcomeUnknown, RequestRejected
+from sdk.orders import FINAL
+from sdk.reconnect import ReconnectPolicy
+from sdk.trading_contract import Answer, SignedFrame, SnapshotDone, TradingCodec
+from sdk.wiretext import WireValueError
+
+logger = logging.getLogger("xfeeds.account")
+
+AccountState = Literal["connecting", "rebuilding", "ready", "disconnected"]
+
+NOT_PLACED: Final = "the venue has no record of this order after reconnecting: it was not placed"
+VALIDATED: Final = "validate only: the venue accepted the order and placed nothing"
+
+
+@dataclass(eq=False)
+class Pending:
+    """One request awaiting the venue: settled with ``result`` (or ``error``) by the session.
+
+    ``result`` is the ``OrderUpdate`` that settles a placement, or the ``Answer`` of any other
+    request. ``replies`` counts the replies still to come (a cancel of several orders gets one each).
+    """
+
+    method: str
+    req_id: int
+    sent_at: float | None = None
+    replies: int = 1
+    orders: tuple[OrderRequest, ...] = ()
+    result: OrderUpdate | Answer | None = None
+    error: Exception | None = None
+    done: bool = False
+
+    def settle(self, result: OrderUpdate | Answer | None = None, error: Exception | None = None) -> None:
+        self.result, self.error, self.done = result, error, True
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLookup:
+    """An order in doubt the driver must look up in the venue's records (REST)."""
+
+    order: OrderUpdate
+    """The order as last known; its ``client_order_id`` names it at the venue."""
+
+
+@dataclass
+class AccountStats:
+    """Counters of one account, for monitoring."""
+
+    orders_sent: int = 0
+    replies: int = 0
+    fills: int = 0
+    unknown: int = 0
+    reconciled: int = 0
+    reconnects: int = 0
+    tokens_fetched: int = 0
+    tokens_rejected: int = 0
+    decode_errors: int = 0
+
+
+@dataclass
+class _Rebuild:
+    """What a (re)connect still waits for before the account is ready."""
+
+    orders: bool = False
+    balances: bool = False
+    lookups: set[str] = field(default_factory=set)
+    """Client ids of orders in doubt whose lookup has not answered yet."""
+
+
+class AccountSession:
+    """The account's state and rules; every method takes the time and returns what follows.
+
+    ``now`` is a monotonic clock in seconds, ``wall_ns`` the wall-clock time in ns that events
+    are stamped with.
+    """
+
+    def __init__(
+        self,
+        codec: TradingCodec,
+        *,
+        reply_timeout: float = 10.0,
+        reconnect: ReconnectPolicy | None = None,
+        lookup_retry: float = 5.0,
+        lookup_attempts: int = 3,
+        seed: int | None = None,
+    ) -> None:
+        self.codec = codec
+        self.exchange = codec.exchange
+        self.reply_timeout = reply_timeout
+        self.policy = reconnect or ReconnectPolicy()
+        self.lookup_retry = lookup_retry
+        self.lookup_attempts = lookup_attempts
+        self._rng = random.Random(seed)
+        self.state: AccountState = "connecting"
+        self.stats = AccountStats()
+        self.instruments: dict[str, Instrument] = {}
+        self.balances: dict[tuple[str, str | None], Balance] = {}
+        self.orders: dict[str, OrderUpdate] = {}
+        """Orders not final, by venue id (client id while the venue's is not known)."""
+        self._token: Secret | None = None
+        self.needs_token = False
+        """The venue refused the token: the driver fetches a fresh one and calls ``token_received``."""
+        self._outbox: list[SignedFrame] = []
+        self._pending: dict[int, Pending] = {}
+        self.settled: list[Pending] = []
+        """Requests settled since the driver last looked (it wakes their callers)."""
+        self._in_doubt: dict[str, OrderUpdate] = {}
+        """Orders ``unknown`` or missing from a snapshot, by client id, until settled."""
+        self._lookups: list[OrderLookup] = []
+        self._lookup_due: dict[str, tuple[float, int]] = {}
+        """Client id -> (when to look it up again, attempts so far)."""
+        self._rebuild = _Rebuild()
+        self._dead_man: int | None = None
+        """The dead man's switch timeout last armed (re-armed on reconnect), None when disarmed."""
+        self._connected_at: float | None = None
+        self._down_since: float | None = None
+        self._backoff = 0
+        self.drop_reason: str | None = None
+
+    # -- the connection ---------------------------------------------------------------------
+
+    def connection_made(self, now: float, wall_ns: int) -> list[TradingEvent]:
+        """A socket is open; the session waits for a token to subscribe with."""
+        self.state = "connecting"
+        self.drop_reason = None
+        self._connected_at = now
+        self._rebuild = _Rebuild()
+        events: list[TradingEvent] = []
+        if self._down_since is not None:
+            self.stats.reconnects += 1
+            downtime = round((now - self._down_since) * 1e9)
+            events.append(
+                Reconnected(exchange=self.exchange, attempt=self._backoff, downtime=downtime, ts_received=wall_ns)
+            )
+            self._down_since = None
+        return events
+
+    def token_received(self, token: Secret) -> None:
+        """A fresh session token: subscribe the private channels with it (again, after a refusal)."""
+        self._token = token
+        self.needs_token = False
+        self._outbox.extend(self.codec.subscribe_private(token))
+        if self.state == "connecting":
+            self.state = "rebuilding"
+            if self._dead_man is not None:  # an armed switch stays armed across reconnects
+                self._send("cancel_all_orders_after", self.codec.cancel_all_orders_after(self._dead_man, token))
+
+    def connection_lost(self, reason: str, now: float, wall_ns: int) -> list[TradingEvent]:
+        """The socket is gone. Placements in flight become ``unknown``; other requests fail with
+        ``OutcomeUnknown``. Nothing is re-sent."""
+        events: list[TradingEvent] = []
+        if self._connected_at is not None and now - self._connected_at >= self.policy.healthy_after:
+            self._backoff = 0
+        self._connected_at = None
+        self._down_since = now
+        self.state = "disconnected"
+        self._outbox.clear()
+        self.codec.forget_requests()
+        for pending in self._pending.values():
+            if pending.orders and pending.sent_at is None:  # still in the outbox: it never left
+                events.extend(self._not_sent(pending, reason, wall_ns))
+            elif pending.orders:
+                events.extend(self._lost(pending, reason, wall_ns))
+            else:
+                pending.settle(
+                    error=OutcomeUnknown(f"{pending.method}: the connection dropped before the reply ({reason})")
+                )
+                self.settled.append(pending)
+        self._pending.clear()
+        self._lookups.clear()
+        self._lookup_due.clear()
+        logger.warning("%s account: disconnected: %s", self.exchange, reason)
+        events.append(Disconnected(exchange=self.exchange, reason=reason, ts_received=wall_ns))
+        return events
+
+    def _lost(self, pending: Pending, reason: str, wall_ns: int) -> list[TradingEvent]:
+        """A placement whose reply will never come: each order is ``unknown`` until reconciled."""
+        updates = [
+            _without_venue_id(self.exchange, order, f"reply lost with the connection ({reason})", wall_ns, "unknown")
+            for order in pending.orders
+        ]
+        for unknown in updates:
+            assert unknown.client_order_id is not None
+            self._in_doubt[unknown.client_order_id] = unknown
+            self.orders[unknown.client_order_id] = unknown
+            self.stats.unknown += 1
+        pending.settle(result=updates[0])
+        self.settled.append(pending)
+        return list(updates)
+
+    def _not_sent(self, pending: Pending, reason: str, wall_ns: int) -> list[TradingEvent]:
+        """A placement the connection dropped before it left: certainly not placed."""
+        updates = [
+            _without_venue_id(self.exchange, order, f"not sent: the connection dropped first ({reason})", wall_ns)
+            for order in pending.orders
+        ]
+        pending.settle(result=updates[0])
+        self.settled.append(pending)
+        return list(updates)
+
+    def reconnect_delay(self) -> float | None:
+        """Seconds to wait before the next attempt; None once the policy gives up."""
+        self._backoff += 1
+        if self.policy.exhausted(self._backoff):
+            return None
+        return self.policy.delay(self._backoff, self._rng)
+
+    def gave_up(self, wall_ns: int) -> Disconnected:
+        """The final ``Disconnected`` once ``reconnect_delay`` said no more attempts."""
+        reason = f"gave up after {self._backoff - 1} reconnect attempts"
+        logger.error("%s account: %s", self.exchange, reason)
+        return Disconnected(exchange=self.exchange, reason=reason, final=True, ts_received=wall_ns)
+
+    # -- user requests ----------------------------------------------------------------------
+
+    def place(self, order: OrderRequest, now: float) -> Pending:
+        """Queue ``order`` (given a client id if it has none) and return what will settle it."""
+        self._require_ready()
+        if order.client_order_id is None:
+            order = msgspec.structs.replace(order, client_order_id=uuid.uuid4().hex)
+        frame = self.codec.add_order(order, self._require_token())
+        self.stats.orders_sent += 1
+        return self._send("add_order", frame, orders=(order,))
+
+    def amend(
+        self,
+        now: float,
+        *,
+        venue_order_id: str | None = None,
+        client_order_id: str | None = None,
+        qty: Decimal | None = None,
+        price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+    ) -> Pending:
+        self._require_ready()
+        frame = self.codec.amend_order(
+            self._require_token(),
+            venue_order_id=venue_order_id,
+            client_order_id=client_order_id,
+            qty=qty,
+            price=price,
+            stop_price=stop_price,
+        )
+        return self._send("amend_order", frame)
+
+    def cancel(
+        self, now: float, *, venue_order_ids: Sequence[str] = (), client_order_ids: Sequence[str] = ()
+    ) -> Pending:
+        self._require_ready()
+        frame = self.codec.cancel_order(
+            self._require_token(), venue_order_ids=venue_order_ids, client_order_ids=client_order_ids
+        )
+        return self._send("cancel_order", frame)
+
+    def cancel_all(self, now: float) -> Pending:
+        self._require_ready()
+        return self._send("cancel_all", self.codec.cancel_all(self._require_token()))
+
+    def cancel_all_after(self, timeout_s: int, now: float) -> Pending:
+        self._require_ready()
+        frame = self.codec.cancel_all_orders_after(timeout_s, self._require_token())
+        self._dead_man = timeout_s or None
+        return self._send("cancel_all_orders_after", frame)
+
+    def _send(self, method: str, frame: SignedFrame, orders: tuple[OrderRequest, ...] = ()) -> Pending:
+        pending = Pending(method, frame.req_id, replies=frame.replies, orders=orders)
+        self._pending[frame.req_id] = pending
+        self._outbox.append(frame)
+        return pending
+
+    def _require_ready(self) -> None:
+        if self.state != "ready":
+            raise AccountNotReady(f"the {self.exchange} account is {self.state}: no request is sent until it is ready")
+
+    def _require_token(self) -> Secret:
+        assert self._token is not None, "ready implies a token"
+        return self._token
+
+    # -- the outbox -------------------------------------------------------------------------
+
+    @property
+    def has_outgoing(self) -> bool:
+        return bool(self._outbox)
+
+    def take_outgoing(self) -> list[SignedFrame]:
+        outgoing, self._outbox = self._outbox, []
+        return outgoing
+
+    def sending(self, frame: SignedFrame, now: float) -> None:
+        """``frame`` is handed to the socket: from here it may reach the venue whatever happens
+        next, so a placement lost from now on is ``unknown``, and its reply clock starts."""
+        pending = self._pending.get(frame.req_id)
+        if pending is not None:
+            pending.sent_at = now
+
+    def take_lookups(self) -> list[OrderLookup]:
+        lookups, self._lookups = self._lookups, []
+        return lookups
+
+    # -- frames -----------------------------------------------------------------------------
+
+    def receive(self, frames: Sequence[bytes | str], now: float, wall_ns: int) -> list[TradingEvent]:
+        """Decode frames; a frame that cannot be read is an ``ErrorEvent`` and changes nothing."""
+        events: list[TradingEvent] = []
+        for frame in frames:
+            try:
+                decoded = self.codec.decode_frame(frame, wall_ns)
+            except (WireValueError, msgspec.MsgspecError, ValueError) as error:
+                self.stats.decode_errors += 1
+                events.append(frame_error(self.exchange, f"unreadable frame: {error}", frame, wall_ns))
+                continue
+            for item in decoded:
+                if isinstance(item, Answer):
+                    events.extend(self._answered(item, now, wall_ns))
+                elif isinstance(item, SnapshotDone):
+                    events.extend(self._snapshot_done(item, now, wall_ns))
+                elif isinstance(item, Instrument):
+                    self.instruments[item.symbol] = item
+                else:
+                    events.extend(self._event(item))
+        return events
+
+    def _event(self, event: TradingEvent) -> list[TradingEvent]:
+        if isinstance(event, OrderUpdate):
+            self._track(event)
+        elif isinstance(event, Balance):
+            self.balances[event.asset, event.wallet] = event
+        elif isinstance(event, Fill):
+            self.stats.fills += 1
+        return [event]
+
+    def _track(self, update: OrderUpdate) -> None:
+        """Keep the open-order view, and settle an order in doubt that the venue now shows."""
+        cid = update.client_order_id
+        if cid is not None and cid in self._in_doubt:
+            del self._in_doubt[cid]
+            self._lookup_due.pop(cid, None)
+            self._rebuild.lookups.discard(cid)
+            self.orders.pop(cid, None)
+            self.stats.reconciled += 1
+        key = update.venue_order_id or cid
+        if key is None:
+            return
+        if update.state in FINAL:
+            self.orders.pop(key, None)
+        else:
+            self.orders[key] = update
+
+    def _answered(self, answer: Answer, now: float, wall_ns: int) -> list[TradingEvent]:
+        self.stats.replies += 1
+        pending = self._pending.get(answer.req_id)
+        if pending is None:
+            return []
+        pending.replies -= 1
+        if pending.replies > 0 and answer.ok:
+            return []
+        del self._pending[answer.req_id]
+        events: list[TradingEvent] = []
+        if not answer.ok and answer.error is not None and self.codec.token_rejected(answer.error):
+            self.needs_token = True
+            self.stats.tokens_rejected += 1
+        if pending.orders:
+            update = answer.updates[0] if answer.updates else None
+            if update is None and answer.ok:  # accepted and placed nothing: a validate-only order
+                update = _without_venue_id(self.exchange, pending.orders[0], VALIDATED, wall_ns, "canceled")
+                events.append(update)
+            pending.settle(result=update)
+        elif answer.ok:
+            pending.settle(result=answer)
+        else:
+            pending.settle(error=RequestRejected(pending.method, answer.error or "refused without a reason"))
+        self.settled.append(pending)
+        return events
+
+    def _snapshot_done(self, done: SnapshotDone, now: float, wall_ns: int) -> list[TradingEvent]:
+        if done.channel == "balances":
+            self._rebuild.balances = True
+        else:
+            self._rebuild.orders = True
+            showing = set(done.open_orders)
+            events: list[TradingEvent] = []
+            for key, order in list(self.orders.items()):
+                if order.state == "unknown" or key in showing:
+                    continue
+                # open before the outage, closed while away without a fill the snapshot re-sends
+                if order.client_order_id is not None:
+                    self._in_doubt[order.client_order_id] = order
+                else:  # placed elsewhere, without a client id to look it up by
+                    del self.orders[key]
+                    message = f"order {key} closed while disconnected; how it ended is not known (no client id)"
+                    events.append(ErrorEvent(exchange=self.exchange, message=message, ts_received=wall_ns))
+            for cid, order in self._in_doubt.items():
+                self._rebuild.lookups.add(cid)
+                self._lookups.append(OrderLookup(order))
+                self._lookup_due[cid] = (float("inf"), 1)
+            return events + self._ready_if_rebuilt(wall_ns)
+        return self._ready_if_rebuilt(wall_ns)
+
+    def _ready_if_rebuilt(self, wall_ns: int) -> list[TradingEvent]:
+        rebuild = self._rebuild
+        if self.state != "rebuilding" or not (rebuild.orders and rebuild.balances) or rebuild.lookups:
+            return []
+        self.state = "ready"
+        open_orders = sum(1 for order in self.orders.values() if order.state != "unknown")
+        return [AccountReady(exchange=self.exchange, open_orders=open_orders, ts_received=wall_ns)]
+
+    # -- reconciliation -----------------------------------------------------------------------
+
+    def lookup_answered(
+        self, order: OrderUpdate, found: OrderUpdate | None, now: float, wall_ns: int
+    ) -> list[TradingEvent]:
+        """The venue's record of an order in doubt: settles it, or (after the last attempt: REST
+        may lag the engine) declares it not placed."""
+        cid = order.client_order_id
+        assert cid is not None
+        if cid not in self._in_doubt:
+            return []  # the socket settled it meanwhile
+        events: list[TradingEvent] = []
+        if found is not None:
+            events.extend(self._event(found))
+        else:
+            _, attempts = self._lookup_due.get(cid, (now, self.lookup_attempts))
+            if attempts < self.lookup_attempts:
+                self._lookup_due[cid] = (now + self.lookup_retry, attempts + 1)
+                return []
+            not_placed = msgspec.structs.replace(order, state="rejected", reason=NOT_PLACED, ts_received=wall_ns)
+            events.extend(self._event(not_placed))
+        return events + self._ready_if_rebuilt(wall_ns)
+
+    def lookup_failed(self, order: OrderUpdate, reason: str, now: float, wall_ns: int) -> list[TradingEvent]:
+        """The lookup itself failed: try again later; the order stays ``unknown``, and says so."""
+        cid = order.client_order_id
+        assert cid is not None
+        _, attempts = self._lookup_due.get(cid, (now, 0))
+        self._lookup_due[cid] = (now + self.lookup_retry, attempts)
+        return [ErrorEvent(exchange=self.exchange, message=f"order {cid} lookup failed: {reason}", ts_received=wall_ns)]
+
+    # -- time -------------------------------------------------------------------------------
+
+    def next_deadline(self) -> float:
+        deadlines = [p.sent_at + self.reply_timeout for p in self._pending.values() if p.sent_at is not None]
+        deadlines.extend(due for due, _ in self._lookup_due.values())
+        return min(deadlines, default=float("inf"))
+
+    def tick(self, now: float, wall_ns: int) -> list[TradingEvent]:
+        """A reply overdue drops the connection as dead (its reconnect snapshot settles what is in
+        doubt); lookups due go out again."""
+        for pending in self._pending.values():
+            if pending.sent_at is not None and now - pending.sent_at >= self.reply_timeout:
+                self.drop_reason = f"no reply to {pending.method} within {self.reply_timeout:g} s"
+                break
+        for cid, (due, attempts) in list(self._lookup_due.items()):
+            if due <= now and cid in self._in_doubt:
+                self._lookup_due[cid] = (float("inf"), attempts)
+                self._lookups.append(OrderLookup(self._in_doubt[cid]))
+        return []
+
+
+def _without_venue_id(
+    exchange: str,
+    order: OrderRequest,
+    reason: str,
+    wall_ns: int,
+    state: Literal["unknown", "rejected", "canceled"] = "rejected",
+) -> OrderUpdate:
+    """An update for an order the venue has given no id: in doubt, not placed, or only validated."""
+    return OrderUpdate(
+        exchange=exchange,
+        symbol=order.symbol,
+        side=order.side,
+        state=state,
+        client_order_id=order.client_order_id,
+        order_type=order.order_type,
+        qty=order.qty,
+        quote_qty=order.quote_qty,
+        filled_qty=Decimal(0),
+        price=order.price,
+        stop_price=order.stop_price,
+        reason=reason,
+        ts_received=wall_ns,
+    )

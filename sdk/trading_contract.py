@@ -1,0 +1,217 @@
+"""What an exchange adapter provides to trade: the private codec and how an account authenticates.
+
+The market-data ``Adapter`` (``sdk.contract``) gains an optional ``trading`` part. Its codec is
+sans-I/O like the market codecs: requests in, signed frames out; frames in, trading events out,
+plus two things only the account session reads: ``Answer`` (the venue's reply to one request,
+matched by request id) and ``SnapshotDone`` (a private channel's snapshot has arrived, so the
+account's state is rebuilt for that part). The authenticator turns credentials into the REST
+requests that fetch a session token and look up orders, and reads their replies; the account
+driver sends them.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal
+
+from schemas.events import Instrument
+from schemas.trading import OrderRequest, OrderUpdate, TradingEvent
+from sdk.credentials import Credentials, Secret
+from sdk.symbols import SymbolMap
+
+
+@dataclass(frozen=True, slots=True)
+class SignedFrame:
+    """A request frame carrying the session token: ``text`` is what to send, and is left out of
+    the repr so a logged request never shows the token. ``replies`` is how many replies the venue
+    sends to it (one per order a cancel names, for instance)."""
+
+    method: str
+    req_id: int
+    text: str = field(repr=False)
+    replies: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The venue's reply to one request: ``ok``, or refused with the venue's own ``error`` text.
+
+    ``updates`` are the orders a placement reply settles (``pending_new`` with the venue's id, or
+    ``rejected``); ``count`` is how many orders a cancel-all cancelled; ``trigger_ns`` when a dead
+    man's switch will fire (None: disarmed).
+    """
+
+    req_id: int
+    method: str
+    ok: bool
+    error: str | None = None
+    updates: tuple[OrderUpdate, ...] = ()
+    count: int | None = None
+    trigger_ns: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotDone:
+    """A private channel's snapshot has been decoded: ``orders`` (open orders and recent fills,
+    with the venue ids of the orders open) or ``balances``."""
+
+    channel: Literal["orders", "balances"]
+    open_orders: tuple[str, ...] = ()
+
+
+Decoded = TradingEvent | Instrument | Answer | SnapshotDone
+"""What a trading codec makes of a frame."""
+
+
+class TradingCodec(ABC):
+    """One account's private protocol: encodes requests with the session token, decodes frames.
+
+    The codec lives as long as the account, across reconnects: it remembers the orders it has
+    seen (to fill in sparse updates) and the fills it has delivered (to deliver each once).
+    ``decode_frame`` raises ``WireValueError`` for a frame it cannot read and is then as before it.
+    """
+
+    exchange: str
+
+    @abstractmethod
+    def subscribe_private(self, token: Secret) -> list[SignedFrame]:
+        """The frames that start a connection: the private channels with their snapshots, and the
+        reference data the pre-trade check needs."""
+
+    @abstractmethod
+    def add_order(self, order: OrderRequest, token: Secret) -> SignedFrame:
+        """Place ``order``; its ``Answer`` carries the order's first update."""
+
+    @abstractmethod
+    def amend_order(
+        self,
+        token: Secret,
+        *,
+        venue_order_id: str | None = None,
+        client_order_id: str | None = None,
+        qty: Decimal | None = None,
+        price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+    ) -> SignedFrame:
+        """Change an open order in place (it keeps its ids)."""
+
+    @abstractmethod
+    def cancel_order(
+        self, token: Secret, *, venue_order_ids: Sequence[str] = (), client_order_ids: Sequence[str] = ()
+    ) -> SignedFrame:
+        """Cancel orders named by one kind of id."""
+
+    @abstractmethod
+    def cancel_all(self, token: Secret) -> SignedFrame:
+        """Cancel every open order of the account."""
+
+    @abstractmethod
+    def cancel_all_orders_after(self, timeout_s: int, token: Secret) -> SignedFrame:
+        """Arm (0: disarm) the venue's dead man's switch."""
+
+    @abstractmethod
+    def decode_frame(self, frame: bytes | str, received_ns: int) -> list[Decoded]:
+        """Everything one received frame says."""
+
+    @abstractmethod
+    def forget_requests(self) -> None:
+        """The connection is gone: replies to requests sent on it will never come."""
+
+    @abstractmethod
+    def token_rejected(self, error: str) -> bool:
+        """Whether a refusal says the session token is no longer valid (fetch a new one)."""
+
+    @abstractmethod
+    def rate_limited(self, error: str) -> bool:
+        """Whether a refusal is the venue's trading rate limit."""
+
+
+class NonceSource:
+    """Strictly increasing nonces in nanoseconds, from the wall-clock time passed in.
+
+    The clock may stand still or step back (NTP); the nonce still moves forward by at least one.
+    """
+
+    __slots__ = ("_last",)
+
+    def __init__(self) -> None:
+        self._last = 0
+
+    def next_nonce(self, now_ns: int) -> int:
+        """A nonce greater than every one returned before; ``now_ns`` is ``time.time_ns()``."""
+        self._last = max(now_ns, self._last + 1)
+        return self._last
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class RestRequest:
+    """An HTTP request to send as is; its repr leaves out the headers, which carry the key and signature."""
+
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+    def __repr__(self) -> str:
+        return f"RestRequest({self.method} {self.url})"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionToken:
+    """A token for the venue's authenticated socket; ``expires`` is how many seconds it has to be used in."""
+
+    token: Secret
+    expires: int
+
+
+class Authenticator(ABC):
+    """The venue's REST side of trading, sans-I/O: requests to send, and readers of their replies.
+
+    ``nonce`` is the strictly increasing number the venue requires of each signed request.
+    """
+
+    @abstractmethod
+    def token_request(self, credentials: Credentials, nonce: int, rest_url: str) -> RestRequest:
+        """The signed request for a session token."""
+
+    @abstractmethod
+    def parse_token_reply(self, body: bytes) -> SessionToken:
+        """The token in the reply; raises ``TokenRequestFailed`` naming the venue's reason."""
+
+    @abstractmethod
+    def order_query(self, credentials: Credentials, nonce: int, rest_url: str, client_order_id: str) -> RestRequest:
+        """The signed request for the venue's record of one order named by the client's id
+        (an order the executions snapshot does not show)."""
+
+    @abstractmethod
+    def parse_order_query(self, body: bytes, order: OrderUpdate, received_ns: int) -> OrderUpdate | None:
+        """Where ``order`` (as last known) stands by the venue's reply to ``order_query``; None
+        when the venue has no record of it. Raises ``TokenRequestFailed`` for a refused or
+        unreadable reply."""
+
+
+class TokenRequestFailed(Exception):
+    """The venue refused a REST request (the token's, or an order lookup), or its reply could not be read.
+
+    ``errors`` holds the venue's error texts (e.g. ``EAPI:Invalid key``), empty when the reply was
+    unreadable. The message names them; it never quotes the reply, which may hold a token.
+    """
+
+    def __init__(self, reason: str, errors: tuple[str, ...] = ()) -> None:
+        super().__init__(reason)
+        self.errors = errors
+
+
+@dataclass(frozen=True, slots=True)
+class TradingAdapter:
+    """Everything the account core needs to know about one venue's trading protocol."""
+
+    default_url: str
+    """The authenticated WebSocket endpoint."""
+    default_rest_url: str
+    """The REST base the session token (and order lookups) come from."""
+    codec: Callable[[str, SymbolMap], TradingCodec]
+    authenticator: Authenticator
