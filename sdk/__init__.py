@@ -19,8 +19,9 @@ from sdk.capabilities import Capabilities, UnsupportedSubscription
 from sdk.connection import Connection, Connector, WebSocketConnector
 from sdk.contract import Adapter, Codec
 from sdk.credentials import Credentials
-from sdk.errors import ConnectFailed, FeedClosed
+from sdk.errors import ConnectFailed, FeedClosed, PreTradeRefused
 from sdk.feed import Feed
+from sdk.pretrade import check_order
 from sdk.reconnect import ReconnectPolicy
 from sdk.session import FeedSession, FeedSettings, FeedStats
 from sdk.source import EventSource
@@ -76,6 +77,7 @@ __all__ = [
     "FeedSession",
     "FeedSettings",
     "FeedStats",
+    "PreTradeRefused",
     "ReconnectPolicy",
     "SyncFeed",
     "SyncSource",
@@ -83,6 +85,7 @@ __all__ = [
     "WebSocketConnector",
     "book",
     "candles",
+    "check_order",
     "connect",
     "connect_sync",
     "instruments",

@@ -1,6 +1,8 @@
-"""The errors a feed raises to its user."""
+"""The errors the SDK raises to its user: a feed's, and an account's refusals before sending."""
 
 from __future__ import annotations
+
+from schemas.trading import InvalidOrder
 
 
 class FeedClosed(Exception):
@@ -18,3 +20,13 @@ class ConnectFailed(OSError):
     def __init__(self, url: str, cause: BaseException) -> None:
         super().__init__(f"could not connect to {url}: {str(cause) or type(cause).__name__}")
         self.url = url
+
+
+class PreTradeRefused(InvalidOrder):
+    """An order the venue would reject, by its instrument data, refused before anything is sent.
+    ``rule`` names the rule it breaks; the message names the symbol, the order's value and the limit."""
+
+    def __init__(self, rule: str, symbol: str, detail: str) -> None:
+        super().__init__(rule, f"{symbol}: {detail}")
+        self.symbol = symbol
+
