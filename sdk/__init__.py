@@ -19,9 +19,10 @@ from sdk.capabilities import Capabilities, UnsupportedSubscription
 from sdk.connection import Connection, Connector, WebSocketConnector
 from sdk.contract import Adapter, Codec
 from sdk.credentials import Credentials
-from sdk.errors import ConnectFailed, FeedClosed, PreTradeRefused
+from sdk.errors import ConnectFailed, FeedClosed, PreTradeRefused, RateLimited
 from sdk.feed import Feed
 from sdk.pretrade import check_order
+from sdk.ratelimit import CostTable, RateTier, TradingRateCounter, TransactionCost
 from sdk.reconnect import ReconnectPolicy
 from sdk.session import FeedSession, FeedSettings, FeedStats
 from sdk.source import EventSource
@@ -69,6 +70,7 @@ __all__ = [
     "ConnectFailed",
     "Connection",
     "Connector",
+    "CostTable",
     "Credentials",
     "EventSource",
     "Feed",
@@ -78,9 +80,13 @@ __all__ = [
     "FeedSettings",
     "FeedStats",
     "PreTradeRefused",
+    "RateLimited",
+    "RateTier",
     "ReconnectPolicy",
     "SyncFeed",
     "SyncSource",
+    "TradingRateCounter",
+    "TransactionCost",
     "UnsupportedSubscription",
     "WebSocketConnector",
     "book",

@@ -30,3 +30,17 @@ class PreTradeRefused(InvalidOrder):
         super().__init__(rule, f"{symbol}: {detail}")
         self.symbol = symbol
 
+
+class RateLimited(Exception):
+    """A transaction refused before it is sent because it would take the venue's trading rate
+    counter for its symbol over the threshold, where the venue would reject it. ``wait_s`` is how
+    long until the counter has decayed enough for it to fit."""
+
+    def __init__(self, symbol: str, level: float, threshold: float, wait_s: float) -> None:
+        super().__init__(
+            f"{symbol}: trading rate counter at {level:.2f} of {threshold:g}; fits again in {wait_s:.3f} s"
+        )
+        self.symbol = symbol
+        self.level = level
+        self.threshold = threshold
+        self.wait_s = wait_s
