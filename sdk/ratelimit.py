@@ -79,7 +79,8 @@ class TradingRateCounter:
 
     def level(self, symbol: str, now: float) -> float:
         """The counter of ``symbol`` at ``now``."""
-        return float(self._level(symbol, Fraction(now)))
+        at = Fraction(now)
+        return float(max(Fraction(0), (self._empty_at.get(symbol, at) - at) * self._decay))
 
     def check(
         self, symbol: str, transaction: str, order_age_s: float | None, now: float, *, orders: int = 1
@@ -122,9 +123,6 @@ class TradingRateCounter:
         if cost is None:
             raise ValueError(f"no cost known for {transaction!r}; known: {', '.join(self._costs)}")
         return cost.at(order_age_s, orders)
-
-    def _level(self, symbol: str, now: Fraction) -> Fraction:
-        return max(Fraction(0), (self._empty_at.get(symbol, now) - now) * self._decay)
 
 
 def _float_at_least(value: Fraction) -> float:
