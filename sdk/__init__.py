@@ -26,8 +26,18 @@ from sdk.capabilities import Capabilities, UnsupportedSubscription
 from sdk.connection import Connection, Connector, WebSocketConnector
 from sdk.contract import Adapter, Codec
 from sdk.credentials import Credentials
-from sdk.errors import AccountNotReady, ConnectFailed, FeedClosed, OutcomeUnknown, RequestRejected
+from sdk.errors import (
+    AccountNotReady,
+    ConnectFailed,
+    FeedClosed,
+    OutcomeUnknown,
+    PreTradeRefused,
+    RateLimited,
+    RequestRejected,
+)
 from sdk.feed import Feed
+from sdk.pretrade import check_order
+from sdk.ratelimit import CostTable, RateTier, TradingRateCounter, TransactionCost
 from sdk.reconnect import ReconnectPolicy
 from sdk.session import FeedSession, FeedSettings, FeedStats
 from sdk.source import EventSource
@@ -118,6 +128,7 @@ __all__ = [
     "ConnectFailed",
     "Connection",
     "Connector",
+    "CostTable",
     "Credentials",
     "EventSource",
     "Feed",
@@ -127,18 +138,24 @@ __all__ = [
     "FeedSettings",
     "FeedStats",
     "OutcomeUnknown",
+    "PreTradeRefused",
+    "RateLimited",
+    "RateTier",
     "ReconnectPolicy",
     "RequestRejected",
     "SyncAccount",
     "SyncFeed",
     "SyncSource",
     "TokenRequestFailed",
+    "TradingRateCounter",
+    "TransactionCost",
     "UnsupportedSubscription",
     "WebSocketConnector",
     "account",
     "account_sync",
     "book",
     "candles",
+    "check_order",
     "connect",
     "connect_sync",
     "instruments",

@@ -1,6 +1,9 @@
-"""The errors a feed or an account raises to its user."""
+"""The errors the SDK raises to its user: a feed's, and an account's (refusals before sending,
+refusals by the venue, outcomes a lost connection left open)."""
 
 from __future__ import annotations
+
+from schemas.trading import InvalidOrder
 
 
 def sole_error(error: Exception) -> Exception:
@@ -48,3 +51,27 @@ class RequestRejected(Exception):
 class OutcomeUnknown(Exception):
     """The connection dropped after a request left and before its reply: the venue may or may
     not have acted on it. It is never re-sent; the account's streams show what happened."""
+
+
+class PreTradeRefused(InvalidOrder):
+    """An order the venue would reject, by its instrument data, refused before anything is sent.
+    ``rule`` names the rule it breaks; the message names the symbol, the order's value and the limit."""
+
+    def __init__(self, rule: str, symbol: str, detail: str) -> None:
+        super().__init__(rule, f"{symbol}: {detail}")
+        self.symbol = symbol
+
+
+class RateLimited(Exception):
+    """A transaction refused before it is sent because it would take the venue's trading rate
+    counter for its symbol over the threshold, where the venue would reject it. ``wait_s`` is how
+    long until the counter has decayed enough for it to fit."""
+
+    def __init__(self, symbol: str, level: float, threshold: float, wait_s: float) -> None:
+        super().__init__(
+            f"{symbol}: trading rate counter at {level:.2f} of {threshold:g}; fits again in {wait_s:.3f} s"
+        )
+        self.symbol = symbol
+        self.level = level
+        self.threshold = threshold
+        self.wait_s = wait_s
