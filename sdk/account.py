@@ -82,6 +82,7 @@ class Account:
         self.ready_timeout = ready_timeout
         self.session = AccountSession(
             self._trading.codec(adapter.name, adapter.symbols),
+            self._trading.rate_counter(),
             reply_timeout=reply_timeout,
             reconnect=reconnect,
             lookup_retry=lookup_retry,

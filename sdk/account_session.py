@@ -14,7 +14,8 @@ The safety rules live here, once for every venue:
   does not show is looked up in the venue's order records (a REST query the driver sends) before
   it is called not placed.
 - **Nothing is ready before it is rebuilt.** After each connect ``AccountReady`` is emitted only
-  once both snapshots arrived and every order in doubt is settled; until then requests are refused
+  once both snapshots (and, the first time, the instrument data) arrived and every order in doubt
+  is settled; until then requests are refused
   (``AccountNotReady``) rather than queued to go out later on a state the user has not seen.
 - **Fills once.** The codec keeps the fill ids it delivered for the life of the account, across
   reconnects, so a snapshot that re-sends fills delivers only the ones made while away.
@@ -36,8 +37,10 @@ from schemas.events import Disconnected, ErrorEvent, Instrument, Reconnected
 from schemas.trading import AccountReady, Balance, Fill, OrderRequest, OrderUpdate, TradingEvent
 from sdk.contract import frame_error
 from sdk.credentials import Secret
-from sdk.errors import AccountNotReady, OutcomeUnknown, RequestRejected
+from sdk.errors import AccountNotReady, OutcomeUnknown, RateLimited, RequestRejected
 from sdk.orders import FINAL
+from sdk.pretrade import check_order
+from sdk.ratelimit import TradingRateCounter
 from sdk.reconnect import ReconnectPolicy
 from sdk.trading_contract import Answer, SignedFrame, SnapshotDone, TradingCodec
 from sdk.wiretext import WireValueError
@@ -63,6 +66,8 @@ class Pending:
     sent_at: float | None = None
     replies: int = 1
     orders: tuple[OrderRequest, ...] = ()
+    symbols: tuple[str, ...] = ()
+    """Symbols of the orders an amend or cancel names, where known (their rate counters)."""
     result: OrderUpdate | Answer | None = None
     error: Exception | None = None
     done: bool = False
@@ -92,6 +97,7 @@ class AccountStats:
     tokens_fetched: int = 0
     tokens_rejected: int = 0
     decode_errors: int = 0
+    rate_limited: int = 0
 
 
 @dataclass
@@ -114,6 +120,7 @@ class AccountSession:
     def __init__(
         self,
         codec: TradingCodec,
+        rates: TradingRateCounter,
         *,
         reply_timeout: float = 10.0,
         reconnect: ReconnectPolicy | None = None,
@@ -122,6 +129,10 @@ class AccountSession:
         seed: int | None = None,
     ) -> None:
         self.codec = codec
+        self.rates = rates
+        """The venue's trading rate counter, emulated: what would go over is refused unsent."""
+        self._seen_at: dict[str, float] = {}
+        """When each open order was first seen (monotonic): amend and cancel costs depend on age."""
         self.exchange = codec.exchange
         self.reply_timeout = reply_timeout
         self.policy = reconnect or ReconnectPolicy()
@@ -251,8 +262,15 @@ class AccountSession:
     # -- user requests ----------------------------------------------------------------------
 
     def place(self, order: OrderRequest, now: float) -> Pending:
-        """Queue ``order`` (given a client id if it has none) and return what will settle it."""
+        """Queue ``order`` (given a client id if it has none) and return what will settle it.
+
+        Refused before anything is queued: ``PreTradeRefused`` when the instrument data says the
+        venue would reject it, ``RateLimited`` when it would take the symbol's trading rate
+        counter over the venue's threshold.
+        """
         self._require_ready()
+        check_order(order, self.instruments.get(order.symbol))
+        self.rates.admit(order.symbol, "add", None, now)
         if order.client_order_id is None:
             order = msgspec.structs.replace(order, client_order_id=uuid.uuid4().hex)
         frame = self.codec.add_order(order, self._require_token())
@@ -270,6 +288,7 @@ class AccountSession:
         stop_price: Decimal | None = None,
     ) -> Pending:
         self._require_ready()
+        symbols = self._admit("amend", [venue_order_id or client_order_id or ""], now)
         frame = self.codec.amend_order(
             self._require_token(),
             venue_order_id=venue_order_id,
@@ -278,16 +297,17 @@ class AccountSession:
             price=price,
             stop_price=stop_price,
         )
-        return self._send("amend_order", frame)
+        return self._send("amend_order", frame, symbols=symbols)
 
     def cancel(
         self, now: float, *, venue_order_ids: Sequence[str] = (), client_order_ids: Sequence[str] = ()
     ) -> Pending:
         self._require_ready()
+        symbols = self._admit("cancel", [*venue_order_ids, *client_order_ids], now)
         frame = self.codec.cancel_order(
             self._require_token(), venue_order_ids=venue_order_ids, client_order_ids=client_order_ids
         )
-        return self._send("cancel_order", frame)
+        return self._send("cancel_order", frame, symbols=symbols)
 
     def cancel_all(self, now: float) -> Pending:
         self._require_ready()
@@ -299,8 +319,29 @@ class AccountSession:
         self._dead_man = timeout_s or None
         return self._send("cancel_all_orders_after", frame)
 
-    def _send(self, method: str, frame: SignedFrame, orders: tuple[OrderRequest, ...] = ()) -> Pending:
-        pending = Pending(method, frame.req_id, replies=frame.replies, orders=orders)
+    def _admit(self, transaction: str, keys: Sequence[str], now: float) -> tuple[str, ...]:
+        """Charge the rate counter for amending or cancelling the orders named, each at its age;
+        nothing is charged unless all fit. Orders this account does not know are the venue's to judge."""
+        known = [(order.symbol, now - self._seen_at.get(key, now)) for key in keys if (order := self._order(key))]
+        for symbol, age in known:
+            wait_s = self.rates.check(symbol, transaction, age, now)
+            if wait_s is not None:
+                raise RateLimited(symbol, self.rates.level(symbol, now), self.rates.tier.threshold, wait_s)
+        for symbol, age in known:
+            self.rates.charge(symbol, transaction, age, now)
+        return tuple(dict.fromkeys(symbol for symbol, _ in known))
+
+    def _order(self, key: str) -> OrderUpdate | None:
+        """An open order by venue id or client id."""
+        order = self.orders.get(key)
+        if order is None:
+            order = next((o for o in self.orders.values() if o.client_order_id == key), None)
+        return order
+
+    def _send(
+        self, method: str, frame: SignedFrame, orders: tuple[OrderRequest, ...] = (), symbols: tuple[str, ...] = ()
+    ) -> Pending:
+        pending = Pending(method, frame.req_id, replies=frame.replies, orders=orders, symbols=symbols)
         self._pending[frame.req_id] = pending
         self._outbox.append(frame)
         return pending
@@ -353,20 +394,21 @@ class AccountSession:
                     events.extend(self._snapshot_done(item, now, wall_ns))
                 elif isinstance(item, Instrument):
                     self.instruments[item.symbol] = item
+                    events.extend(self._ready_if_rebuilt(wall_ns))
                 else:
-                    events.extend(self._event(item))
+                    events.extend(self._event(item, now))
         return events
 
-    def _event(self, event: TradingEvent) -> list[TradingEvent]:
+    def _event(self, event: TradingEvent, now: float) -> list[TradingEvent]:
         if isinstance(event, OrderUpdate):
-            self._track(event)
+            self._track(event, now)
         elif isinstance(event, Balance):
             self.balances[event.asset, event.wallet] = event
         elif isinstance(event, Fill):
             self.stats.fills += 1
         return [event]
 
-    def _track(self, update: OrderUpdate) -> None:
+    def _track(self, update: OrderUpdate, now: float) -> None:
         """Keep the open-order view, and settle an order in doubt that the venue now shows."""
         cid = update.client_order_id
         if cid is not None and cid in self._in_doubt:
@@ -380,8 +422,10 @@ class AccountSession:
             return
         if update.state in FINAL:
             self.orders.pop(key, None)
+            self._seen_at.pop(key, None)
         else:
             self.orders[key] = update
+            self._seen_at.setdefault(key, now)
 
     def _answered(self, answer: Answer, now: float, wall_ns: int) -> list[TradingEvent]:
         self.stats.replies += 1
@@ -396,6 +440,8 @@ class AccountSession:
         if not answer.ok and answer.error is not None and self.codec.token_rejected(answer.error):
             self.needs_token = True
             self.stats.tokens_rejected += 1
+        if not answer.ok and answer.error is not None and self.codec.rate_limited(answer.error):
+            return events + self._rate_limited(pending, answer, now)
         if pending.orders:
             update = answer.updates[0] if answer.updates else None
             if update is None and answer.ok:  # accepted and placed nothing: a validate-only order
@@ -408,6 +454,24 @@ class AccountSession:
             pending.settle(error=RequestRejected(pending.method, answer.error or "refused without a reason"))
         self.settled.append(pending)
         return events
+
+    def _rate_limited(self, pending: Pending, answer: Answer, now: float) -> list[TradingEvent]:
+        """The venue's rate limit refused the request: nothing happened, and its counter is full.
+        A placement settles as the ``rejected`` update carrying the venue's text; anything else
+        raises ``RateLimited`` for the caller."""
+        self.stats.rate_limited += 1
+        symbols = [order.symbol for order in pending.orders] or list(pending.symbols)
+        for symbol in symbols:
+            self.rates.saturate(symbol, now)
+        if pending.orders:
+            pending.settle(result=answer.updates[0] if answer.updates else None)
+        else:
+            symbol = symbols[0] if symbols else "every symbol"
+            tier = self.rates.tier
+            level = self.rates.level(symbol, now) if symbols else tier.threshold
+            pending.settle(error=RateLimited(symbol, level, tier.threshold, tier.threshold / tier.decay_per_s))
+        self.settled.append(pending)
+        return []
 
     def _snapshot_done(self, done: SnapshotDone, now: float, wall_ns: int) -> list[TradingEvent]:
         if done.channel == "balances":
@@ -435,7 +499,8 @@ class AccountSession:
 
     def _ready_if_rebuilt(self, wall_ns: int) -> list[TradingEvent]:
         rebuild = self._rebuild
-        if self.state != "rebuilding" or not (rebuild.orders and rebuild.balances) or rebuild.lookups:
+        rebuilt = rebuild.orders and rebuild.balances and self.instruments and not rebuild.lookups
+        if self.state != "rebuilding" or not rebuilt:
             return []
         self.state = "ready"
         open_orders = sum(1 for order in self.orders.values() if order.state != "unknown")
@@ -454,14 +519,14 @@ class AccountSession:
             return []  # the socket settled it meanwhile
         events: list[TradingEvent] = []
         if found is not None:
-            events.extend(self._event(found))
+            events.extend(self._event(found, now))
         else:
             _, attempts = self._lookup_due.get(cid, (now, self.lookup_attempts))
             if attempts < self.lookup_attempts:
                 self._lookup_due[cid] = (now + self.lookup_retry, attempts + 1)
                 return []
             not_placed = msgspec.structs.replace(order, state="rejected", reason=NOT_PLACED, ts_received=wall_ns)
-            events.extend(self._event(not_placed))
+            events.extend(self._event(not_placed, now))
         return events + self._ready_if_rebuilt(wall_ns)
 
     def lookup_failed(self, order: OrderUpdate, reason: str, now: float, wall_ns: int) -> list[TradingEvent]:

@@ -20,6 +20,7 @@ from typing import Literal
 from schemas.events import Instrument
 from schemas.trading import OrderRequest, OrderUpdate, TradingEvent
 from sdk.credentials import Credentials, Secret
+from sdk.ratelimit import TradingRateCounter
 from sdk.symbols import SymbolMap
 
 
@@ -215,3 +216,5 @@ class TradingAdapter:
     """The REST base the session token (and order lookups) come from."""
     codec: Callable[[str, SymbolMap], TradingCodec]
     authenticator: Authenticator
+    rate_counter: Callable[[], TradingRateCounter]
+    """A fresh emulation of the venue's trading rate counter, at the account tier's numbers."""
