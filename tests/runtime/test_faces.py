@@ -48,3 +48,31 @@ def test_shared_methods_take_the_same_parameters(name: str) -> None:
 def test_both_faces_return_the_same_book_view_type() -> None:
     feed, sync = faces()
     assert inspect.signature(feed.orderbook).return_annotation == inspect.signature(sync.orderbook).return_annotation
+
+
+ACCOUNT_ONE_FACE_ONLY = {
+    **ONE_FACE_ONLY,
+    "ready_timeout": "an option of the account the sync face passes through untouched",
+}
+"""As ``ONE_FACE_ONLY``, for accounts (which have no callbacks of their own to count)."""
+
+CREDENTIALS = sdk.Credentials(key="face-test-key", secret="c2VjcmV0")
+
+
+def account_faces() -> tuple[sdk.Account, sdk.SyncAccount]:
+    return sdk.account("kraken", CREDENTIALS), sdk.account_sync("kraken", CREDENTIALS)
+
+
+def test_every_public_account_name_exists_on_both_faces() -> None:
+    account, sync = account_faces()
+    async_names = {SAME_ROLE.get(name, name) for name in surface(account)} - ACCOUNT_ONE_FACE_ONLY.keys()
+    sync_names = surface(sync) - ACCOUNT_ONE_FACE_ONLY.keys()
+    assert async_names == sync_names, f"only async: {async_names - sync_names}; only sync: {sync_names - async_names}"
+
+
+@pytest.mark.parametrize("name", ["place", "amend", "cancel", "cancel_all", "cancel_all_after", "next_batch"])
+def test_shared_account_methods_take_the_same_parameters(name: str) -> None:
+    account, sync = account_faces()
+    async_parameters = list(inspect.signature(getattr(account, name)).parameters.values())
+    sync_parameters = list(inspect.signature(getattr(sync, name)).parameters.values())
+    assert [(p.name, p.kind, p.default) for p in async_parameters] == [(p.name, p.kind, p.default) for p in sync_parameters]
