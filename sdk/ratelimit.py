@@ -57,6 +57,9 @@ class TransactionCost:
         return Fraction(self.fixed) + Fraction(self.per_order) * orders + Fraction(penalty)
 
 
+_COSTS_KEPT = 1024
+"""Bound of the cost memo: ages vary per order, so amend and cancel keys are many."""
+
 CostTable = Mapping[str, TransactionCost]
 """A venue's transaction costs, by the name of the transaction (``add``, ``cancel``...)."""
 
@@ -71,6 +74,8 @@ class TradingRateCounter:
         self._decay = Fraction(tier.decay_per_s)
         self._empty_at: dict[str, Fraction] = {}
         """When each symbol's counter will have decayed to zero if nothing more is charged."""
+        self._costs_known: dict[tuple[str, float | None, int], Fraction] = {}
+        """Costs computed before, by transaction, age and orders: an account pays the same few often."""
 
     def cost(self, transaction: str, order_age_s: float | None, *, orders: int = 1) -> float:
         """What ``transaction`` adds to the counter, for ``orders`` orders (a batch) whose age is
@@ -87,31 +92,38 @@ class TradingRateCounter:
     ) -> float | None:
         """None if ``transaction`` fits under the threshold at ``now``, else the seconds to wait
         until it does. A transaction that costs more than the threshold never fits: ``ValueError``."""
-        cost = self._cost(transaction, order_age_s, orders)
+        return self._wait(symbol, transaction, self._cost(transaction, order_age_s, orders), now)
+
+    def _wait(self, symbol: str, transaction: str, cost: Fraction, now: float) -> float | None:
         if cost > self._threshold:
             raise ValueError(f"{transaction} costs {float(cost):g}, more than the threshold {self.tier.threshold:g}")
         empty_at = self._empty_at.get(symbol)
         if empty_at is None:
             return None
         fits_from = empty_at - (self._threshold - cost) / self._decay
-        if Fraction(now) >= fits_from:
+        at = Fraction(now)
+        if at >= fits_from:
             return None
-        return _float_at_least(Fraction(_float_at_least(fits_from)) - Fraction(now))
+        return _float_at_least(Fraction(_float_at_least(fits_from)) - at)
 
     def charge(self, symbol: str, transaction: str, order_age_s: float | None, now: float, *, orders: int = 1) -> None:
         """Count ``transaction`` as sent at ``now``. The venue counts what it receives, so this
         charges whether or not ``check`` admitted it."""
+        self._charge(symbol, self._cost(transaction, order_age_s, orders), now)
+
+    def _charge(self, symbol: str, cost: Fraction, now: float) -> None:
         at = Fraction(now)
-        cost = self._cost(transaction, order_age_s, orders)
-        self._empty_at[symbol] = max(self._empty_at.get(symbol, at), at) + cost / self._decay
+        empty_at = self._empty_at.get(symbol)
+        self._empty_at[symbol] = (at if empty_at is None or empty_at < at else empty_at) + cost / self._decay
 
     def admit(self, symbol: str, transaction: str, order_age_s: float | None, now: float, *, orders: int = 1) -> None:
         """Charge ``transaction`` if it fits, else raise ``RateLimited`` and charge nothing: what an
         account does before it sends one."""
-        wait_s = self.check(symbol, transaction, order_age_s, now, orders=orders)
+        cost = self._cost(transaction, order_age_s, orders)
+        wait_s = self._wait(symbol, transaction, cost, now)
         if wait_s is not None:
             raise RateLimited(symbol, self.level(symbol, now), self.tier.threshold, wait_s)
-        self.charge(symbol, transaction, order_age_s, now, orders=orders)
+        self._charge(symbol, cost, now)
 
     def saturate(self, symbol: str, now: float) -> None:
         """The venue said its rate limit for ``symbol`` is exceeded: its counter is at the threshold
@@ -119,10 +131,16 @@ class TradingRateCounter:
         self._empty_at[symbol] = Fraction(now) + self._threshold / self._decay
 
     def _cost(self, transaction: str, order_age_s: float | None, orders: int) -> Fraction:
+        known = self._costs_known.get((transaction, order_age_s, orders))
+        if known is not None:
+            return known
         cost = self._costs.get(transaction)
         if cost is None:
             raise ValueError(f"no cost known for {transaction!r}; known: {', '.join(self._costs)}")
-        return cost.at(order_age_s, orders)
+        if len(self._costs_known) >= _COSTS_KEPT:
+            self._costs_known.clear()
+        known = self._costs_known[transaction, order_age_s, orders] = cost.at(order_age_s, orders)
+        return known
 
 
 def _float_at_least(value: Fraction) -> float:
