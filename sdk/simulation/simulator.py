@@ -47,10 +47,11 @@ async def accept(
     was already read from it (the whole upgrade request, when HTTP parsing came first)."""
     protocol = ServerProtocol(max_size=max_message)
     protocol.receive_data(received)
-    events = protocol.events_received()
+    events: list[object] = list(protocol.events_received())
     requests = [index for index, event in enumerate(events) if isinstance(event, Request)]
+    request: object
     if requests:
-        request, leftover = events[requests[0]], list(events[requests[0] + 1 :])
+        request, leftover = events[requests[0]], events[requests[0] + 1 :]
     else:
         request, leftover = await read_upgrade(protocol, stream, Request)
     assert isinstance(request, Request)
