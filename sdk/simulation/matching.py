@@ -235,6 +235,10 @@ class MatchingEngine:
     def open_orders(self, account: str) -> list[Order]:
         return [order for order in self._orders.values() if order.account == account and order.open]
 
+    def open_orders_of_all(self) -> list[Order]:
+        """Every account's open orders."""
+        return [order for order in self._orders.values() if order.open]
+
     def closed_orders(self, account: str) -> list[Order]:
         return [order for order in self._orders.values() if order.account == account and not order.open]
 
@@ -453,7 +457,8 @@ class MatchingEngine:
         return records
 
     def _rest_fills(self, order: Order, step: MarketStep, now_ns: int) -> list[Record]:
-        """A resting limit order fills at its price against trades through it and a book crossing it."""
+        """A resting limit order fills at its price against trades strictly through it (a trade at
+        its price took the queue ahead of it) and against a book that moved across it."""
         limit = order.spec.price
         remaining = order.remaining
         if limit is None or remaining is None:
@@ -463,7 +468,7 @@ class MatchingEngine:
             (
                 t.qty
                 for t in step.trades
-                if t.side != order.spec.side and (t.price <= limit if buying else t.price >= limit)
+                if t.side != order.spec.side and (t.price < limit if buying else t.price > limit)
             ),
             Decimal(0),
         )
