@@ -139,6 +139,8 @@ def _simulate(args: argparse.Namespace) -> int:
     async def run() -> None:
         async with simulator:
             print(f"{args.exchange} simulator listening on {simulator.url} (Ctrl-C stops it)", flush=True)
+            for line in simulator.banner:
+                print(f"  {line}", flush=True)
             await anyio.sleep_forever()
 
     anyio.run(run)

@@ -7,16 +7,22 @@ needs to verify them.
 
 from __future__ import annotations
 
+import base64
+import time
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 import msgspec
 
+from adapters.kraken.private_simulator import RATE_LIMIT, Envelope, KrakenDesk, KrakenPrivateSession, is_private
 from adapters.kraken.wire import Params, Request
 from adapters.kraken_common.checksum import KrakenChecksum
 from adapters.kraken_common.instruments import INSTRUMENTS, QTY_DECIMALS, price_decimals
 from adapters.kraken_common.limits import BOOK_DEPTHS, OHLC_MINUTES
+from sdk.simulation.http import HttpRequest, HttpResponse
 from sdk.simulation.market import Instrument, InstrumentState, MarketStep, SimTrade, SyntheticMarket
+from sdk.simulation.matching import MatchingEngine
 from sdk.simulation.session import Reply, Session, flip_number_after
 from sdk.simulation.simulator import Simulator
 from sdk.simulation.window import DepthWindow
@@ -27,21 +33,138 @@ Key = tuple[str, str]
 """(channel, symbol) of one subscription."""
 
 
+DEFAULT_TEST_KEY = "xfeeds-simulator-key"
+DEFAULT_TEST_SECRET = base64.b64encode(b"xfeeds simulator secret: for loopback tests only").decode()
+"""The account a simulator opens when given none; its secret is valid base64, as Kraken's are."""
+DEFAULT_BALANCES: dict[str, Decimal] = {
+    "USD": Decimal(100_000),
+    "EUR": Decimal(100_000),
+    "BTC": Decimal(10),
+    "ETH": Decimal(100),
+}
+
+
 class KrakenSimulator(Simulator):
-    """Kraken v2 on loopback. ``xfeeds simulate kraken --port 8765`` runs one."""
+    """Kraken v2 on loopback, public and private: ``xfeeds simulate kraken --port 8765`` runs one.
+
+    One port serves the WebSocket (market data and, with a token, trading, as ``ws-auth`` does)
+    and Kraken's REST (``GetWebSocketsToken``, ``ClosedOrders``). ``accounts`` maps API keys to
+    their base64 secrets (default: one test account, ``DEFAULT_TEST_KEY``/``DEFAULT_TEST_SECRET``);
+    each starts with ``balances``.
+    """
+
+    def __init__(
+        self,
+        *,
+        accounts: Mapping[str, str] | None = None,
+        balances: Mapping[str, Decimal] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: int = 1,
+        tick_interval: float = 0.05,
+        heartbeat_interval: float = 1.0,
+    ) -> None:
+        super().__init__(
+            host=host, port=port, seed=seed, tick_interval=tick_interval, heartbeat_interval=heartbeat_interval
+        )
+        self.accounts = dict(accounts or {DEFAULT_TEST_KEY: DEFAULT_TEST_SECRET})
+        self.desk = KrakenDesk(self.market, self.accounts, balances or DEFAULT_BALANCES, seed)
+
+    @property
+    def auth_url(self) -> str:
+        """Where the private socket connects: the same socket as the public one."""
+        return self.url
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def engine(self) -> MatchingEngine:
+        return self.desk.engine
+
+    @property
+    def banner(self) -> list[str]:
+        lines = [f"REST on {self.rest_url}"]
+        lines += [f"test account: API key {key!r}, secret {secret!r}" for key, secret in self.accounts.items()]
+        return lines
 
     def instruments(self) -> list[Instrument]:
         return INSTRUMENTS
 
     def new_session(self) -> KrakenSession:
-        return KrakenSession(self.market)
+        return KrakenSession(self.market, KrakenPrivateSession(self.desk))
+
+    def answer_http(self, request: HttpRequest) -> HttpResponse:
+        return self.desk.rest.answer(request, time.time_ns())
+
+    def on_tick(self, steps: list[MarketStep], now_ns: int) -> None:
+        self.desk.tick(steps, now_ns)
+
+    # -- trading fault switches -------------------------------------------------------------
+
+    @property
+    def refuse_tokens(self) -> str | None:
+        """When set, every token request is refused with this Kraken error (``EGeneral:Temporary lockout``)."""
+        return self.desk.rest.refuse_tokens
+
+    @refuse_tokens.setter
+    def refuse_tokens(self, error: str | None) -> None:
+        self.desk.rest.refuse_tokens = error
+
+    @property
+    def replies_before_executions(self) -> bool:
+        """Whether an order's reply comes before its ``executions`` rows (default: after)."""
+        return self.desk.replies_first
+
+    @replies_before_executions.setter
+    def replies_before_executions(self, value: bool) -> None:
+        self.desk.replies_first = value
+
+    def drop_after_next_add_order(self) -> None:
+        """Cut the connection that sends the next order (``add_order``/``batch_add``) once the order
+        is placed, before its reply or any execution is sent: an order whose outcome is unknown."""
+        self.desk.drop_after_add_order = True
+
+    def invalidate_tokens(self) -> int:
+        """Forget every issued token; the next private request gets ``EAPI:Invalid token``, the
+        socket stays up. Returns how many tokens were forgotten."""
+        return self.desk.rest.invalidate_tokens()
+
+    def reject_orders(self, count: int, error: str = RATE_LIMIT) -> None:
+        """Refuse the next ``count`` order requests (add, batch add, amend, cancel) with ``error``."""
+        self.desk.rejections += [error] * count
+
+    def hold_fills(self) -> None:
+        """Keep fills from being reported (they still happen) until ``release_fills``."""
+        self.desk.engine.hold_fills()
+
+    def release_fills(self) -> int:
+        """Report every held fill (and what followed it); returns how many records were held."""
+        records = self.desk.engine.release_fills()
+        self.desk.publish(records)
+        return len(records)
+
+    def force_fill(self, order_id: str, qty: Decimal, price: Decimal) -> None:
+        """Fill ``qty`` of open order ``order_id`` at ``price`` as a maker, now."""
+        engine = self.desk.engine
+        order = next((o for o in engine.open_orders_of_all() if o.venue_id == order_id), None)
+        if order is None:
+            raise KeyError(f"no open order {order_id}")
+        self.desk.publish(engine.force_fill(order, qty, price, time.time_ns()))
+
+    def orders_received(self, client_order_id: str) -> int:
+        """How many orders with ``client_order_id`` the venue received, whatever became of them."""
+        return self.desk.orders_received[client_order_id]
 
 
 class KrakenSession(Session):
-    """One client connection: its subscriptions, and what each book subscriber holds."""
+    """One client connection: its subscriptions, what each book subscriber holds, and its private side."""
 
-    def __init__(self, market: SyntheticMarket) -> None:
+    def __init__(self, market: SyntheticMarket, private: KrakenPrivateSession) -> None:
         super().__init__(market)
+        self._private = private
+        self._envelopes = msgspec.json.Decoder(Envelope)
         self._decoder = msgspec.json.Decoder(Request)
         self._encoder = msgspec.json.Encoder()
         self._subscriptions: dict[Key, Params] = {}
@@ -62,6 +185,9 @@ class KrakenSession(Session):
         return '{"channel":"heartbeat"}' if self._subscriptions else None
 
     def on_message(self, data: bytes, now_ns: int) -> Reply:
+        private = self._private_request(data)
+        if private is not None:
+            return self._private.answer(private, now_ns)
         reply = Reply()
         try:
             request = self._decoder.decode(data)
@@ -86,6 +212,9 @@ class KrakenSession(Session):
         return reply
 
     def refuse(self, data: bytes, reason: str, now_ns: int) -> list[str] | None:
+        private = self._private_request(data)
+        if private is not None:
+            return [self._private.refuse(private, reason, now_ns)] if private.method == "subscribe" else None
         try:
             request = self._decoder.decode(data)
         except msgspec.DecodeError:
@@ -100,6 +229,13 @@ class KrakenSession(Session):
         if not frame.startswith('{"channel":"book"') or f'"symbol":"{symbol}"' not in frame:
             return None
         return flip_number_after(frame, '"checksum":')
+
+    def _private_request(self, data: bytes) -> Envelope | None:
+        try:
+            envelope = self._envelopes.decode(data)
+        except msgspec.DecodeError:
+            return None
+        return envelope if is_private(envelope) else None
 
     # -- subscriptions ----------------------------------------------------------------------
 
@@ -196,7 +332,7 @@ class KrakenSession(Session):
         return []
 
     def on_market(self, steps: list[MarketStep]) -> list[str]:
-        frames = []
+        frames = self._private.drain()
         for step in steps:
             symbol = step.symbol
             state = self.market.state(symbol)

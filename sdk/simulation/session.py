@@ -30,6 +30,8 @@ class Reply:
     """A session's answer to one client message: frames in sending order, acknowledgements marked."""
 
     outgoing: list[Outgoing] = field(default_factory=list)
+    hang_up: bool = False
+    """Cut the connection instead of sending anything: the message was acted on, its answer lost."""
 
     def ack(self, frame: str) -> None:
         """Add the confirmation of a subscription."""
@@ -68,7 +70,7 @@ class Session(ABC):
 
     @abstractmethod
     def on_market(self, steps: list[MarketStep]) -> list[str]:
-        """What the client's subscriptions make of one market step."""
+        """What the client's subscriptions make of one market step (none while the market is paused)."""
 
     @abstractmethod
     def heartbeat(self, now_ns: int) -> str | None:

@@ -18,11 +18,13 @@ from typing import Self
 
 import anyio
 import anyio.abc
+import h11
 from anyio.abc import SocketAttribute
 from websockets.http11 import Request
 from websockets.server import ServerProtocol
 
-from sdk.simulation.market import Instrument, SyntheticMarket
+from sdk.simulation.http import HttpRequest, HttpResponse, Upgrade, serve_http
+from sdk.simulation.market import Instrument, MarketStep, SyntheticMarket
 from sdk.simulation.session import Session
 from sdk.transport import (
     DEFAULT_MAX_MESSAGE,
@@ -38,10 +40,20 @@ _GONE = (ConnectionClosed, anyio.BrokenResourceError, anyio.ClosedResourceError)
 """What a send or receive raises once the client has gone."""
 
 
-async def accept(stream: anyio.abc.ByteStream, *, max_message: int = DEFAULT_MAX_MESSAGE) -> WebSocket:
-    """Complete the server side of the upgrade on a freshly accepted stream."""
+async def accept(
+    stream: anyio.abc.ByteStream, *, max_message: int = DEFAULT_MAX_MESSAGE, received: bytes = b""
+) -> WebSocket:
+    """Complete the server side of the upgrade on a freshly accepted stream; ``received`` is what
+    was already read from it (the whole upgrade request, when HTTP parsing came first)."""
     protocol = ServerProtocol(max_size=max_message)
-    request, leftover = await read_upgrade(protocol, stream, Request)
+    protocol.receive_data(received)
+    events: list[object] = list(protocol.events_received())
+    requests = [index for index, event in enumerate(events) if isinstance(event, Request)]
+    request: object
+    if requests:
+        request, leftover = events[requests[0]], events[requests[0] + 1 :]
+    else:
+        request, leftover = await read_upgrade(protocol, stream, Request)
     assert isinstance(request, Request)
     response = protocol.accept(request)
     protocol.send_response(response)
@@ -121,6 +133,11 @@ class Simulator(ABC):
     def url(self) -> str:
         return f"ws://{self.host}:{self.port}"
 
+    @property
+    def banner(self) -> list[str]:
+        """Lines that ``xfeeds simulate`` prints under the URL (test credentials, say)."""
+        return []
+
     @abstractmethod
     def instruments(self) -> list[Instrument]:
         """The instruments this exchange lists."""
@@ -128,6 +145,15 @@ class Simulator(ABC):
     @abstractmethod
     def new_session(self) -> Session:
         """The protocol of a new connection, over this simulator's market."""
+
+    def answer_http(self, request: HttpRequest) -> HttpResponse:
+        """The answer to a plain HTTP request on the WebSocket port; venues with REST override it."""
+        return HttpResponse(426, b"Upgrade Required: this port speaks WebSocket", "text/plain")
+
+    def on_tick(self, steps: list[MarketStep], now_ns: int) -> None:
+        """Called once per tick, paused or not, before the sessions see ``steps`` (empty while paused):
+        where a venue's own clock-driven state (resting orders, timers) moves on."""
+        return None
 
     async def __aenter__(self) -> Self:
         async with contextlib.AsyncExitStack() as stack:
@@ -208,7 +234,15 @@ class Simulator(ABC):
 
     async def _serve_websocket(self, stream: anyio.abc.SocketStream) -> None:
         try:
-            websocket = await accept(stream)
+            await serve_http(stream, self.answer_http)
+        except Upgrade as upgrade:
+            received = upgrade.received
+        except (h11.ProtocolError, *_GONE):
+            return
+        else:
+            return
+        try:
+            websocket = await accept(stream, received=received)
         except (HandshakeFailed, *_GONE):
             return
         self.connections_accepted += 1
@@ -234,21 +268,27 @@ class Simulator(ABC):
                     await anyio.sleep(self.read_delay)
                 for message in await connection.websocket.receive_batch():
                     async with connection.turn:
-                        await self._answer(connection, message)
+                        if not await self._answer(connection, message):
+                            return
 
-    async def _answer(self, connection: _Connection, message: bytes) -> None:
-        """Send the session's reply to ``message``, refused, withheld or delayed as the switches say."""
+    async def _answer(self, connection: _Connection, message: bytes) -> bool:
+        """Send the session's reply to ``message``, refused, withheld or delayed as the switches say;
+        False when the reply is to cut the connection instead."""
         now_ns = time.time_ns()
         if self.reject_subscriptions is not None:
             refusal = connection.session.refuse(message, self.reject_subscriptions, now_ns)
             if refusal is not None:
                 await self._send(connection, refusal)
-                return
-        for outgoing in connection.session.on_message(message, now_ns).outgoing:
+                return True
+        reply = connection.session.on_message(message, now_ns)
+        if reply.hang_up:
+            return False
+        for outgoing in reply.outgoing:
             if outgoing.ack and self.ack_delay:
                 await anyio.sleep(self.ack_delay)
             if not (outgoing.ack and self.withhold_acks):
                 await self._send(connection, [outgoing.text])
+        return True
 
     async def _send(self, connection: _Connection, frames: Iterable[str]) -> None:
         for frame in frames:
@@ -276,9 +316,9 @@ class Simulator(ABC):
     async def _run_market(self) -> None:
         while True:
             await anyio.sleep(self.tick_interval)
-            if self.paused:
-                continue
-            steps = self.market.step(time.time_ns())
+            now_ns = time.time_ns()
+            steps = [] if self.paused else self.market.step(now_ns)
+            self.on_tick(steps, now_ns)
             for connection in list(self._connections):
                 try:
                     async with connection.turn:
