@@ -78,7 +78,7 @@ class Account:
         self.url = url or self._trading.default_url
         self.rest_url = rest_url or self._trading.default_rest_url
         _refuse_plaintext(self.rest_url)
-        self._connector = connector or WebSocketConnector()
+        self._connector = connector or WebSocketConnector(log_frames=False)
         self.ready_timeout = ready_timeout
         self.session = AccountSession(
             self._trading.codec(adapter.name, adapter.symbols),
@@ -416,6 +416,7 @@ class Account:
             token = self._trading.authenticator.parse_token_reply(await self._post(request)).token
             self._shared_token = token
             self.session.stats.tokens_fetched += 1
+            logger.info("%s account: session token fetched from %s", self.adapter.name, urlsplit(self.rest_url).netloc)
             return token
         except Exception as error:
             self._token_error = error

@@ -440,6 +440,9 @@ class AccountSession:
         if not answer.ok and answer.error is not None and self.codec.token_rejected(answer.error):
             self.needs_token = True
             self.stats.tokens_rejected += 1
+            logger.warning(
+                "%s account: the venue refused the session token (%s); fetching a new one", self.exchange, answer.error
+            )
         if not answer.ok and answer.error is not None and self.codec.rate_limited(answer.error):
             return events + self._rate_limited(pending, answer, now)
         if pending.orders:
@@ -504,6 +507,7 @@ class AccountSession:
             return []
         self.state = "ready"
         open_orders = sum(1 for order in self.orders.values() if order.state != "unknown")
+        logger.info("%s account: ready, %d open orders", self.exchange, open_orders)
         return [AccountReady(exchange=self.exchange, open_orders=open_orders, ts_received=wall_ns)]
 
     # -- reconciliation -----------------------------------------------------------------------

@@ -62,7 +62,8 @@ class WebSocketConnector:
     Plain ``ws://`` is refused except to this machine unless ``allow_plaintext`` is set; a message
     larger than ``max_message`` bytes closes the connection with code 1009. ``timeout`` bounds the
     connection and handshake; ``write_timeout`` bounds every write after it, so a venue that stops
-    reading costs the connection, never a stuck feed.
+    reading costs the connection, never a stuck feed. ``log_frames=False`` keeps frames out of the
+    debug log (an account's connector: its frames carry the session token).
     """
 
     def __init__(
@@ -72,8 +73,10 @@ class WebSocketConnector:
         allow_plaintext: bool = False,
         timeout: float = 10.0,
         write_timeout: float = DEFAULT_WRITE_TIMEOUT,
+        log_frames: bool = True,
     ) -> None:
         self.max_message = max_message
+        self.log_frames = log_frames
         self.allow_plaintext = allow_plaintext
         self.timeout = timeout
         self.write_timeout = write_timeout
@@ -85,4 +88,5 @@ class WebSocketConnector:
             allow_plaintext=self.allow_plaintext,
             timeout=self.timeout,
             write_timeout=self.write_timeout,
+            log_frames=self.log_frames,
         )

@@ -62,31 +62,32 @@ ASSETS = ("BTC", "ETH", "USD", "EUR", "BCH", "LTC", "DOGE", "SOL", "USDT")
 
 
 E = TypeVar("E")
+S = TypeVar("S")
+"""What a source yields: market ``Event``s or ``TradingEvent``s."""
 
 
-def of(kind: type[E], events: Iterable[Event]) -> list[E]:
+def of(kind: type[E], events: Iterable[object]) -> list[E]:
     """The events of one type, in order."""
     return [event for event in events if isinstance(event, kind)]
 
 
-async def collect_until(
-    source: EventSource[Event], done: Callable[[list[Event]], bool], timeout: float = 10.0
-) -> list[Event]:
-    """Events from ``source`` until ``done(events)`` holds (or it ends); ``TimeoutError`` after ``timeout`` seconds."""
+async def collect_until(source: EventSource[S], done: Callable[[list[S]], bool], timeout: float = 10.0) -> list[S]:
+    """Events from ``source`` (a feed or an account) until ``done(events)`` holds (or it ends);
+    ``TimeoutError`` after ``timeout`` seconds."""
     return await _collect(source, done, timeout, fail_on_timeout=True)
 
 
-async def collect_for(source: EventSource[Event], seconds: float) -> list[Event]:
+async def collect_for(source: EventSource[S], seconds: float) -> list[S]:
     """Every event ``source`` delivers within ``seconds``."""
     return await _collect(source, lambda _: False, seconds)
 
 
 async def _collect(
-    source: EventSource[Event], done: Callable[[list[Event]], bool], seconds: float, *, fail_on_timeout: bool = False
-) -> list[Event]:
+    source: EventSource[S], done: Callable[[list[S]], bool], seconds: float, *, fail_on_timeout: bool = False
+) -> list[S]:
     """Events until ``done(events)`` holds, the source ends or ``seconds`` pass (``TimeoutError`` then,
     with ``fail_on_timeout``; otherwise the caller asserts what is missing): the one collecting loop."""
-    events: list[Event] = []
+    events: list[S] = []
     with anyio.move_on_after(seconds) as deadline:
         async for event in source:
             events.append(event)

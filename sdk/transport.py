@@ -215,22 +215,26 @@ async def connect(
     timeout: float = 10.0,
     allow_plaintext: bool = False,
     write_timeout: float = DEFAULT_WRITE_TIMEOUT,
+    log_frames: bool = True,
 ) -> WebSocket:
     """Open a client WebSocket to ``url`` (``wss://`` verifies certificates by default).
 
     Unencrypted ``ws://`` is refused except to this machine (the simulators) unless
     ``allow_plaintext`` is passed. Raises ``TimeoutError`` if the connection and handshake take
     longer than ``timeout`` seconds. Once open, a write that cannot complete within
-    ``write_timeout`` seconds drops the connection.
+    ``write_timeout`` seconds drops the connection. ``log_frames=False`` keeps the frames out of
+    websockets' debug log whatever the logging level: private frames carry a session token.
     """
     uri = parse_uri(url)
     if not uri.secure and not allow_plaintext and not is_loopback(uri.host):
         raise InsecureURL(f"refusing unencrypted {url}: use wss://, or pass allow_plaintext=True")
     with anyio.fail_after(timeout):
-        return await _connect(url, max_message, ssl_context, write_timeout)
+        return await _connect(url, max_message, ssl_context, write_timeout, log_frames)
 
 
-async def _connect(url: str, max_message: int, ssl_context: ssl.SSLContext | None, write_timeout: float) -> WebSocket:
+async def _connect(
+    url: str, max_message: int, ssl_context: ssl.SSLContext | None, write_timeout: float, log_frames: bool
+) -> WebSocket:
     uri = parse_uri(url)
     stream: anyio.abc.ByteStream
     if uri.secure:
@@ -243,6 +247,7 @@ async def _connect(url: str, max_message: int, ssl_context: ssl.SSLContext | Non
     else:
         stream = await anyio.connect_tcp(uri.host, uri.port)
     protocol = ClientProtocol(uri, max_size=max_message)
+    protocol.debug = protocol.debug and log_frames
     protocol.send_request(protocol.connect())
     try:
         _, leftover = await read_upgrade(protocol, stream, Response)

@@ -160,6 +160,11 @@ class KrakenPrivateSession:
         self._waiting: list[str] = []
         desk.sessions.add(self)
 
+    def end_subscriptions(self) -> None:
+        """The tokens they were made with are no longer valid: private pushes stop until the
+        client subscribes again with a fresh one."""
+        self._subscribed.clear()
+
     def drain(self) -> list[str]:
         """The frames of records delivered since the last drain."""
         frames, self._waiting = self._waiting, []

@@ -38,6 +38,8 @@ class KrakenRest:
         """When set, every token request is refused with this Kraken error (e.g. ``EGeneral:Temporary lockout``)."""
         self._nonces: dict[str, int] = {}
         self._tokens: dict[str, str] = {}
+        self.issued: list[str] = []
+        """Every token ever issued, in order (tests search for them where they must never appear)."""
         self._encoder = msgspec.json.Encoder()
 
     def account_of(self, token: str | None) -> str | None:
@@ -63,6 +65,7 @@ class KrakenRest:
                 return self._reply([self.refuse_tokens])
             token = secrets.token_urlsafe(32)
             self._tokens[token] = key
+            self.issued.append(token)
             return self._reply([], {"token": token, "expires": TOKEN_EXPIRES_S})
         closed = [o for o in self.engine.closed_orders(key) if form.get("cl_ord_id") in (None, o.spec.client_id)]
         return self._reply([], {"closed": {o.venue_id: _closed(o) for o in closed}, "count": len(closed)})

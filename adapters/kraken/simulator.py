@@ -127,8 +127,11 @@ class KrakenSimulator(Simulator):
         self.desk.drop_after_add_order = True
 
     def invalidate_tokens(self) -> int:
-        """Forget every issued token; the next private request gets ``EAPI:Invalid token``, the
-        socket stays up. Returns how many tokens were forgotten."""
+        """Forget every issued token and end the private subscriptions made with them; the next
+        private request gets ``EAPI:Invalid token``, the socket stays up. Returns how many tokens
+        were forgotten."""
+        for session in list(self.desk.sessions):
+            session.end_subscriptions()
         return self.desk.rest.invalidate_tokens()
 
     def reject_orders(self, count: int, error: str = RATE_LIMIT) -> None:

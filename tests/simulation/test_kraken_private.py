@@ -13,12 +13,13 @@ import httpx
 import msgspec
 import pytest
 
-from adapters.kraken.auth import NonceSource, TokenRequestFailed, parse_token_reply, token_request
+from adapters.kraken.auth import parse_token_reply, token_request
 from adapters.kraken.private import KrakenPrivateCodec
 from adapters.kraken.simulator import DEFAULT_TEST_KEY, DEFAULT_TEST_SECRET, KrakenSimulator
 from schemas.events import ErrorEvent
 from schemas.trading import Fill, OrderRequest, OrderUpdate, TradingEvent
 from sdk.credentials import Credentials, Secret
+from sdk.trading_contract import NonceSource, TokenRequestFailed
 from sdk.transport import ConnectionClosed, WebSocket, connect
 
 pytestmark = [pytest.mark.loopback, pytest.mark.anyio]
