@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack
 from decimal import Decimal
 from types import MappingProxyType, TracebackType
@@ -184,9 +184,15 @@ class Account:
         account reconnects (nothing is sent).
         """
         pending = self.session.place(order, anyio.current_time())
-        result = await self._settled(pending)
-        assert isinstance(result, OrderUpdate)
-        return result
+        await self._settled(pending)
+        return pending.updates[0]
+
+    async def place_batch(self, orders: Sequence[OrderRequest]) -> list[OrderUpdate]:
+        """Place several orders in one request (the venue's batch; Kraken: 2 to 15 orders of one
+        symbol): one settling update per order, in the order given. As ``place`` otherwise."""
+        pending = self.session.place_batch(orders, anyio.current_time())
+        await self._settled(pending)
+        return list(pending.updates)
 
     async def amend(
         self,
@@ -234,7 +240,7 @@ class Account:
         assert isinstance(answer, Answer)
         return answer.trigger_ns
 
-    async def _settled(self, pending: Pending) -> OrderUpdate | Answer | None:
+    async def _settled(self, pending: Pending) -> Answer | None:
         if not pending.done:
             waiter = self._waiters[id(pending)] = anyio.Event()
             self._wake()

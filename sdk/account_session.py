@@ -55,10 +55,11 @@ VALIDATED: Final = "validate only: the venue accepted the order and placed nothi
 
 @dataclass(eq=False)
 class Pending:
-    """One request awaiting the venue: settled with ``result`` (or ``error``) by the session.
+    """One request awaiting the venue: settled with ``updates``, ``result`` or ``error`` by the session.
 
-    ``result`` is the ``OrderUpdate`` that settles a placement, or the ``Answer`` of any other
-    request. ``replies`` counts the replies still to come (a cancel of several orders gets one each).
+    ``updates`` are the ``OrderUpdate``s that settle a placement, one per order in the order sent;
+    ``result`` is the ``Answer`` of any other request. ``replies`` counts the replies still to come
+    (a cancel of several orders gets one each).
     """
 
     method: str
@@ -68,12 +69,15 @@ class Pending:
     orders: tuple[OrderRequest, ...] = ()
     symbols: tuple[str, ...] = ()
     """Symbols of the orders an amend or cancel names, where known (their rate counters)."""
-    result: OrderUpdate | Answer | None = None
+    updates: tuple[OrderUpdate, ...] = ()
+    result: Answer | None = None
     error: Exception | None = None
     done: bool = False
 
-    def settle(self, result: OrderUpdate | Answer | None = None, error: Exception | None = None) -> None:
-        self.result, self.error, self.done = result, error, True
+    def settle(
+        self, *, updates: tuple[OrderUpdate, ...] = (), result: Answer | None = None, error: Exception | None = None
+    ) -> None:
+        self.updates, self.result, self.error, self.done = updates, result, error, True
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +236,7 @@ class AccountSession:
             self._in_doubt[unknown.client_order_id] = unknown
             self.orders[unknown.client_order_id] = unknown
             self.stats.unknown += 1
-        pending.settle(result=updates[0])
+        pending.settle(updates=tuple(updates))
         self.settled.append(pending)
         return list(updates)
 
@@ -242,7 +246,7 @@ class AccountSession:
             _without_venue_id(self.exchange, order, f"not sent: the connection dropped first ({reason})", wall_ns)
             for order in pending.orders
         ]
-        pending.settle(result=updates[0])
+        pending.settle(updates=tuple(updates))
         self.settled.append(pending)
         return list(updates)
 
@@ -276,6 +280,23 @@ class AccountSession:
         frame = self.codec.add_order(order, self._require_token())
         self.stats.orders_sent += 1
         return self._send("add_order", frame, orders=(order,))
+
+    def place_batch(self, orders: Sequence[OrderRequest], now: float) -> Pending:
+        """As ``place``, for several orders in one request (the venue's batch): all are checked
+        before any is queued, and the counter is charged once for the batch."""
+        self._require_ready()
+        if not orders:
+            raise ValueError("a batch needs at least one order")
+        for order in orders:
+            check_order(order, self.instruments.get(order.symbol))
+        self.rates.admit(orders[0].symbol, "batch_add", None, now, orders=len(orders))
+        named = tuple(
+            order if order.client_order_id else msgspec.structs.replace(order, client_order_id=uuid.uuid4().hex)
+            for order in orders
+        )
+        frame = self.codec.batch_add(named, self._require_token())
+        self.stats.orders_sent += len(named)
+        return self._send("batch_add", frame, orders=named)
 
     def amend(
         self,
@@ -446,11 +467,13 @@ class AccountSession:
         if not answer.ok and answer.error is not None and self.codec.rate_limited(answer.error):
             return events + self._rate_limited(pending, answer, now)
         if pending.orders:
-            update = answer.updates[0] if answer.updates else None
-            if update is None and answer.ok:  # accepted and placed nothing: a validate-only order
-                update = _without_venue_id(self.exchange, pending.orders[0], VALIDATED, wall_ns, "canceled")
-                events.append(update)
-            pending.settle(result=update)
+            updates = answer.updates
+            if not updates and answer.ok:  # accepted and placed nothing: validate-only orders
+                updates = tuple(
+                    _without_venue_id(self.exchange, o, VALIDATED, wall_ns, "canceled") for o in pending.orders
+                )
+                events.extend(updates)
+            pending.settle(updates=updates)
         elif answer.ok:
             pending.settle(result=answer)
         else:
@@ -467,7 +490,7 @@ class AccountSession:
         for symbol in symbols:
             self.rates.saturate(symbol, now)
         if pending.orders:
-            pending.settle(result=answer.updates[0] if answer.updates else None)
+            pending.settle(updates=answer.updates)
         else:
             symbol = symbols[0] if symbols else "every symbol"
             tier = self.rates.tier

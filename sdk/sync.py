@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import AbstractAsyncContextManager, ExitStack
 from decimal import Decimal
@@ -258,6 +258,10 @@ class SyncAccount(SyncSource[Account, TradingEvent]):
     def place(self, order: OrderRequest) -> OrderUpdate:
         """As ``Account.place``."""
         return self._await(lambda: self._source.place(order))
+
+    def place_batch(self, orders: Sequence[OrderRequest]) -> list[OrderUpdate]:
+        """As ``Account.place_batch``."""
+        return self._await(lambda: self._source.place_batch(orders))
 
     def amend(
         self,

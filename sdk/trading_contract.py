@@ -86,6 +86,10 @@ class TradingCodec(ABC):
     def add_order(self, order: OrderRequest, token: Secret) -> SignedFrame:
         """Place ``order``; its ``Answer`` carries the order's first update."""
 
+    def batch_add(self, orders: Sequence[OrderRequest], token: Secret) -> SignedFrame:
+        """Place several orders in one request; a venue without batches raises ``NotImplementedError``."""
+        raise NotImplementedError(f"{self.exchange} places orders one by one (no batch request)")
+
     @abstractmethod
     def amend_order(
         self,

@@ -156,8 +156,8 @@ def test_a_placement_settles_with_the_venues_id_then_tracks_the_order() -> None:
     assert frame["method"] == "add_order" and len(frame["params"]["cl_ord_id"]) == 32
     assert not pending.done
     feed(session, clock, reply(frame["req_id"], "add_order", {"order_id": "OAAAAA-AAAAA-AAAAAA"}))
-    assert pending.done and isinstance(pending.result, OrderUpdate)
-    assert (pending.result.state, pending.result.venue_order_id) == ("pending_new", "OAAAAA-AAAAA-AAAAAA")
+    assert pending.done and len(pending.updates) == 1
+    assert (pending.updates[0].state, pending.updates[0].venue_order_id) == ("pending_new", "OAAAAA-AAAAA-AAAAAA")
     feed(
         session,
         clock,
@@ -172,9 +172,9 @@ def test_a_refused_placement_settles_rejected_with_the_venues_text() -> None:
     connect(session, clock)
     pending, frame = placed(session, clock)
     events = feed(session, clock, reply(frame["req_id"], "add_order", error="EOrder:Insufficient funds"))
-    assert isinstance(pending.result, OrderUpdate)
-    assert (pending.result.state, pending.result.reason) == ("rejected", "EOrder:Insufficient funds")
-    assert events == [pending.result] and session.orders == {}
+    assert len(pending.updates) == 1
+    assert (pending.updates[0].state, pending.updates[0].reason) == ("rejected", "EOrder:Insufficient funds")
+    assert events == list(pending.updates) and session.orders == {}
 
 
 def test_validate_only_places_nothing_and_says_so() -> None:
@@ -184,8 +184,12 @@ def test_validate_only_places_nothing_and_says_so() -> None:
     pending, frame = placed(session, clock, order)
     assert frame["params"]["validate"] is True
     feed(session, clock, reply(frame["req_id"], "add_order", {"order_id": ""}))
-    assert isinstance(pending.result, OrderUpdate)
-    assert (pending.result.state, pending.result.reason, pending.result.venue_order_id) == ("canceled", VALIDATED, None)
+    assert len(pending.updates) == 1
+    assert (pending.updates[0].state, pending.updates[0].reason, pending.updates[0].venue_order_id) == (
+        "canceled",
+        VALIDATED,
+        None,
+    )
     assert session.orders == {}
 
 
@@ -195,7 +199,7 @@ def test_a_reply_lost_with_the_socket_leaves_the_order_unknown_and_it_is_never_r
     pending, frame = placed(session, clock)
     cid = frame["params"]["cl_ord_id"]
     events = session.connection_lost("reset by peer", clock.now, clock.wall)
-    assert isinstance(pending.result, OrderUpdate) and pending.result.state == "unknown"
+    assert len(pending.updates) == 1 and pending.updates[0].state == "unknown"
     assert [type(e) for e in events] == [OrderUpdate, Disconnected]
     assert session.orders[cid].state == "unknown"
     events = session.connection_made(clock.now, clock.wall)
@@ -265,8 +269,8 @@ def test_a_placement_still_in_the_outbox_when_the_socket_drops_was_not_sent() ->
     connect(session, clock)
     pending = session.place(BUY, clock.now)
     session.connection_lost("gone", clock.now, clock.wall)
-    assert isinstance(pending.result, OrderUpdate) and pending.result.state == "rejected"
-    assert pending.result.reason is not None and pending.result.reason.startswith("not sent")
+    assert len(pending.updates) == 1 and pending.updates[0].state == "rejected"
+    assert pending.updates[0].reason is not None and pending.updates[0].reason.startswith("not sent")
     assert session.orders == {}
 
 
@@ -334,7 +338,7 @@ def test_a_refused_token_is_replaced_and_the_private_channels_resubscribed() -> 
     connect(session, clock)
     pending, frame = placed(session, clock)
     feed(session, clock, reply(frame["req_id"], "add_order", error="EAPI:Invalid token"))
-    assert isinstance(pending.result, OrderUpdate) and pending.result.state == "rejected"
+    assert len(pending.updates) == 1 and pending.updates[0].state == "rejected"
     assert session.needs_token
     session.token_received(Secret("tok-3"))
     again = sent(session, clock)
@@ -357,7 +361,7 @@ def test_the_rate_counter_refuses_before_sending_and_a_venue_refusal_fills_it() 
     pending = session.place(BUY, clock.now)
     (frame,) = sent(session, clock)
     feed(session, clock, reply(frame["req_id"], "add_order", error="EOrder:Rate limit exceeded"))
-    assert isinstance(pending.result, OrderUpdate) and pending.result.state == "rejected"
+    assert len(pending.updates) == 1 and pending.updates[0].state == "rejected"
     assert session.stats.rate_limited == 1
     with pytest.raises(RateLimited):
         session.place(BUY, clock.now)  # the venue's counter is full: wait for all of it
@@ -416,3 +420,29 @@ def test_no_sequence_of_events_sends_an_order_twice_or_leaves_a_caller_waiting(s
 
 def _fields(struct: Any) -> dict[str, Any]:
     return {name: getattr(struct, name) for name in struct.__struct_fields__}
+
+
+def test_a_batch_settles_each_order_in_the_order_sent_and_is_checked_whole_before_sending() -> None:
+    session, clock = new_session(), Clock()
+    connect(session, clock)
+    second = OrderRequest(**{**_fields(BUY), "price": Decimal("29990")})
+    with pytest.raises(PreTradeRefused):
+        session.place_batch([BUY, OrderRequest(**{**_fields(BUY), "price": Decimal("1.05")})], clock.now)
+    assert session.take_outgoing() == []
+    pending = session.place_batch([BUY, second], clock.now)
+    (frame,) = sent(session, clock)
+    assert frame["method"] == "batch_add" and len(frame["params"]["orders"]) == 2
+    result = [{"order_id": "OFFFFF-FFFFF-FFFFF1"}, {"order_id": "OFFFFF-FFFFF-FFFFF2"}]
+    feed(session, clock, reply(frame["req_id"], "batch_add", result))
+    assert [u.venue_order_id for u in pending.updates] == ["OFFFFF-FFFFF-FFFFF1", "OFFFFF-FFFFF-FFFFF2"]
+    assert [u.price for u in pending.updates] == [BUY.price, second.price]
+
+
+def test_a_batch_lost_with_the_socket_leaves_every_order_unknown() -> None:
+    session, clock = new_session(), Clock()
+    connect(session, clock)
+    pending = session.place_batch([BUY, BUY], clock.now)
+    sent(session, clock)
+    session.connection_lost("gone", clock.now, clock.wall)
+    assert [u.state for u in pending.updates] == ["unknown", "unknown"]
+    assert len({u.client_order_id for u in pending.updates}) == 2

@@ -102,10 +102,12 @@ async def test_the_dead_mans_switch_cancels_everything() -> None:
         assert await account.cancel_all_after(0) is None
 
 
-async def test_cancel_all_reports_the_count() -> None:
+async def test_a_batch_and_cancel_all_which_reports_the_count() -> None:
     async with KrakenSimulator(tick_interval=0.01) as simulator, open_account(simulator) as account:
-        for number in range(3):
-            await account.place(limit(simulator, "buy", 300 + number))
+        batch = [limit(simulator, "buy", 300 + number, client_order_id=f"b{number}") for number in range(3)]
+        placed = await account.place_batch(batch)
+        assert [u.client_order_id for u in placed] == ["b0", "b1", "b2"]
+        assert all(u.venue_order_id for u in placed) and len({u.venue_order_id for u in placed}) == 3
         assert await account.cancel_all() == 3
         await collect_until(account, lambda es: len(updates(es, "canceled")) == 3)
         assert account.open_orders == {}

@@ -70,7 +70,7 @@ def test_every_public_account_name_exists_on_both_faces() -> None:
     assert async_names == sync_names, f"only async: {async_names - sync_names}; only sync: {sync_names - async_names}"
 
 
-@pytest.mark.parametrize("name", ["place", "amend", "cancel", "cancel_all", "cancel_all_after", "next_batch"])
+@pytest.mark.parametrize("name", ["place", "place_batch", "amend", "cancel", "cancel_all", "cancel_all_after", "next_batch"])
 def test_shared_account_methods_take_the_same_parameters(name: str) -> None:
     account, sync = account_faces()
     async_parameters = list(inspect.signature(getattr(account, name)).parameters.values())
