@@ -147,8 +147,13 @@ class Account:
                 raise ConnectFailed(self.url, exc) from exc
             self._task_group = await stack.enter_async_context(anyio.create_task_group())
             self._task_group.start_soon(self._run, connection, token)
-            with anyio.fail_after(self.ready_timeout):
+            with anyio.move_on_after(self.ready_timeout):
                 await self._ready.wait()
+            if not self._ready.is_set():
+                raise TimeoutError(
+                    f"the {self.adapter.name} account at {self.url} was not ready within {self.ready_timeout:g} s "
+                    f"(state {self.session.state}): its snapshots or instrument data did not all arrive"
+                )
             if self._failure is not None:
                 raise self._failure
             self._stack = stack.pop_all()
