@@ -27,9 +27,17 @@ from sdk.account_session import AccountSession, AccountState, AccountStats, Orde
 from sdk.connection import CONNECTION_ERRORS, Connection, Connector, WebSocketConnector
 from sdk.contract import Adapter
 from sdk.credentials import Credentials, Secret
-from sdk.errors import ConnectFailed, FeedClosed, sole_error
+from sdk.errors import ConnectFailed, FeedClosed, LoginRefused, sole_error
+from sdk.pacing import TokenBucket
 from sdk.reconnect import ReconnectPolicy
-from sdk.trading_contract import Answer, NonceSource, RestRequest, TokenRequestFailed, TradingAdapter
+from sdk.trading_contract import (
+    Answer,
+    Authenticator,
+    NonceSource,
+    RestRequest,
+    TokenRequestFailed,
+    TradingAdapter,
+)
 from sdk.transport import is_loopback
 
 logger = logging.getLogger("xfeeds.account")
@@ -86,7 +94,9 @@ class Account:
             reply_timeout=reply_timeout,
             reconnect=reconnect,
             lookup_retry=lookup_retry,
+            login=credentials if self._trading.authenticator is None else None,
         )
+        self._pacer = TokenBucket(self._trading.request_limit) if self._trading.request_limit else None
         self._send_events, self._events = anyio.create_memory_object_stream[TradingEvent](buffer_size)
         self._nonces = NonceSource()
         self._http: httpx.AsyncClient | None = None
@@ -138,7 +148,7 @@ class Account:
         async with AsyncExitStack() as stack:
             self._http = await stack.enter_async_context(httpx.AsyncClient(timeout=10.0))
             try:
-                token = await self._fresh_token()
+                token = await self._fresh_token() if self._trading.authenticator is not None else None
             except httpx.HTTPError as exc:
                 raise ConnectFailed(self.rest_url, exc) from exc
             try:
@@ -286,12 +296,16 @@ class Account:
 
     # -- the driver -------------------------------------------------------------------------
 
-    async def _run(self, connection: Connection, token: Secret) -> None:
+    async def _run(self, connection: Connection, token: Secret | None) -> None:
         try:
             while True:
                 reason = await self._serve(connection, token)
                 await self._deliver(self.session.connection_lost(reason, anyio.current_time(), time.time_ns()))
                 self._settle_waiters()
+                if self.session.login_refused is not None:
+                    self._failure = LoginRefused(self.adapter.name, self.session.login_refused)
+                    self._ready.set()
+                    return
                 reconnected = await self._reconnect()
                 if reconnected is None:
                     return
@@ -304,10 +318,11 @@ class Account:
         finally:
             self._send_events.close()
 
-    async def _serve(self, connection: Connection, token: Secret) -> str:
+    async def _serve(self, connection: Connection, token: Secret | None) -> str:
         session = self.session
         await self._deliver(session.connection_made(anyio.current_time(), time.time_ns()))
-        session.token_received(token)
+        if self._trading.authenticator is not None:  # else the codec logs in on the socket
+            session.token_received(token)
         try:
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(self._send, connection)
@@ -337,6 +352,8 @@ class Account:
         try:
             while True:
                 for frame in session.take_outgoing():
+                    if self._pacer is not None:
+                        await self._pacer.acquire()
                     session.sending(frame, anyio.current_time())
                     await connection.send_text(frame.text)
                 self._deadline_moved.set()
@@ -368,7 +385,7 @@ class Account:
 
     async def _look_up(self, lookup: OrderLookup) -> None:
         session, order = self.session, lookup.order
-        authenticator = self._trading.authenticator
+        authenticator = self._authenticator()
         assert order.client_order_id is not None
         try:
             nonce = self._nonces.next_nonce(time.time_ns())
@@ -393,7 +410,7 @@ class Account:
         self.session.token_received(token)
         self._wake()
 
-    async def _reconnect(self) -> tuple[Connection, Secret] | None:
+    async def _reconnect(self) -> tuple[Connection, Secret | None] | None:
         while not self._closed:
             delay = self.session.reconnect_delay()
             if delay is None:
@@ -401,7 +418,7 @@ class Account:
                 return None
             await anyio.sleep(delay)
             try:
-                token = await self._fresh_token()
+                token = await self._fresh_token() if self._trading.authenticator is not None else None
                 connection = await self._connector.connect(self.url)
             except (*_CONNECT_ERRORS, *_REST_ERRORS) as exc:
                 logger.info("%s account: reconnect failed: %s", self.adapter.name, _rest_reason(exc))
@@ -423,8 +440,9 @@ class Account:
         self._token_error = None
         try:
             nonce = self._nonces.next_nonce(time.time_ns())
-            request = self._trading.authenticator.token_request(self._credentials, nonce, self.rest_url)
-            token = self._trading.authenticator.parse_token_reply(await self._post(request)).token
+            authenticator = self._authenticator()
+            request = authenticator.token_request(self._credentials, nonce, self.rest_url)
+            token = authenticator.parse_token_reply(await self._post(request)).token
             self._shared_token = token
             self.session.stats.tokens_fetched += 1
             logger.info("%s account: session token fetched from %s", self.adapter.name, urlsplit(self.rest_url).netloc)
@@ -435,6 +453,11 @@ class Account:
         finally:
             self._token_flight.set()
             self._token_flight = None
+
+    def _authenticator(self) -> Authenticator:
+        authenticator = self._trading.authenticator
+        assert authenticator is not None, "REST work only for venues authenticated by token"
+        return authenticator
 
     async def _post(self, request: RestRequest) -> bytes:
         assert self._http is not None

@@ -36,13 +36,21 @@ import msgspec
 from schemas.events import Disconnected, ErrorEvent, Instrument, Reconnected
 from schemas.trading import AccountReady, Balance, Fill, OrderRequest, OrderUpdate, TradingEvent
 from sdk.contract import frame_error
-from sdk.credentials import Secret
+from sdk.credentials import Credentials, Secret
 from sdk.errors import AccountNotReady, OutcomeUnknown, RateLimited, RequestRejected
 from sdk.orders import FINAL
 from sdk.pretrade import check_order
 from sdk.ratelimit import TradingRateCounter
 from sdk.reconnect import ReconnectPolicy
-from sdk.trading_contract import Answer, SignedFrame, SnapshotDone, TradingCodec
+from sdk.trading_contract import (
+    Answer,
+    Challenge,
+    LoggedIn,
+    LookupAnswer,
+    SignedFrame,
+    SnapshotDone,
+    TradingCodec,
+)
 from sdk.wiretext import WireValueError
 
 logger = logging.getLogger("xfeeds.account")
@@ -131,8 +139,12 @@ class AccountSession:
         lookup_retry: float = 5.0,
         lookup_attempts: int = 3,
         seed: int | None = None,
+        login: Credentials | None = None,
     ) -> None:
         self.codec = codec
+        self._login = login
+        """Credentials for a venue that logs in on the socket (and looks orders up there); None for
+        one authenticated by a REST token, whose lookups the driver sends over REST."""
         self.rates = rates
         """The venue's trading rate counter, emulated: what would go over is refused unsent."""
         self._seen_at: dict[str, float] = {}
@@ -168,15 +180,18 @@ class AccountSession:
         self._down_since: float | None = None
         self._backoff = 0
         self.drop_reason: str | None = None
+        self.login_refused: str | None = None
+        """The venue's reason for refusing an in-band login; the connection is then dropped."""
 
     # -- the connection ---------------------------------------------------------------------
 
     def connection_made(self, now: float, wall_ns: int) -> list[TradingEvent]:
-        """A socket is open; the session waits for a token to subscribe with."""
+        """A socket is open; the session waits for a token to subscribe with, or logs in."""
         self.state = "connecting"
         self.drop_reason = None
         self._connected_at = now
         self._rebuild = _Rebuild()
+        self._outbox.extend(self.codec.open_session())
         events: list[TradingEvent] = []
         if self._down_since is not None:
             self.stats.reconnects += 1
@@ -187,8 +202,9 @@ class AccountSession:
             self._down_since = None
         return events
 
-    def token_received(self, token: Secret) -> None:
-        """A fresh session token: subscribe the private channels with it (again, after a refusal)."""
+    def token_received(self, token: Secret | None) -> None:
+        """A fresh session token (None: logged in on the socket): subscribe the private channels
+        with it (again, after a refusal)."""
         self._token = token
         self.needs_token = False
         self._outbox.extend(self.codec.subscribe_private(token))
@@ -371,8 +387,8 @@ class AccountSession:
         if self.state != "ready":
             raise AccountNotReady(f"the {self.exchange} account is {self.state}: no request is sent until it is ready")
 
-    def _require_token(self) -> Secret:
-        assert self._token is not None, "ready implies a token"
+    def _require_token(self) -> Secret | None:
+        """The session token; None for a venue logged in on the socket."""
         return self._token
 
     # -- the outbox -------------------------------------------------------------------------
@@ -391,6 +407,39 @@ class AccountSession:
         pending = self._pending.get(frame.req_id)
         if pending is not None:
             pending.sent_at = now
+
+    def _look_up(self, order: OrderUpdate) -> None:
+        """Ask the venue where an order in doubt stands: on the socket where the venue answers
+        there, else through the driver's REST lookups."""
+        if self._login is not None:
+            self._outbox.append(self.codec.query_order(order, self._token))
+        else:
+            self._lookups.append(OrderLookup(order))
+
+    def _answer_challenge(self, challenge: Challenge) -> None:
+        if self._login is None:
+            raise WireValueError("the venue sent a login challenge to an account authenticated by token")
+        self._outbox.append(self.codec.login(self._login, challenge))
+
+    def _logged_in(self, answer: LoggedIn) -> None:
+        if answer.ok:
+            self.token_received(None)
+            return
+        self.login_refused = answer.error or "refused without a reason"
+        self.drop_reason = f"login refused: {self.login_refused}"
+        logger.error("%s account: %s", self.exchange, self.drop_reason)
+
+    def _looked_up(self, answer: LookupAnswer, now: float, wall_ns: int) -> list[TradingEvent]:
+        order = self._in_doubt.get(answer.client_order_id)
+        if order is None:
+            return []  # settled meanwhile
+        events: list[TradingEvent] = []
+        if answer.heuristic and answer.found is not None:
+            message = (
+                f"order {answer.client_order_id} matched by its terms, not by id: the venue does not echo client ids"
+            )
+            events.append(ErrorEvent(exchange=self.exchange, message=message, ts_received=wall_ns))
+        return events + self.lookup_answered(order, answer.found, now, wall_ns)
 
     def take_lookups(self) -> list[OrderLookup]:
         lookups, self._lookups = self._lookups, []
@@ -413,6 +462,12 @@ class AccountSession:
                     events.extend(self._answered(item, now, wall_ns))
                 elif isinstance(item, SnapshotDone):
                     events.extend(self._snapshot_done(item, now, wall_ns))
+                elif isinstance(item, Challenge):
+                    self._answer_challenge(item)
+                elif isinstance(item, LoggedIn):
+                    self._logged_in(item)
+                elif isinstance(item, LookupAnswer):
+                    events.extend(self._looked_up(item, now, wall_ns))
                 elif isinstance(item, Instrument):
                     self.instruments[item.symbol] = item
                     events.extend(self._ready_if_rebuilt(wall_ns))
@@ -518,7 +573,7 @@ class AccountSession:
                     events.append(ErrorEvent(exchange=self.exchange, message=message, ts_received=wall_ns))
             for cid, order in self._in_doubt.items():
                 self._rebuild.lookups.add(cid)
-                self._lookups.append(OrderLookup(order))
+                self._look_up(order)
                 self._lookup_due[cid] = (float("inf"), 1)
             return events + self._ready_if_rebuilt(wall_ns)
         return self._ready_if_rebuilt(wall_ns)
@@ -581,7 +636,7 @@ class AccountSession:
         for cid, (due, attempts) in list(self._lookup_due.items()):
             if due <= now and cid in self._in_doubt:
                 self._lookup_due[cid] = (float("inf"), attempts)
-                self._lookups.append(OrderLookup(self._in_doubt[cid]))
+                self._look_up(self._in_doubt[cid])
         return []
 
 

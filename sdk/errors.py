@@ -48,6 +48,15 @@ class RequestRejected(Exception):
         self.reason = reason
 
 
+class LoginRefused(Exception):
+    """The venue refused the account's login on its socket (a wrong user or password); ``reason``
+    is the venue's own text. Not retried: the credentials will not get better by themselves."""
+
+    def __init__(self, exchange: str, reason: str) -> None:
+        super().__init__(f"{exchange} refused the login: {reason}")
+        self.reason = reason
+
+
 class OutcomeUnknown(Exception):
     """The connection dropped after a request left and before its reply: the venue may or may
     not have acted on it. It is never re-sent; the account's streams show what happened."""

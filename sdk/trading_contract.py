@@ -2,11 +2,17 @@
 
 The market-data ``Adapter`` (``sdk.contract``) gains an optional ``trading`` part. Its codec is
 sans-I/O like the market codecs: requests in, signed frames out; frames in, trading events out,
-plus two things only the account session reads: ``Answer`` (the venue's reply to one request,
-matched by request id) and ``SnapshotDone`` (a private channel's snapshot has arrived, so the
-account's state is rebuilt for that part). The authenticator turns credentials into the REST
-requests that fetch a session token and look up orders, and reads their replies; the account
-driver sends them.
+plus what only the account session reads: ``Answer`` (the venue's reply to one request, matched by
+request id), ``SnapshotDone`` (a private channel's snapshot has arrived, so the account's state is
+rebuilt for that part), and for venues that log in on the socket itself ``Challenge``,
+``LoggedIn`` and ``LookupAnswer``.
+
+Venues authenticate one of two ways. With a REST token (Kraken), the ``Authenticator`` turns
+credentials into the REST requests that fetch a session token and look up orders, and the driver
+sends them; every request frame carries the token. In band (Midchains), the adapter has no
+``Authenticator``: the codec opens the session on the socket (``open_session``), answers the
+venue's ``Challenge`` with a ``login`` frame, reports ``LoggedIn``, and looks orders up with
+``query_order`` frames answered by ``LookupAnswer``; the token passed to its methods is None.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from typing import Literal
 from schemas.events import Instrument
 from schemas.trading import OrderRequest, OrderUpdate, TradingEvent
 from sdk.credentials import Credentials, Secret
+from sdk.pacing import RequestLimit
 from sdk.ratelimit import TradingRateCounter
 from sdk.symbols import SymbolMap
 
@@ -63,7 +70,37 @@ class SnapshotDone:
     open_orders: tuple[str, ...] = ()
 
 
-Decoded = TradingEvent | Instrument | Answer | SnapshotDone
+@dataclass(frozen=True, slots=True, repr=False)
+class Challenge:
+    """What an in-band login needs from this connection (Midchains: the RSA public key to encrypt
+    the password with)."""
+
+    key: str
+
+    def __repr__(self) -> str:
+        return f"Challenge(key={len(self.key)} characters)"
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedIn:
+    """The venue's answer to an in-band login: ``ok``, or refused with its ``error`` text."""
+
+    ok: bool
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LookupAnswer:
+    """An in-band order lookup answered: where the order named by ``client_order_id`` stands, None
+    when the venue shows no such order. ``heuristic`` says the venue did not echo the client id and
+    the order was matched by its terms (symbol, side, quantity, price, time), which may be wrong."""
+
+    client_order_id: str
+    found: OrderUpdate | None
+    heuristic: bool = False
+
+
+Decoded = TradingEvent | Instrument | Answer | SnapshotDone | Challenge | LoggedIn | LookupAnswer
 """What a trading codec makes of a frame."""
 
 
@@ -77,23 +114,37 @@ class TradingCodec(ABC):
 
     exchange: str
 
-    @abstractmethod
-    def subscribe_private(self, token: Secret) -> list[SignedFrame]:
-        """The frames that start a connection: the private channels with their snapshots, and the
-        reference data the pre-trade check needs."""
+    def open_session(self) -> list[SignedFrame]:
+        """Frames to send as soon as the socket opens, before any authentication (an in-band
+        login's challenge request); none for a venue authenticated by a REST token."""
+        return []
+
+    def login(self, credentials: Credentials, challenge: Challenge) -> SignedFrame:
+        """The in-band login answering ``challenge``; only venues without an ``Authenticator``."""
+        raise NotImplementedError(f"{self.exchange} authenticates with a session token, not on the socket")
+
+    def query_order(self, order: OrderUpdate, token: Secret | None) -> SignedFrame:
+        """An in-band lookup of ``order`` (as last known), answered by a ``LookupAnswer``; only
+        venues without an ``Authenticator``, whose lookups go over REST."""
+        raise NotImplementedError(f"{self.exchange} looks orders up over REST")
 
     @abstractmethod
-    def add_order(self, order: OrderRequest, token: Secret) -> SignedFrame:
+    def subscribe_private(self, token: Secret | None) -> list[SignedFrame]:
+        """The frames that start an authenticated connection: the private channels with their
+        snapshots, and the reference data the pre-trade check needs."""
+
+    @abstractmethod
+    def add_order(self, order: OrderRequest, token: Secret | None) -> SignedFrame:
         """Place ``order``; its ``Answer`` carries the order's first update."""
 
-    def batch_add(self, orders: Sequence[OrderRequest], token: Secret) -> SignedFrame:
+    def batch_add(self, orders: Sequence[OrderRequest], token: Secret | None) -> SignedFrame:
         """Place several orders in one request; a venue without batches raises ``NotImplementedError``."""
         raise NotImplementedError(f"{self.exchange} places orders one by one (no batch request)")
 
     @abstractmethod
     def amend_order(
         self,
-        token: Secret,
+        token: Secret | None,
         *,
         venue_order_id: str | None = None,
         client_order_id: str | None = None,
@@ -105,16 +156,16 @@ class TradingCodec(ABC):
 
     @abstractmethod
     def cancel_order(
-        self, token: Secret, *, venue_order_ids: Sequence[str] = (), client_order_ids: Sequence[str] = ()
+        self, token: Secret | None, *, venue_order_ids: Sequence[str] = (), client_order_ids: Sequence[str] = ()
     ) -> SignedFrame:
         """Cancel orders named by one kind of id."""
 
     @abstractmethod
-    def cancel_all(self, token: Secret) -> SignedFrame:
+    def cancel_all(self, token: Secret | None) -> SignedFrame:
         """Cancel every open order of the account."""
 
     @abstractmethod
-    def cancel_all_orders_after(self, timeout_s: int, token: Secret) -> SignedFrame:
+    def cancel_all_orders_after(self, timeout_s: int, token: Secret | None) -> SignedFrame:
         """Arm (0: disarm) the venue's dead man's switch."""
 
     @abstractmethod
@@ -219,6 +270,9 @@ class TradingAdapter:
     default_rest_url: str
     """The REST base the session token (and order lookups) come from."""
     codec: Callable[[str, SymbolMap], TradingCodec]
-    authenticator: Authenticator
+    authenticator: Authenticator | None
+    """REST token and order lookups; None for a venue that logs in and answers lookups on the socket."""
     rate_counter: Callable[[], TradingRateCounter]
     """A fresh emulation of the venue's trading rate counter, at the account tier's numbers."""
+    request_limit: RequestLimit | None = None
+    """The venue's limit on private requests of any kind; the account paces its frames to it."""

@@ -123,23 +123,23 @@ class KrakenPrivateCodec(TradingCodec):
 
     # -- requests ---------------------------------------------------------------------------
 
-    def subscribe_private(self, token: Secret) -> list[SignedFrame]:
+    def subscribe_private(self, token: Secret | None) -> list[SignedFrame]:
         """``executions`` and ``balances`` with their snapshots, and the public instrument data."""
         frames = [self.subscribe_executions(token), self.subscribe_balances(token)]
         for text in self._public.subscribe([instruments()]):
             frames.append(SignedFrame("subscribe", self._request_ids.decode(text).req_id, text))
         return frames
 
-    def add_order(self, order: OrderRequest, token: Secret) -> SignedFrame:
+    def add_order(self, order: OrderRequest, token: Secret | None) -> SignedFrame:
         """The ``add_order`` frame for ``order``; its reply is matched to it by ``req_id``."""
         params = AddOrderParams(
             **msgspec.structs.asdict(self._order_params(order, with_symbol=True)),
             validate=order.validate_only,
-            token=token.reveal(),
+            token=_reveal(token),
         )
         return self._placing_request("add_order", params, (order,))
 
-    def batch_add(self, orders: Sequence[OrderRequest], token: Secret) -> SignedFrame:
+    def batch_add(self, orders: Sequence[OrderRequest], token: Secret | None) -> SignedFrame:
         """One ``batch_add`` frame for 2 to 15 orders of one symbol, all validate-only or none."""
         if not 2 <= len(orders) <= 15:
             raise ValueError(f"a batch holds 2 to 15 orders, not {len(orders)}")
@@ -148,14 +148,14 @@ class KrakenPrivateCodec(TradingCodec):
         params = BatchAddParams(
             symbol=self.symbols.to_wire(orders[0].symbol),
             orders=[self._order_params(order, with_symbol=False) for order in orders],
-            token=token.reveal(),
+            token=_reveal(token),
             validate=orders[0].validate_only,
         )
         return self._placing_request("batch_add", params, tuple(orders))
 
     def amend_order(
         self,
-        token: Secret,
+        token: Secret | None,
         *,
         venue_order_id: str | None = None,
         client_order_id: str | None = None,
@@ -168,7 +168,7 @@ class KrakenPrivateCodec(TradingCodec):
         if (venue_order_id is None) == (client_order_id is None):
             raise ValueError("name the order by exactly one of venue_order_id and client_order_id")
         params = AmendParams(
-            token=token.reveal(),
+            token=_reveal(token),
             order_id=venue_order_id,
             cl_ord_id=client_order_id,
             order_qty=qty,
@@ -179,39 +179,39 @@ class KrakenPrivateCodec(TradingCodec):
         return self._request("amend_order", params)
 
     def cancel_order(
-        self, token: Secret, *, venue_order_ids: Sequence[str] = (), client_order_ids: Sequence[str] = ()
+        self, token: Secret | None, *, venue_order_ids: Sequence[str] = (), client_order_ids: Sequence[str] = ()
     ) -> SignedFrame:
         """``cancel_order`` for orders named by one kind of id; Kraken replies once per order."""
         params = self._cancel_params(token, "order_id", venue_order_ids, client_order_ids)
         return self._request("cancel_order", params, replies=len(venue_order_ids) or len(client_order_ids))
 
     def batch_cancel(
-        self, token: Secret, *, venue_order_ids: Sequence[str] = (), client_order_ids: Sequence[str] = ()
+        self, token: Secret | None, *, venue_order_ids: Sequence[str] = (), client_order_ids: Sequence[str] = ()
     ) -> SignedFrame:
         """``batch_cancel`` (2 to 50 orders), answered by one reply with the count cancelled."""
         return self._request("batch_cancel", self._cancel_params(token, "orders", venue_order_ids, client_order_ids))
 
-    def cancel_all(self, token: Secret) -> SignedFrame:
+    def cancel_all(self, token: Secret | None) -> SignedFrame:
         """``cancel_all``: every open order of the account, on every pair."""
-        return self._request("cancel_all", {"token": token.reveal()})
+        return self._request("cancel_all", {"token": _reveal(token)})
 
-    def cancel_all_orders_after(self, timeout_s: int, token: Secret) -> SignedFrame:
+    def cancel_all_orders_after(self, timeout_s: int, token: Secret | None) -> SignedFrame:
         """Arm (or, with 0, disarm) the venue's dead man's switch: every order is cancelled unless
         this is sent again within ``timeout_s`` seconds."""
         if timeout_s < 0:
             raise ValueError(f"timeout_s must not be negative, not {timeout_s}")
-        return self._request("cancel_all_orders_after", {"timeout": timeout_s, "token": token.reveal()})
+        return self._request("cancel_all_orders_after", {"timeout": timeout_s, "token": _reveal(token)})
 
-    def subscribe_executions(self, token: Secret, *, trades: bool = True) -> SignedFrame:
+    def subscribe_executions(self, token: Secret | None, *, trades: bool = True) -> SignedFrame:
         """Subscribe ``executions`` with a snapshot of the open orders and, with ``trades``, of the
         last 50 fills: after a reconnect those are what rebuilds the account."""
         return self._request(
-            "subscribe", {"channel": "executions", "token": token.reveal(), "snap_orders": True, "snap_trades": trades}
+            "subscribe", {"channel": "executions", "token": _reveal(token), "snap_orders": True, "snap_trades": trades}
         )
 
-    def subscribe_balances(self, token: Secret) -> SignedFrame:
+    def subscribe_balances(self, token: Secret | None) -> SignedFrame:
         """Subscribe ``balances`` with a snapshot of every asset's total."""
-        return self._request("subscribe", {"channel": "balances", "token": token.reveal(), "snapshot": True})
+        return self._request("subscribe", {"channel": "balances", "token": _reveal(token), "snapshot": True})
 
     def _order_params(self, order: OrderRequest, *, with_symbol: bool) -> OrderParams:
         return OrderParams(
@@ -231,13 +231,13 @@ class KrakenPrivateCodec(TradingCodec):
 
     @staticmethod
     def _cancel_params(
-        token: Secret, venue_key: str, venue_order_ids: Sequence[str], client_order_ids: Sequence[str]
+        token: Secret | None, venue_key: str, venue_order_ids: Sequence[str], client_order_ids: Sequence[str]
     ) -> dict[str, Any]:
         if bool(venue_order_ids) == bool(client_order_ids):
             raise ValueError("name the orders by exactly one of venue_order_ids and client_order_ids")
         if venue_order_ids:
-            return {venue_key: list(venue_order_ids), "token": token.reveal()}
-        return {"cl_ord_id": list(client_order_ids), "token": token.reveal()}
+            return {venue_key: list(venue_order_ids), "token": _reveal(token)}
+        return {"cl_ord_id": list(client_order_ids), "token": _reveal(token)}
 
     def _placing_request(self, method: str, params: object, orders: tuple[OrderRequest, ...]) -> SignedFrame:
         frame = self._request(method, params)
@@ -546,3 +546,10 @@ class KrakenPrivateCodec(TradingCodec):
             ts_exchange=ts,
             ts_received=received_ns,
         )
+
+
+def _reveal(token: Secret | None) -> str:
+    """The token's text for the frame; every Kraken private request carries one."""
+    if token is None:
+        raise ValueError("Kraken's private requests need the session token from GetWebSocketsToken")
+    return token.reveal()

@@ -1,0 +1,174 @@
+"""The account session with a venue that logs in on its socket and answers order lookups there:
+a toy in-band protocol (one JSON object a frame) drives the rules the Midchains kind of venue needs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from adapters.kraken.ratelimits import trading_rate_counter
+from schemas.events import ErrorEvent, Instrument
+from schemas.trading import AccountReady, OrderRequest, OrderUpdate
+from sdk.account_session import AccountSession
+from sdk.credentials import Credentials, Secret
+from sdk.trading_contract import (
+    Answer,
+    Challenge,
+    Decoded,
+    LoggedIn,
+    LookupAnswer,
+    SignedFrame,
+    SnapshotDone,
+    TradingCodec,
+)
+
+LOGIN = Credentials(key="trader", secret="hunter2")
+ORDER = OrderRequest(symbol="BTC/USD", side="buy", order_type="market", qty=Decimal("1"), client_order_id="c1")
+
+
+class InBandCodec(TradingCodec):
+    """Frames are ``{"type": ...}`` objects; requests get ids from a counter."""
+
+    exchange = "toy"
+
+    def __init__(self) -> None:
+        self.last_id = 0
+
+    def _frame(self, method: str, **fields: Any) -> SignedFrame:
+        self.last_id += 1
+        return SignedFrame(method, self.last_id, json.dumps({"type": method, "id": self.last_id, **fields}))
+
+    def open_session(self) -> list[SignedFrame]:
+        return [self._frame("challenge")]
+
+    def login(self, credentials: Credentials, challenge: Challenge) -> SignedFrame:
+        return self._frame("login", user=credentials.key, sealed=f"{challenge.key}:{len(credentials.secret.reveal())}")
+
+    def query_order(self, order: OrderUpdate, token: Secret | None) -> SignedFrame:
+        return self._frame("query", cid=order.client_order_id)
+
+    def subscribe_private(self, token: Secret | None) -> list[SignedFrame]:
+        assert token is None
+        return [self._frame("snapshot")]
+
+    def add_order(self, order: OrderRequest, token: Secret | None) -> SignedFrame:
+        return self._frame("addorder", cid=order.client_order_id)
+
+    def amend_order(self, token: Secret | None, **changes: Any) -> SignedFrame:
+        raise NotImplementedError
+
+    def cancel_order(
+        self, token: Secret | None, *, venue_order_ids: Sequence[str] = (), client_order_ids: Sequence[str] = ()
+    ) -> SignedFrame:
+        return self._frame("cancel", ids=list(venue_order_ids))
+
+    def cancel_all(self, token: Secret | None) -> SignedFrame:
+        raise NotImplementedError
+
+    def cancel_all_orders_after(self, timeout_s: int, token: Secret | None) -> SignedFrame:
+        raise NotImplementedError
+
+    def decode_frame(self, frame: bytes | str, received_ns: int) -> list[Decoded]:
+        message = json.loads(frame)
+        match message["type"]:
+            case "challenge":
+                return [Challenge(message["key"])]
+            case "login":
+                return [LoggedIn(message["result"] == "OK", None if message["result"] == "OK" else message["result"])]
+            case "snapshot":
+                return [SnapshotDone("orders"), SnapshotDone("balances")]
+            case "found":
+                found = OrderUpdate(
+                    exchange="toy",
+                    symbol="BTC/USD",
+                    side="buy",
+                    state="filled",
+                    venue_order_id="R1",
+                    client_order_id=message["cid"],
+                    qty=Decimal("1"),
+                    filled_qty=Decimal("1"),
+                    ts_received=received_ns,
+                )
+                return [LookupAnswer(message["cid"], found, heuristic=True)]
+            case "reply":
+                return [Answer(message["id"], "addorder", True)]
+        return []
+
+    def forget_requests(self) -> None:
+        pass
+
+    def token_rejected(self, error: str) -> bool:
+        return False
+
+    def rate_limited(self, error: str) -> bool:
+        return False
+
+
+def sent(session: AccountSession) -> list[dict[str, Any]]:
+    frames = session.take_outgoing()
+    for frame in frames:
+        session.sending(frame, 0.0)
+    return [json.loads(frame.text) for frame in frames]
+
+
+def new_session() -> AccountSession:
+    session = AccountSession(InBandCodec(), trading_rate_counter(), login=LOGIN)
+    session.instruments["BTC/USD"] = Instrument(
+        exchange="toy",
+        symbol="BTC/USD",
+        base="BTC",
+        quote="USD",
+        status="online",
+        price_precision=1,
+        qty_precision=8,
+        ts_received=0,
+    )
+    return session
+
+
+def test_the_session_opens_with_the_challenge_and_logs_in_with_its_key() -> None:
+    session = new_session()
+    session.connection_made(0.0, 0)
+    assert [f["type"] for f in sent(session)] == ["challenge"]
+    session.receive(['{"type": "challenge", "key": "PUBKEY"}'], 0.1, 1)
+    (login,) = sent(session)
+    assert login == {"type": "login", "id": 2, "user": "trader", "sealed": "PUBKEY:7"}
+    session.receive(['{"type": "login", "result": "OK"}'], 0.2, 2)
+    assert [f["type"] for f in sent(session)] == ["snapshot"]
+    events = session.receive(['{"type": "snapshot"}'], 0.3, 3)
+    assert isinstance(events[-1], AccountReady) and session.state == "ready"
+
+
+def test_a_refused_login_drops_the_connection_and_says_why() -> None:
+    session = new_session()
+    session.connection_made(0.0, 0)
+    session.receive(
+        ['{"type": "challenge", "key": "K"}', '{"type": "login", "result": "invalid user/password"}'], 0.1, 1
+    )
+    assert session.login_refused == "invalid user/password"
+    assert session.drop_reason == "login refused: invalid user/password"
+    assert session.state == "connecting"
+
+
+def test_orders_in_doubt_are_looked_up_on_the_socket_and_a_heuristic_match_is_reported() -> None:
+    session = new_session()
+    session.connection_made(0.0, 0)
+    session.receive(
+        ['{"type": "challenge", "key": "K"}', '{"type": "login", "result": "OK"}', '{"type": "snapshot"}'], 0.1, 1
+    )
+    sent(session)
+    session.place(ORDER, 0.2)
+    sent(session)
+    session.connection_lost("gone", 0.3, 3)
+    session.connection_made(0.4, 4)
+    session.receive(
+        ['{"type": "challenge", "key": "K"}', '{"type": "login", "result": "OK"}', '{"type": "snapshot"}'], 0.5, 5
+    )
+    assert [f["type"] for f in sent(session)] == ["challenge", "login", "snapshot", "query"]
+    assert session.take_lookups() == [] and session.state == "rebuilding"
+    events = session.receive(['{"type": "found", "cid": "c1"}'], 0.6, 6)
+    assert [type(e) for e in events] == [ErrorEvent, OrderUpdate, AccountReady]
+    assert isinstance(events[0], ErrorEvent) and "matched by its terms" in events[0].message
+    assert isinstance(events[1], OrderUpdate) and events[1].state == "filled"
