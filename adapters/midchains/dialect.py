@@ -48,5 +48,31 @@ class MidchainsDialect:
     heartbeat_type: str = "heartbeat"
     """A12: the simulator's idle heartbeat ``type`` (clients send only WebSocket pings)."""
 
+    # -- trading (challenge/login, addorder, cancelorder, queries, pushes) --------------------
+
+    login_window_s: float = 30.0
+    """Documented: a trading socket not logged in this many seconds after it opened is closed."""
+    pushes: Literal["rows", "wrapped"] = "rows"
+    """T1: after login the venue pushes each change as the row its queries return (``{"type":
+    "order", ...}``, ``"sale"``, ``"position"``; ``"wrapped"``: ``{"type": ..., "data": [rows]}``)."""
+    login_snapshot: bool = True
+    """T2: right after login the venue pushes every open order and position (the docs' words);
+    False: the client asks with ``querymultiorders`` and ``querypos``."""
+    client_id_echo: bool = True
+    """T3: ``addorder`` takes a ``clientorderid`` that the venue echoes in the reply and in the
+    order's ``order`` and ``sale`` rows (FII's documentation says so; Midchains' lists no such
+    input). False: none is sent or echoed, and an order in doubt is matched by its terms."""
+    finished_short: Literal["canceled", "expired"] = "canceled"
+    """T4: an order done (``liveqty`` 0) with less executed than ordered was ``canceled`` (or
+    ``expired``): no status field tells them apart."""
+    rate_limit_result: str = "rate limit exceeded"
+    """T5: the ``result`` text of a private request over 5 a second (bursts of 10)."""
+    post_only: Literal["alo", "ordertype", "refused"] = "alo"
+    """T6: how a post-only order is asked for: FII's ``"alo": true``, its ``"ordertype": "POST"``,
+    or not at all (the pre-trade side refuses post-only orders)."""
+    dead_man: Literal["emulated", "none"] = "emulated"
+    """T7: the venue has no dead man's switch on the socket; ``emulated`` arms a local timer that
+    cancels every known order when it fires (only while connected: documented as such)."""
+
 
 DEFAULT_DIALECT = MidchainsDialect()
