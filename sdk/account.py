@@ -242,7 +242,8 @@ class Account:
         await self._settled(pending)
 
     async def cancel_all(self) -> int:
-        """Cancel every open order of the account; returns how many the venue cancelled."""
+        """Cancel every open order of the account; returns how many the venue cancelled. A venue
+        without a cancel-all gets one cancel per open order the account knows."""
         answer = await self._settled(self.session.cancel_all(anyio.current_time()))
         assert isinstance(answer, Answer)
         return answer.count or 0
@@ -250,8 +251,9 @@ class Account:
     async def cancel_all_after(self, timeout_s: int) -> int | None:
         """Arm the venue's dead man's switch: every order is cancelled unless this is called again
         within ``timeout_s`` seconds (0 disarms it). Returns when it fires (ns), None if disarmed.
-        It stays armed across reconnects."""
-        answer = await self._settled(self.session.cancel_all_after(timeout_s, anyio.current_time()))
+        It stays armed across reconnects. A venue without one gets a local timer that cancels every
+        known open order when it fires; unlike the venue's, it cannot act while disconnected."""
+        answer = await self._settled(self.session.cancel_all_after(timeout_s, anyio.current_time(), time.time_ns()))
         assert isinstance(answer, Answer)
         return answer.trigger_ns
 

@@ -77,6 +77,10 @@ class Pending:
     orders: tuple[OrderRequest, ...] = ()
     symbols: tuple[str, ...] = ()
     """Symbols of the orders an amend or cancel names, where known (their rate counters)."""
+    group: bool = False
+    """Several requests settle this one (a cancel-all emulated by one cancel per order); it
+    settles when all are answered, with how many succeeded."""
+    succeeded: int = 0
     updates: tuple[OrderUpdate, ...] = ()
     result: Answer | None = None
     error: Exception | None = None
@@ -176,6 +180,8 @@ class AccountSession:
         self._rebuild = _Rebuild()
         self._dead_man: int | None = None
         """The dead man's switch timeout last armed (re-armed on reconnect), None when disarmed."""
+        self._dead_man_at: float | None = None
+        """When a locally emulated dead man's switch fires (a venue without one)."""
         self._connected_at: float | None = None
         self._down_since: float | None = None
         self._backoff = 0
@@ -224,7 +230,7 @@ class AccountSession:
         self.state = "disconnected"
         self._outbox.clear()
         self.codec.forget_requests()
-        for pending in self._pending.values():
+        for pending in dict.fromkeys(self._pending.values()):  # a group appears once per part
             if pending.orders and pending.sent_at is None:  # still in the outbox: it never left
                 events.extend(self._not_sent(pending, reason, wall_ns))
             elif pending.orders:
@@ -347,14 +353,49 @@ class AccountSession:
         return self._send("cancel_order", frame, symbols=symbols)
 
     def cancel_all(self, now: float) -> Pending:
+        """Cancel every open order: the venue's cancel-all, or where it has none one cancel per
+        open order the account knows, settled once all are answered with the count cancelled."""
         self._require_ready()
-        return self._send("cancel_all", self.codec.cancel_all(self._require_token()))
+        try:
+            frame = self.codec.cancel_all(self._require_token())
+        except NotImplementedError:
+            return self._cancel_each("cancel_all")
+        return self._send("cancel_all", frame)
 
-    def cancel_all_after(self, timeout_s: int, now: float) -> Pending:
+    def cancel_all_after(self, timeout_s: int, now: float, wall_ns: int) -> Pending:
+        """Arm (0: disarm) the dead man's switch: the venue's, or where it has none a local timer
+        that cancels every known open order when it fires; a local one can only act while the
+        account is connected, and its firing is reported as an ``ErrorEvent``."""
         self._require_ready()
-        frame = self.codec.cancel_all_orders_after(timeout_s, self._require_token())
+        if timeout_s < 0:
+            raise ValueError(f"timeout_s must not be negative, not {timeout_s}")
+        try:
+            frame = self.codec.cancel_all_orders_after(timeout_s, self._require_token())
+        except NotImplementedError:
+            self._dead_man_at = now + timeout_s if timeout_s else None
+            trigger_ns = wall_ns + timeout_s * 1_000_000_000 if timeout_s else None
+            return self._settled_now(
+                "cancel_all_orders_after", Answer(-1, "cancel_all_orders_after", True, trigger_ns=trigger_ns)
+            )
         self._dead_man = timeout_s or None
         return self._send("cancel_all_orders_after", frame)
+
+    def _cancel_each(self, method: str) -> Pending:
+        """One cancel per open order with a venue id, all settling one ``Pending``."""
+        ids = [order.venue_order_id for order in self.orders.values() if order.venue_order_id]
+        if not ids:
+            return self._settled_now(method, Answer(-1, method, True, count=0))
+        pending = Pending(method, -1, replies=len(ids), group=True)
+        for venue_order_id in ids:
+            frame = self.codec.cancel_order(self._require_token(), venue_order_ids=[venue_order_id])
+            self._pending[frame.req_id] = pending
+            self._outbox.append(frame)
+        return pending
+
+    def _settled_now(self, method: str, answer: Answer) -> Pending:
+        pending = Pending(method, answer.req_id)
+        pending.settle(result=answer)
+        return pending
 
     def _admit(self, transaction: str, keys: Sequence[str], now: float) -> tuple[str, ...]:
         """Charge the rate counter for amending or cancelling the orders named, each at its age;
@@ -508,6 +549,8 @@ class AccountSession:
         pending = self._pending.get(answer.req_id)
         if pending is None:
             return []
+        if pending.group:
+            return self._part_answered(pending, answer)
         pending.replies -= 1
         if pending.replies > 0 and answer.ok:
             return []
@@ -535,6 +578,15 @@ class AccountSession:
             pending.settle(error=RequestRejected(pending.method, answer.error or "refused without a reason"))
         self.settled.append(pending)
         return events
+
+    def _part_answered(self, pending: Pending, answer: Answer) -> list[TradingEvent]:
+        del self._pending[answer.req_id]
+        pending.replies -= 1
+        pending.succeeded += answer.ok  # a refused part (already gone) still counts as answered
+        if pending.replies == 0:
+            pending.settle(result=Answer(answer.req_id, pending.method, True, count=pending.succeeded))
+            self.settled.append(pending)
+        return []
 
     def _rate_limited(self, pending: Pending, answer: Answer, now: float) -> list[TradingEvent]:
         """The venue's rate limit refused the request: nothing happened, and its counter is full.
@@ -624,6 +676,8 @@ class AccountSession:
     def next_deadline(self) -> float:
         deadlines = [p.sent_at + self.reply_timeout for p in self._pending.values() if p.sent_at is not None]
         deadlines.extend(due for due, _ in self._lookup_due.values())
+        if self._dead_man_at is not None:
+            deadlines.append(self._dead_man_at)
         return min(deadlines, default=float("inf"))
 
     def tick(self, now: float, wall_ns: int) -> list[TradingEvent]:
@@ -637,7 +691,17 @@ class AccountSession:
             if due <= now and cid in self._in_doubt:
                 self._lookup_due[cid] = (float("inf"), attempts)
                 self._look_up(self._in_doubt[cid])
+        if self._dead_man_at is not None and now >= self._dead_man_at and self.state == "ready":
+            return self._dead_man_fires(wall_ns)
         return []
+
+    def _dead_man_fires(self, wall_ns: int) -> list[TradingEvent]:
+        """The local dead man's switch ran out: every known open order is cancelled."""
+        self._dead_man_at = None
+        self._cancel_each("dead man's switch")
+        message = f"dead man's switch fired (emulated locally): cancelling {len(self.orders)} open orders"
+        logger.warning("%s account: %s", self.exchange, message)
+        return [ErrorEvent(exchange=self.exchange, message=message, ts_received=wall_ns)]
 
 
 def _without_venue_id(

@@ -93,7 +93,20 @@ class InBandCodec(TradingCodec):
                 )
                 return [LookupAnswer(message["cid"], found, heuristic=True)]
             case "reply":
-                return [Answer(message["id"], "addorder", True)]
+                return [Answer(message["id"], message.get("method", "addorder"), message.get("ok", True))]
+            case "open":
+                return [
+                    OrderUpdate(
+                        exchange="toy",
+                        symbol="BTC/USD",
+                        side="buy",
+                        state="new",
+                        venue_order_id=message["refno"],
+                        qty=Decimal("1"),
+                        filled_qty=Decimal(0),
+                        ts_received=received_ns,
+                    )
+                ]
         return []
 
     def forget_requests(self) -> None:
@@ -172,3 +185,46 @@ def test_orders_in_doubt_are_looked_up_on_the_socket_and_a_heuristic_match_is_re
     assert [type(e) for e in events] == [ErrorEvent, OrderUpdate, AccountReady]
     assert isinstance(events[0], ErrorEvent) and "matched by its terms" in events[0].message
     assert isinstance(events[1], OrderUpdate) and events[1].state == "filled"
+
+
+def ready_session() -> AccountSession:
+    session = new_session()
+    session.connection_made(0.0, 0)
+    session.receive(
+        ['{"type": "challenge", "key": "K"}', '{"type": "login", "result": "OK"}', '{"type": "snapshot"}'], 0.1, 1
+    )
+    sent(session)
+    return session
+
+
+def test_a_venue_without_cancel_all_gets_one_cancel_per_open_order_settled_with_the_count() -> None:
+    session = ready_session()
+    session.receive(['{"type": "open", "refno": "R1"}', '{"type": "open", "refno": "R2"}'], 0.2, 2)
+    pending = session.cancel_all(0.3)
+    frames = sent(session)
+    assert [(f["type"], f["ids"]) for f in frames] == [("cancel", ["R1"]), ("cancel", ["R2"])]
+    session.receive([json.dumps({"type": "reply", "id": frames[0]["id"], "method": "cancel"})], 0.4, 4)
+    assert not pending.done
+    session.receive([json.dumps({"type": "reply", "id": frames[1]["id"], "method": "cancel", "ok": False})], 0.5, 5)
+    assert pending.done and pending.result is not None and pending.result.count == 1
+
+
+def test_a_venue_without_a_dead_mans_switch_gets_a_local_one() -> None:
+    session = ready_session()
+    session.receive(['{"type": "open", "refno": "R1"}'], 0.2, 2)
+    armed = session.cancel_all_after(5, 1.0, 1_000)
+    assert armed.done and armed.result is not None and armed.result.trigger_ns == 5_000_001_000
+    assert session.next_deadline() == 6.0 and sent(session) == []
+    assert session.tick(5.9, 5_900) == []
+    (fired,) = session.tick(6.0, 6_000)
+    assert isinstance(fired, ErrorEvent) and "dead man's switch fired (emulated locally)" in fired.message
+    assert [(f["type"], f["ids"]) for f in sent(session)] == [("cancel", ["R1"])]
+    assert session.tick(60.0, 60_000) == [] and sent(session) == []  # it fired once; it is not re-armed
+
+
+def test_a_local_dead_mans_switch_disarmed_never_fires() -> None:
+    session = ready_session()
+    session.cancel_all_after(5, 1.0, 1_000)
+    disarmed = session.cancel_all_after(0, 2.0, 2_000)
+    assert disarmed.result is not None and disarmed.result.trigger_ns is None
+    assert session.tick(10.0, 10_000) == []
