@@ -209,21 +209,27 @@ async def test_a_refused_key_fails_the_entry_with_the_venues_reason() -> None:
         assert refused.value.errors == ("EAPI:Invalid key",)
 
 
-def test_the_sync_face_trades_the_same(anyio_backend: str) -> None:
+def test_the_sync_face_places_fills_amends_and_cancels_the_same(anyio_backend: str) -> None:
     with KrakenSimulatorThread() as simulator:
         account = sdk.account_sync("kraken", CREDENTIALS, simulator.auth_url, simulator.rest_url, backend=anyio_backend)
         with account:
             assert account.state == "ready"
             placed = account.place(simulator.order)
-            assert placed.venue_order_id is not None
-            account.cancel(placed.venue_order_id)
-            seen: list[TradingEvent] = []
-            for event in account:
-                seen.append(event)
-                if updates(seen, "canceled"):
-                    break
+            venue_id = placed.venue_order_id
+            assert venue_id is not None
+            simulator.call(lambda: simulator.simulator.force_fill(venue_id, Decimal("0.004"), simulator.order.price))
+            seen = _drain(account, lambda es: bool(of(Fill, es)) and bool(updates(es, "partially_filled")))
+            assert of(Fill, seen)[0].qty == Decimal("0.004")
+            account.amend(venue_order_id=venue_id, qty=Decimal("0.02"))
+            _drain(account, lambda es: any(u.qty == Decimal("0.02") for u in of(OrderUpdate, es)))
+            assert account.open_orders[venue_id].qty == Decimal("0.02")
+            account.cancel(venue_id)
+            seen = _drain(account, lambda es: bool(updates(es, "canceled")))
+            assert updates(seen, "canceled")[0].filled_qty == Decimal("0.004")
             assert account.open_orders == {}
             assert account.cancel_all() == 0
+            refused = account.place(OrderRequest(**{**_fields(simulator.order), "qty": Decimal("1000")}))
+            assert (refused.state, refused.reason) == ("rejected", "EOrder:Insufficient funds")
 
 
 def test_no_secret_reaches_an_event_a_log_line_a_repr_or_an_error(
