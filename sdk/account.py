@@ -27,7 +27,7 @@ from sdk.account_session import AccountSession, AccountState, AccountStats, Orde
 from sdk.connection import CONNECTION_ERRORS, Connection, Connector, WebSocketConnector
 from sdk.contract import Adapter
 from sdk.credentials import Credentials, Secret
-from sdk.errors import ConnectFailed, FeedClosed, LoginRefused, sole_error
+from sdk.errors import ConnectFailed, FeedClosed, LoginRefused, OutcomeUnknown, sole_error
 from sdk.pacing import TokenBucket
 from sdk.reconnect import ReconnectPolicy
 from sdk.trading_contract import (
@@ -183,6 +183,7 @@ class Account:
         """Close the socket; iteration ends after the events already delivered."""
         self._closed = True
         self._send_events.close()
+        self._release_waiters()
         stack, self._stack = self._stack, None
         if stack is not None and self._task_group is not None:
             self._task_group.cancel_scope.cancel()
@@ -265,6 +266,8 @@ class Account:
                 await waiter.wait()
             finally:
                 self._waiters.pop(id(pending), None)
+        if not pending.done:  # the account ended first: whatever was sent may or may not have acted
+            raise self._failure or OutcomeUnknown(f"{pending.method}: the account closed before the reply")
         if pending.error is not None:
             raise pending.error
         return pending.result
@@ -319,6 +322,7 @@ class Account:
             self._ready.set()
         finally:
             self._send_events.close()
+            self._release_waiters()
 
     async def _serve(self, connection: Connection, token: Secret | None) -> str:
         session = self.session
@@ -486,6 +490,11 @@ class Account:
             if waiter is not None:
                 waiter.set()
         self.session.settled.clear()
+
+    def _release_waiters(self) -> None:
+        """The account has ended: nobody waits for a reply that will not be read."""
+        for waiter in self._waiters.values():
+            waiter.set()
 
     def _wake(self) -> None:
         if self.session.has_outgoing:
