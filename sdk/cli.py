@@ -4,16 +4,19 @@ show the offline demo."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import anyio
-import anyio.to_thread
+import anyio.from_thread
+import anyio.lowlevel
 import msgspec
 
 import sdk
@@ -230,7 +233,7 @@ def _add_endpoint_options(parser: argparse.ArgumentParser, *, inherited: bool) -
     parser.add_argument(
         "--simulate",
         action="store_true",
-        default=unset if inherited else False,
+        default=argparse.SUPPRESS if inherited else False,
         help="trade on the exchange's simulator, run in-process",
     )
 
@@ -272,17 +275,34 @@ def _on_account(args: argparse.Namespace, work: Callable[[Account], Awaitable[in
 
 
 async def _confirmed(question: str, assume_yes: bool) -> bool:
-    """Whether the user answers y or yes to ``question`` on stdin (Ctrl-C still ends the wait)."""
+    """Whether the user answers y or yes to ``question`` on stdin."""
     if assume_yes:
         return True
     print(f"{question} [y/N] ", end="", flush=True)
-    answer = await anyio.to_thread.run_sync(sys.stdin.readline, abandon_on_cancel=True)
+    answer = await _read_line()
     if not sys.stdin.isatty():
         print(answer.strip(), flush=True)  # a terminal echoes the answer; a pipe does not
     if answer.strip().lower() in ("y", "yes"):
         return True
     print("nothing sent", flush=True)
     return False
+
+
+async def _read_line() -> str:
+    """A line of stdin, read on a daemon thread while the account's socket keeps being served: a
+    worker thread blocked in ``readline`` would keep the process alive after Ctrl-C."""
+    line: list[str] = []
+    read = anyio.Event()
+    loop = anyio.lowlevel.current_token()
+
+    def read_line() -> None:
+        line.append(sys.stdin.readline())
+        with contextlib.suppress(anyio.RunFinishedError):
+            anyio.from_thread.run_sync(read.set, token=loop)
+
+    threading.Thread(target=read_line, name="xfeeds stdin", daemon=True).start()
+    await read.wait()
+    return line[0]
 
 
 def _request_failed(error: Exception) -> int:

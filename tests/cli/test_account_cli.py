@@ -4,6 +4,10 @@ and cancelling after the question on stdin, and the refusals that send nothing."
 from __future__ import annotations
 
 import io
+import signal
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -249,3 +253,21 @@ def test_an_update_names_its_state_ids_and_reason() -> None:
     line = describe(update)
     assert "BTC/USD   order     rejected         sell limit 0.5 @ 64000.1 filled 0 venue id - client id c1" in line
     assert line.endswith(" (EOrder:Insufficient funds)")
+
+
+@pytest.mark.loopback
+def test_ctrl_c_at_the_question_exits_at_once() -> None:
+    """The answer is awaited while the account stays served; Ctrl-C must not wait for a line."""
+    command = [sys.executable, "-m", "sdk.cli", "account", "kraken", "place", *RESTING, "--simulate"]
+    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        watchdog = threading.Timer(20, process.kill)
+        watchdog.start()
+        try:
+            shown = b""
+            while not shown.endswith(b"[y/N] ") and process.poll() is None:
+                shown += process.stdout.read(1) if process.stdout else b""
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=5) == 130
+        finally:
+            watchdog.cancel()
+    assert b"Send this order to kraken" in shown
