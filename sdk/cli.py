@@ -1,29 +1,46 @@
-"""The ``xfeeds`` command: watch a feed, run a simulator, show the offline demo."""
+"""The ``xfeeds`` command: watch a feed, show a trading account and send orders, run a simulator,
+show the offline demo."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator, Sequence
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import anyio
+import anyio.from_thread
+import anyio.lowlevel
 import msgspec
 
+import sdk
 from schemas.jsonschema import SCHEMA_PATH, TRADING_SCHEMA_PATH, render, render_trading, write
 from schemas.subscription import Subscription
+from schemas.trading import AccountReady, OrderRequest, TradingEvent
 from sdk import registry, subscriptions
+from sdk.account import Account
+from sdk.credentials import Credentials
+from sdk.errors import AccountNotReady, OutcomeUnknown, RateLimited, RequestRejected, sole_error
 from sdk.feed import Feed
+from sdk.pretrade import check_order
 from sdk.reconnect import ReconnectPolicy
-from sdk.render import describe
+from sdk.render import describe, describe_order
+from sdk.trading_contract import TokenRequestFailed
 
 if TYPE_CHECKING:
     from sdk.simulation.simulator import Simulator
 
 CHANNELS = ("trades", "book", "ticker", "quotes", "candles")
+USAGE_ERRORS: tuple[type[Exception], ...] = (LookupError, ValueError, OSError, TokenRequestFailed)
+"""What the user can fix (a name, a number, an endpoint, a key): one line on stderr and exit 2."""
+REQUEST_FAILURES: tuple[type[Exception], ...] = (RequestRejected, OutcomeUnknown, AccountNotReady, RateLimited)
+"""A trading request the venue refused, or that could not be sent or settled now: exit 1."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -35,15 +52,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BaseExceptionGroup as group:
-        if group.subgroup(BrokenPipeError) is None:
+        if group.subgroup(BrokenPipeError) is not None:
+            # the reader (``| head``) went away: a normal end; silence the final flush too
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+        # an error raised inside a simulator's task group arrives wrapped by it
+        error = sole_error(group) if isinstance(group, ExceptionGroup) else group
+        if not isinstance(error, USAGE_ERRORS):
             raise
-        # the reader (``| head``) went away: a normal end; silence the final flush too
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
-    except (LookupError, ValueError, OSError) as exc:
-        print(f"xfeeds: {exc}", file=sys.stderr)
-        return 2
+        return _usage_error(error)
+    except USAGE_ERRORS as exc:
+        return _usage_error(exc)
     return code
+
+
+def _usage_error(error: Exception) -> int:
+    print(f"xfeeds: {error}", file=sys.stderr)
+    return 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -62,6 +87,8 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("--count", type=int, help="stop after this many events")
     watch.add_argument("--seconds", type=float, help="stop after this many seconds")
     watch.set_defaults(run=_watch)
+
+    _add_account_parser(commands)
 
     simulate = commands.add_parser("simulate", help="serve an exchange simulator on loopback")
     simulate.add_argument("exchange")
@@ -131,6 +158,252 @@ def _watch(args: argparse.Namespace) -> int:
 
     anyio.run(run)
     return 0
+
+
+@runtime_checkable
+class TradingSimulator(Protocol):
+    """A simulator that also serves a venue's private side: where to connect, and its test accounts
+    (API key to secret; the first is the one ``--simulate`` trades as)."""
+
+    @property
+    def auth_url(self) -> str: ...
+
+    @property
+    def rest_url(self) -> str: ...
+
+    @property
+    def accounts(self) -> Mapping[str, str]: ...
+
+
+def credentials_prefix(exchange: str) -> str:
+    """``XFEEDS_KRAKEN`` for ``kraken``: the environment holds ``{prefix}_KEY`` and ``{prefix}_SECRET``."""
+    return f"XFEEDS_{exchange.upper().replace('-', '_')}"
+
+
+def _add_account_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    account = commands.add_parser(
+        "account",
+        help="show a trading account, or place and cancel orders",
+        description="Without ACTION: print the balances and open orders, then stream the account's events. "
+        "Credentials come from XFEEDS_<EXCHANGE>_KEY and XFEEDS_<EXCHANGE>_SECRET (not needed with --simulate).",
+    )
+    account.add_argument("exchange", metavar="EXCHANGE", help=f"adapter name: {', '.join(registry.names())}")
+    _add_endpoint_options(account, inherited=False)
+    account.add_argument(
+        "--seconds", metavar="N", type=float, help="stop streaming after this many seconds (default: Ctrl-C)"
+    )
+    account.add_argument("--json", action="store_true", help="one JSON object per line")
+    account.set_defaults(run=_account_show)
+    actions = account.add_subparsers(metavar="ACTION", required=False)
+
+    place = actions.add_parser("place", help="place one order, after asking")
+    place.add_argument("side", metavar="SIDE", choices=("buy", "sell"), help="buy or sell")
+    place.add_argument("qty", metavar="QTY", type=_decimal, help="quantity in the base asset")
+    place.add_argument("symbol", metavar="SYMBOL", help="e.g. BTC/USD")
+    place.add_argument("--price", metavar="P", type=_decimal, help="limit price (makes the order a limit order)")
+    place.add_argument("--type", choices=("limit", "market"), help="default: limit with --price, else market")
+    place.add_argument("--tif", choices=("gtc", "ioc", "fok"), default="gtc", help="time in force (default gtc)")
+    place.add_argument("--post-only", action="store_true", help="only rest on the book, never take")
+    place.add_argument("--client-id", metavar="ID", help="your own id for the order (default: a fresh one)")
+    place.add_argument("--validate", action="store_true", help="have the venue check the order and place nothing")
+    place.set_defaults(run=_account_place)
+
+    cancel = actions.add_parser("cancel", help="cancel orders by the venue's ids, after asking")
+    cancel.add_argument("order_ids", nargs="+", metavar="ORDER_ID")
+    cancel.set_defaults(run=_account_cancel)
+
+    cancel_all = actions.add_parser("cancel-all", help="cancel every open order, after asking")
+    cancel_all.set_defaults(run=_account_cancel_all)
+
+    for action in (place, cancel, cancel_all):
+        _add_endpoint_options(action, inherited=True)
+        action.add_argument("--yes", action="store_true", help="do not ask before sending (for scripts)")
+
+
+def _add_endpoint_options(parser: argparse.ArgumentParser, *, inherited: bool) -> None:
+    """Where to connect, accepted before the action and after it; an action's parser leaves unset
+    what was given before it (argparse would otherwise reset it to the default)."""
+    unset = argparse.SUPPRESS if inherited else None
+    parser.add_argument(
+        "--url", metavar="URL", default=unset, help="authenticated WebSocket endpoint instead of the exchange's"
+    )
+    parser.add_argument(
+        "--rest-url", metavar="URL", default=unset, help="REST base for session tokens instead of the exchange's"
+    )
+    parser.add_argument(
+        "--simulate",
+        action="store_true",
+        default=argparse.SUPPRESS if inherited else False,
+        help="trade on the exchange's simulator, run in-process",
+    )
+
+
+def _decimal(text: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
+@asynccontextmanager
+async def _account(args: argparse.Namespace) -> AsyncIterator[Account]:
+    """The account ``args`` names, ready: the simulator's test account under ``--simulate``, else
+    the one whose credentials the environment holds, at ``--url``/``--rest-url`` or the venue's."""
+    adapter = registry.get(args.exchange)
+    if adapter.trading is None:
+        raise LookupError(f"{adapter.name} does not trade (market data only)")
+    if not args.simulate:
+        credentials = Credentials.from_env(credentials_prefix(adapter.name))
+        async with sdk.account(adapter, credentials, args.url, args.rest_url) as account:
+            yield account
+        return
+    async with adapter.make_simulator(tick_interval=0.05) as simulator:
+        if not isinstance(simulator, TradingSimulator):
+            raise LookupError(f"the {adapter.name} simulator does not trade")
+        key, secret = next(iter(simulator.accounts.items()))
+        test_account = Credentials(key=key, secret=secret)
+        async with sdk.account(adapter, test_account, simulator.auth_url, simulator.rest_url) as account:
+            yield account
+
+
+def _on_account(args: argparse.Namespace, work: Callable[[Account], Awaitable[int]]) -> int:
+    async def run() -> int:
+        async with _account(args) as account:
+            return await work(account)
+
+    return anyio.run(run)
+
+
+async def _confirmed(question: str, assume_yes: bool) -> bool:
+    """Whether the user answers y or yes to ``question`` on stdin."""
+    if assume_yes:
+        return True
+    print(f"{question} [y/N] ", end="", flush=True)
+    answer = await _read_line()
+    if not sys.stdin.isatty():
+        print(answer.strip(), flush=True)  # a terminal echoes the answer; a pipe does not
+    if answer.strip().lower() in ("y", "yes"):
+        return True
+    print("nothing sent", flush=True)
+    return False
+
+
+async def _read_line() -> str:
+    """A line of stdin, read on a daemon thread while the account's socket keeps being served: a
+    worker thread blocked in ``readline`` would keep the process alive after Ctrl-C."""
+    line: list[str] = []
+    read = anyio.Event()
+    loop = anyio.lowlevel.current_token()
+
+    def read_line() -> None:
+        line.append(sys.stdin.readline())
+        with contextlib.suppress(anyio.RunFinishedError):
+            anyio.from_thread.run_sync(read.set, token=loop)
+
+    threading.Thread(target=read_line, name="xfeeds stdin", daemon=True).start()
+    await read.wait()
+    return line[0]
+
+
+def _request_failed(error: Exception) -> int:
+    print(f"xfeeds: {error}", file=sys.stderr)
+    return 1
+
+
+def _account_show(args: argparse.Namespace) -> int:
+    """Balances and open orders as the account holds them once ready, then every event after."""
+    encoder = msgspec.json.Encoder()
+
+    def emit(event: TradingEvent) -> None:
+        print(encoder.encode(event).decode() if args.json else describe(event), flush=True)
+
+    def note(text: str) -> None:
+        if not args.json:
+            print(f"# {text}", flush=True)
+
+    async def show(account: Account) -> int:
+        balances = sorted(
+            (b for b in account.balances.values() if b.total != 0), key=lambda b: (b.asset, b.wallet or "")
+        )
+        note(f"{account.adapter.name} account at {account.url}: {len(balances)} non-zero balances")
+        for balance in balances:
+            emit(balance)
+        note(f"{len(account.open_orders)} open orders")
+        for order in account.open_orders.values():
+            emit(order)
+        note("streaming order updates, fills and balances" + (f" for {args.seconds:g} s" if args.seconds else ""))
+        with anyio.move_on_after(args.seconds):
+            caught_up = False  # the events up to the first AccountReady are what was just shown
+            async for event in account:
+                caught_up = caught_up or isinstance(event, AccountReady)
+                if caught_up:
+                    emit(event)
+        return 0
+
+    return _on_account(args, show)
+
+
+def _account_place(args: argparse.Namespace) -> int:
+    order = OrderRequest(
+        symbol=args.symbol,
+        side=args.side,
+        order_type=args.type or ("limit" if args.price is not None else "market"),
+        qty=args.qty,
+        price=args.price,
+        time_in_force=args.tif,
+        post_only=args.post_only,
+        client_order_id=args.client_id,
+        validate_only=args.validate,
+    )
+
+    async def place(account: Account) -> int:
+        check_order(order, account.instruments.get(order.symbol))
+        print(f"order: {describe_order(order)}", flush=True)
+        if not await _confirmed(f"Send this order to {account.adapter.name} at {account.url}?", args.yes):
+            return 1
+        try:
+            update = await account.place(order)
+        except REQUEST_FAILURES as error:
+            return _request_failed(error)
+        print(describe(update), flush=True)
+        return 1 if update.state in ("rejected", "unknown") else 0
+
+    return _on_account(args, place)
+
+
+def _account_cancel(args: argparse.Namespace) -> int:
+    async def cancel(account: Account) -> int:
+        for order_id in args.order_ids:
+            order = account.open_orders.get(order_id)
+            print(f"{order_id}: {describe(order) if order is not None else 'not among the open orders'}", flush=True)
+        question = f"Cancel {len(args.order_ids)} order(s) on {account.adapter.name} at {account.url}?"
+        if not await _confirmed(question, args.yes):
+            return 1
+        try:
+            await account.cancel(*args.order_ids)
+        except REQUEST_FAILURES as error:
+            return _request_failed(error)
+        print(f"{account.adapter.name} accepted the cancel of {', '.join(args.order_ids)}", flush=True)
+        return 0
+
+    return _on_account(args, cancel)
+
+
+def _account_cancel_all(args: argparse.Namespace) -> int:
+    async def cancel_all(account: Account) -> int:
+        for order in account.open_orders.values():
+            print(describe(order), flush=True)
+        question = f"Cancel all {len(account.open_orders)} open orders on {account.adapter.name} at {account.url}?"
+        if not await _confirmed(question, args.yes):
+            return 1
+        try:
+            count = await account.cancel_all()
+        except REQUEST_FAILURES as error:
+            return _request_failed(error)
+        print(f"{account.adapter.name} cancelled {count} orders", flush=True)
+        return 0
+
+    return _on_account(args, cancel_all)
 
 
 def _simulate(args: argparse.Namespace) -> int:

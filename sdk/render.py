@@ -1,8 +1,10 @@
-"""One readable line per event, for terminals and logs."""
+"""One readable line per event, market or trading, for terminals and logs; and an order in words,
+for the question asked before it is sent."""
 
 from __future__ import annotations
 
 import time
+from typing import Final
 
 from schemas.events import (
     BookInvalidated,
@@ -26,16 +28,24 @@ from schemas.events import (
     Trade,
     Unsubscribed,
 )
+from schemas.trading import AccountReady, Balance, Fill, OrderRequest, OrderUpdate, TimeInForce, TradingEvent
+
+TIME_IN_FORCE_WORDS: Final[dict[TimeInForce, str]] = {
+    "gtc": "good till cancelled",
+    "ioc": "immediate or cancel",
+    "fok": "fill or kill",
+    "gtd": "good till a date",
+}
 
 
-def describe(event: Event) -> str:
+def describe(event: Event | TradingEvent) -> str:
     """``HH:MM:SS.mmm exchange symbol kind details`` for any event."""
     clock = time.strftime("%H:%M:%S", time.localtime(event.ts_received / 1e9))
     millis = event.ts_received // 1_000_000 % 1000
     return f"{clock}.{millis:03d} {event.exchange:<10} {_body(event)}"
 
 
-def _body(event: Event) -> str:
+def _body(event: Event | TradingEvent) -> str:
     match event:
         case Trade():
             side = event.side or "?"
@@ -91,6 +101,70 @@ def _body(event: Event) -> str:
             return f"DISCONNECTED {event.reason}{' (final)' if event.final else ''}"
         case Reconnected():
             return f"reconnected after {event.downtime / 1e9:.3f} s (attempt {event.attempt})"
+        case OrderUpdate():
+            return f"{event.symbol:<9} order     {describe_update(event)}"
+        case Fill():
+            fee = f" fee {event.fee:f} {event.fee_asset}" if event.fee_asset else ""
+            liquidity = f" {event.liquidity}" if event.liquidity else ""
+            return (
+                f"{event.symbol:<9} fill      {event.side:<4} {event.qty:f} @ {event.price:f}{fee}{liquidity} "
+                f"order {event.venue_order_id} (fill {event.fill_id})"
+            )
+        case Balance():
+            return f"balance   {describe_balance(event)}"
+        case AccountReady():
+            return f"ready     account state current, {event.open_orders} open orders"
+
+
+def describe_update(update: OrderUpdate) -> str:
+    """An order's state, what it is, how much is filled, its ids and the venue's reason."""
+    kind = update.order_type or "order"
+    if update.qty is not None:
+        amount = f"{update.qty:f}"
+    elif update.quote_qty is not None:
+        amount = f"{update.quote_qty:f} (quote)"
+    else:
+        amount = "?"
+    price = f" @ {update.price:f}" if update.price is not None else ""
+    trigger = f" trigger {update.stop_price:f}" if update.stop_price is not None else ""
+    average = f" avg {update.avg_price:f}" if update.avg_price is not None else ""
+    reason = f" ({update.reason})" if update.reason else ""
+    return (
+        f"{update.state:<16} {update.side:<4} {kind} {amount}{price}{trigger} filled {update.filled_qty:f}{average} "
+        f"venue id {update.venue_order_id or '-'} client id {update.client_order_id or '-'}{reason}"
+    )
+
+
+def describe_balance(balance: Balance) -> str:
+    """``ASSET total [available N] [in WALLET]``; no wallet is the asset across the whole account."""
+    available = f" available {balance.available:f}" if balance.available is not None else ""
+    wallet = f" in {balance.wallet}" if balance.wallet is not None else ""
+    return f"{balance.asset:<6} {balance.total:f}{available}{wallet}"
+
+
+def describe_order(order: OrderRequest) -> str:
+    """The request in words, as in "buy 0.01 BTC/USD, limit at 50000.0, good till cancelled"."""
+    if order.qty is not None:
+        amount = f"{order.qty:f} {order.symbol}"
+    else:
+        base, _, quote = order.symbol.partition("/")
+        amount = f"{order.quote_qty:f} {quote} worth of {base} ({order.symbol})"
+    if order.order_type == "market":
+        execution = "at the market"
+    elif order.order_type == "limit":
+        execution = f"limit at {order.price:f}"
+    else:
+        execution = f"{order.order_type.replace('_', ' ')} triggered at {order.stop_price:f}"
+        execution += f", limit at {order.price:f}" if order.price is not None else ""
+    parts = [f"{order.side} {amount}", execution, TIME_IN_FORCE_WORDS[order.time_in_force]]
+    if order.expire_time is not None:
+        parts.append(f"expiring {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(order.expire_time / 1e9))}")
+    parts += [flag for flag, on in (("post-only", order.post_only), ("reduce-only", order.reduce_only)) if on]
+    if order.client_order_id is not None:
+        parts.append(f"client id {order.client_order_id}")
+    if order.validate_only:
+        parts.append("validate only (the venue checks it and places nothing)")
+    return ", ".join(parts)
 
 
 def _price(levels: tuple[BookLevel, ...]) -> str:
