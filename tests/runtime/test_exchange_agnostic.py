@@ -1,16 +1,23 @@
-"""One piece of user code, written once against ``sdk`` and ``schemas``, on every adapter and facade."""
+"""One piece of user code, written once against ``sdk`` and ``schemas``, on every adapter and facade;
+and one trading bot, written the same way, on every adapter that trades."""
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import Protocol, runtime_checkable
 
+import anyio
 import pytest
 from anyio.from_thread import start_blocking_portal
 
 import sdk
-from schemas import BookLevel, BookSnapshot, BookUpdate, Event, Trade
+from schemas import BookLevel, BookSnapshot, BookUpdate, Event, OrderRequest, OrderState, OrderUpdate, Trade
 from sdk import registry
+from sdk.orders import FINAL
 from sdk.testing import collect_until
 
 pytestmark = pytest.mark.loopback
@@ -111,3 +118,129 @@ def test_sync_facade_iteration_and_callbacks(exchange: str) -> None:
                 time.sleep(0.01)
             assert called_back.trades >= 10
             assert feed.orderbook("BTC/USD").valid
+
+
+# -- trading: one bot, written once, on every adapter that trades --------------------------------
+
+
+RESTING: frozenset[OrderState] = frozenset({"new", "partially_filled"})
+
+
+@dataclass
+class Quoted:
+    """What the bot saw of its one order: as placed, resting on the book, and cancelled."""
+
+    placed: OrderUpdate
+    resting: OrderUpdate
+    canceled: OrderUpdate
+    best_bid: Decimal
+    open_while_resting: list[str]
+    open_after_cancel: list[str]
+
+
+async def quote_behind_the_bid(
+    exchange: str, credentials: sdk.Credentials, *, feed_url: str, account_url: str, rest_url: str
+) -> Quoted:
+    """User code that trades: keep BTC/USD's book on a feed while an account quotes one post-only bid
+    ten ticks behind the best bid, wait for the venue to rest it, cancel it.
+
+    Like ``MidAndVolume`` it knows only ``sdk`` and ``schemas``: no adapter, no wire format, and the
+    exchange only as a name passed in.
+    """
+    book_ready = anyio.Event()
+
+    async def watch_market(feed: sdk.Feed) -> None:
+        async for event in feed:
+            if isinstance(event, BookSnapshot):
+                book_ready.set()
+
+    async with (
+        sdk.connect(exchange, feed_url) as feed,
+        sdk.account(exchange, credentials, account_url, rest_url) as account,
+        anyio.create_task_group() as tasks,
+    ):
+        await feed.subscribe(sdk.book("BTC/USD", depth=10))
+        tasks.start_soon(watch_market, feed)
+        with anyio.fail_after(10):
+            await book_ready.wait()
+        top = feed.orderbook("BTC/USD").best_bid
+        assert top is not None
+        best_bid = top[0]
+        instrument = account.instruments["BTC/USD"]
+        tick = instrument.price_increment or Decimal(1).scaleb(-instrument.price_precision)
+        request = OrderRequest(
+            symbol="BTC/USD",
+            side="buy",
+            order_type="limit",
+            qty=Decimal("0.01"),
+            price=best_bid - 10 * tick,
+            post_only=True,
+        )
+        placed = await account.place(request)
+        resting = await follow(account, placed, RESTING | FINAL)
+        open_while_resting = list(account.open_orders)
+        assert resting.venue_order_id is not None, f"{exchange}: {resting}"
+        await account.cancel(resting.venue_order_id)
+        canceled = await follow(account, resting, FINAL)
+        open_after_cancel = list(account.open_orders)
+        tasks.cancel_scope.cancel()
+    return Quoted(placed, resting, canceled, best_bid, open_while_resting, open_after_cancel)
+
+
+async def follow(account: sdk.Account, order: OrderUpdate, until: frozenset[OrderState]) -> OrderUpdate:
+    """The order's latest update once its state is one of ``until`` (updates already in the stream
+    may be older than what ``place`` returned, so the state decides, not the order of arrival)."""
+    with anyio.fail_after(10):
+        while order.state not in until:
+            event = await anext(account)
+            if isinstance(event, OrderUpdate) and event.client_order_id == order.client_order_id:
+                order = event
+    return order
+
+
+@runtime_checkable
+class TradingSimulator(Protocol):
+    """What a trading adapter's simulator serves beside market data: its private endpoints and test accounts."""
+
+    @property
+    def auth_url(self) -> str: ...
+
+    @property
+    def rest_url(self) -> str: ...
+
+    @property
+    def accounts(self) -> Mapping[str, str]: ...
+
+
+TRADING = [name for name in registry.names() if registry.get(name).trading is not None]
+MARKET_DATA_ONLY = [name for name in registry.names() if registry.get(name).trading is None]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("exchange", TRADING)
+async def test_one_bot_trades_on_every_adapter_that_trades(exchange: str) -> None:
+    async with registry.get(exchange).make_simulator(tick_interval=0.01) as simulator:
+        assert isinstance(simulator, TradingSimulator), f"{exchange}'s simulator serves no trading"
+        key, secret = next(iter(simulator.accounts.items()))
+        seen = await quote_behind_the_bid(
+            exchange,
+            sdk.Credentials(key=key, secret=secret),
+            feed_url=simulator.url,
+            account_url=simulator.auth_url,
+            rest_url=simulator.rest_url,
+        )
+    placed, resting, canceled = seen.placed, seen.resting, seen.canceled
+    assert placed.state in ("pending_new", "new") and placed.client_order_id is not None
+    assert (placed.exchange, placed.symbol, placed.side, placed.order_type) == (exchange, "BTC/USD", "buy", "limit")
+    assert placed.price is not None and placed.price < seen.best_bid
+    assert resting.state == "new" and resting.filled_qty == 0 and resting.qty == Decimal("0.01")
+    assert seen.open_while_resting == [resting.venue_order_id]
+    assert (canceled.state, canceled.venue_order_id) == ("canceled", resting.venue_order_id)
+    assert canceled.filled_qty == 0
+    assert seen.open_after_cancel == []
+
+
+@pytest.mark.parametrize("exchange", MARKET_DATA_ONLY)
+def test_an_adapter_that_does_not_trade_says_so(exchange: str) -> None:
+    with pytest.raises(LookupError, match=re.escape(repr(exchange))):
+        sdk.account(exchange, sdk.Credentials(key="key", secret="secret"))
