@@ -74,6 +74,7 @@ class AccountOptions(TypedDict, total=False):
     ready_timeout: float
     lookup_retry: float
     buffer_size: int
+    rate_tier: RateTier
 
 
 def account(

@@ -29,6 +29,7 @@ from sdk.contract import Adapter
 from sdk.credentials import Credentials, Secret
 from sdk.errors import ConnectFailed, FeedClosed, LoginRefused, OutcomeUnknown, sole_error
 from sdk.pacing import TokenBucket
+from sdk.ratelimit import RateTier
 from sdk.reconnect import ReconnectPolicy
 from sdk.trading_contract import (
     Answer,
@@ -61,7 +62,10 @@ class Account:
 
     ``url`` overrides the authenticated WebSocket endpoint, ``rest_url`` the REST base tokens come
     from. A reply later than ``reply_timeout`` seconds counts the socket as dead (it is replaced,
-    and what was in flight is reconciled); ``ready_timeout`` bounds the wait for readiness on entry.
+    and what was in flight is reconciled); ``ready_timeout`` bounds the wait for readiness on entry
+    (``TimeoutError`` naming what did not arrive). ``rate_tier`` is the account's tier of the
+    venue's trading rate counter (Kraken: ``adapters.kraken.ratelimits.PRO``...), the lowest when
+    not given: the counter then refuses early rather than late.
     """
 
     def __init__(
@@ -77,6 +81,7 @@ class Account:
         ready_timeout: float = 30.0,
         lookup_retry: float = 5.0,
         buffer_size: int = 100_000,
+        rate_tier: RateTier | None = None,
     ) -> None:
         if adapter.trading is None:
             raise LookupError(f"adapter {adapter.name!r} does not trade (market data only)")
@@ -90,7 +95,7 @@ class Account:
         self.ready_timeout = ready_timeout
         self.session = AccountSession(
             self._trading.codec(adapter.name, adapter.symbols),
-            self._trading.rate_counter(),
+            self._trading.rate_counter(rate_tier or self._trading.rate_tier),
             reply_timeout=reply_timeout,
             reconnect=reconnect,
             lookup_retry=lookup_retry,

@@ -17,8 +17,12 @@ The safety rules live here, once for every venue:
   once both snapshots (and, the first time, the instrument data) arrived and every order in doubt
   is settled; until then requests are refused
   (``AccountNotReady``) rather than queued to go out later on a state the user has not seen.
-- **Fills once.** The codec keeps the fill ids it delivered for the life of the account, across
-  reconnects, so a snapshot that re-sends fills delivers only the ones made while away.
+- **Fills once.** The codec lives as long as the account and keeps the ids of the fills it
+  delivered (Kraken's: the last 4,096, far more than the 50 a snapshot re-sends), so a snapshot that
+  re-sends fills delivers only the ones made while away.
+- **Only possible moves.** Every order update goes through ``sdk.orders.apply`` whatever the
+  adapter: an impossible one (``filled`` back to ``new``, a filled quantity going down) is reported
+  as an ``ErrorEvent`` and the order stays as it was.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from schemas.trading import AccountReady, Balance, Fill, OrderRequest, OrderUpda
 from sdk.contract import frame_error
 from sdk.credentials import Credentials, Secret
 from sdk.errors import AccountNotReady, OutcomeUnknown, RateLimited, RequestRejected
-from sdk.orders import FINAL
+from sdk.orders import FINAL, OrderTransitionError, apply
 from sdk.pretrade import check_order
 from sdk.ratelimit import TradingRateCounter
 from sdk.reconnect import ReconnectPolicy
@@ -518,7 +522,10 @@ class AccountSession:
 
     def _event(self, event: TradingEvent, now: float) -> list[TradingEvent]:
         if isinstance(event, OrderUpdate):
-            self._track(event, now)
+            try:
+                self._track(event, now)
+            except OrderTransitionError as impossible:
+                return [ErrorEvent(exchange=self.exchange, message=str(impossible), ts_received=event.ts_received)]
         elif isinstance(event, Balance):
             self.balances[event.asset, event.wallet] = event
         elif isinstance(event, Fill):
@@ -526,8 +533,11 @@ class AccountSession:
         return [event]
 
     def _track(self, update: OrderUpdate, now: float) -> None:
-        """Keep the open-order view, and settle an order in doubt that the venue now shows."""
+        """Keep the open-order view, and settle an order in doubt that the venue now shows.
+        Raises ``OrderTransitionError`` (changing nothing) for a move the order cannot make."""
         cid = update.client_order_id
+        known = self.orders.get(update.venue_order_id or "") or (self.orders.get(cid) if cid else None)
+        update = apply(known, update)
         if cid is not None and cid in self._in_doubt:
             del self._in_doubt[cid]
             self._lookup_due.pop(cid, None)

@@ -27,7 +27,7 @@ from schemas.events import Instrument
 from schemas.trading import OrderRequest, OrderUpdate, TradingEvent
 from sdk.credentials import Credentials, Secret
 from sdk.pacing import RequestLimit
-from sdk.ratelimit import TradingRateCounter
+from sdk.ratelimit import RateTier, TradingRateCounter
 from sdk.symbols import SymbolMap
 
 
@@ -272,7 +272,9 @@ class TradingAdapter:
     codec: Callable[[str, SymbolMap], TradingCodec]
     authenticator: Authenticator | None
     """REST token and order lookups; None for a venue that logs in and answers lookups on the socket."""
-    rate_counter: Callable[[], TradingRateCounter]
-    """A fresh emulation of the venue's trading rate counter, at the account tier's numbers."""
+    rate_counter: Callable[[RateTier], TradingRateCounter]
+    """A fresh emulation of the venue's trading rate counter at a tier's numbers."""
+    rate_tier: RateTier
+    """The tier an account gets unless told its own (the venue's lowest, the safe guess)."""
     request_limit: RequestLimit | None = None
     """The venue's limit on private requests of any kind; the account paces its frames to it."""

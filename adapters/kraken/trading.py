@@ -6,7 +6,7 @@ from __future__ import annotations
 from adapters.kraken.auth import DEFAULT_REST_URL, parse_token_reply, token_request
 from adapters.kraken.order_query import closed_orders_request, parse_closed_orders
 from adapters.kraken.private import KrakenPrivateCodec
-from adapters.kraken.ratelimits import trading_rate_counter
+from adapters.kraken.ratelimits import STARTER, trading_rate_counter
 from schemas.trading import OrderUpdate
 from sdk.credentials import Credentials
 from sdk.trading_contract import Authenticator, RestRequest, SessionToken, TradingAdapter
@@ -36,4 +36,5 @@ trading = TradingAdapter(
     codec=KrakenPrivateCodec,
     authenticator=KrakenAuthenticator(),
     rate_counter=trading_rate_counter,
+    rate_tier=STARTER,
 )

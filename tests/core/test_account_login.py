@@ -94,16 +94,16 @@ class InBandCodec(TradingCodec):
                 return [LookupAnswer(message["cid"], found, heuristic=True)]
             case "reply":
                 return [Answer(message["id"], message.get("method", "addorder"), message.get("ok", True))]
-            case "open":
+            case "open" | "partial":
                 return [
                     OrderUpdate(
                         exchange="toy",
                         symbol="BTC/USD",
                         side="buy",
-                        state="new",
+                        state="new" if message["type"] == "open" else "partially_filled",
                         venue_order_id=message["refno"],
                         qty=Decimal("1"),
-                        filled_qty=Decimal(0),
+                        filled_qty=Decimal(message.get("filled", 0)),
                         ts_received=received_ns,
                     )
                 ]
@@ -228,3 +228,13 @@ def test_a_local_dead_mans_switch_disarmed_never_fires() -> None:
     disarmed = session.cancel_all_after(0, 2.0, 2_000)
     assert disarmed.result is not None and disarmed.result.trigger_ns is None
     assert session.tick(10.0, 10_000) == []
+
+
+def test_the_session_refuses_an_impossible_move_whatever_the_codec_lets_through() -> None:
+    session = ready_session()
+    session.receive(['{"type": "partial", "refno": "R1", "filled": "0.5"}'], 0.2, 2)
+    (refused,) = session.receive(['{"type": "partial", "refno": "R1", "filled": "0.25"}'], 0.3, 3)
+    assert isinstance(refused, ErrorEvent) and "filled_qty would go down" in refused.message
+    assert session.orders["R1"].filled_qty == Decimal("0.5")
+    (also,) = session.receive(['{"type": "open", "refno": "R1"}'], 0.4, 4)
+    assert isinstance(also, ErrorEvent) and "partially_filled -> new" in also.message
