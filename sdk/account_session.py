@@ -155,6 +155,8 @@ class AccountSession:
         one authenticated by a REST token, whose lookups the driver sends over REST."""
         self.rates = rates
         """The venue's trading rate counter, emulated: what would go over is refused unsent."""
+        self._fill_tally: dict[str, list[Decimal]] = {}
+        """Orders seen from their start, by venue id: [filled quantity, quantity of fills delivered]."""
         self._seen_at: dict[str, float] = {}
         """When each open order was first seen (monotonic): amend and cancel costs depend on age."""
         self.exchange = codec.exchange
@@ -530,6 +532,9 @@ class AccountSession:
             self.balances[event.asset, event.wallet] = event
         elif isinstance(event, Fill):
             self.stats.fills += 1
+            tally = self._fill_tally.get(event.venue_order_id)
+            if tally is not None:
+                tally[1] += event.qty
         return [event]
 
     def _track(self, update: OrderUpdate, now: float) -> None:
@@ -538,6 +543,12 @@ class AccountSession:
         cid = update.client_order_id
         known = self.orders.get(update.venue_order_id or "") or (self.orders.get(cid) if cid else None)
         update = apply(known, update)
+        if update.venue_order_id is not None:
+            tally = self._fill_tally.get(update.venue_order_id)
+            if tally is not None:
+                tally[0] = update.filled_qty
+            elif not update.filled_qty:  # seen from its start: every fill of it should reach the user
+                self._fill_tally[update.venue_order_id] = [update.filled_qty, Decimal(0)]
         if cid is not None and cid in self._in_doubt:
             del self._in_doubt[cid]
             self._lookup_due.pop(cid, None)
@@ -550,6 +561,9 @@ class AccountSession:
         if update.state in FINAL:
             self.orders.pop(key, None)
             self._seen_at.pop(key, None)
+            tally = self._fill_tally.get(key)
+            if tally is not None and tally[0] <= tally[1]:  # every fill delivered: nothing left to check
+                del self._fill_tally[key]
         else:
             self.orders[key] = update
             self._seen_at.setdefault(key, now)
@@ -640,15 +654,34 @@ class AccountSession:
             return events + self._ready_if_rebuilt(wall_ns)
         return self._ready_if_rebuilt(wall_ns)
 
+    def _fill_gaps(self, wall_ns: int) -> list[TradingEvent]:
+        """Orders filled further than the fills delivered for them: executions made while away
+        that the venue's snapshot no longer re-sends (Kraken re-sends the last 50). The quantities
+        are right; the individual fills are lost, and that is said, once per gap."""
+        events: list[TradingEvent] = []
+        for venue_order_id, tally in list(self._fill_tally.items()):
+            filled, delivered = tally
+            if filled > delivered:
+                message = (
+                    f"order {venue_order_id}: {filled} filled but fills for {delivered} delivered; the venue no "
+                    f"longer re-sends the executions of the other {filled - delivered}"
+                )
+                events.append(ErrorEvent(exchange=self.exchange, message=message, ts_received=wall_ns))
+                tally[1] = filled
+            if venue_order_id not in self.orders:  # final, and accounted for
+                del self._fill_tally[venue_order_id]
+        return events
+
     def _ready_if_rebuilt(self, wall_ns: int) -> list[TradingEvent]:
         rebuild = self._rebuild
         rebuilt = rebuild.orders and rebuild.balances and self.instruments and not rebuild.lookups
         if self.state != "rebuilding" or not rebuilt:
             return []
         self.state = "ready"
+        gaps = self._fill_gaps(wall_ns)
         open_orders = sum(1 for order in self.orders.values() if order.state != "unknown")
         logger.info("%s account: ready, %d open orders", self.exchange, open_orders)
-        return [AccountReady(exchange=self.exchange, open_orders=open_orders, ts_received=wall_ns)]
+        return [*gaps, AccountReady(exchange=self.exchange, open_orders=open_orders, ts_received=wall_ns)]
 
     # -- reconciliation -----------------------------------------------------------------------
 

@@ -446,3 +446,31 @@ def test_a_batch_lost_with_the_socket_leaves_every_order_unknown() -> None:
     session.connection_lost("gone", clock.now, clock.wall)
     assert [u.state for u in pending.updates] == ["unknown", "unknown"]
     assert len({u.client_order_id for u in pending.updates}) == 2
+
+
+def test_fills_the_venue_no_longer_re_sends_are_reported_as_a_gap() -> None:
+    session, clock = new_session(), Clock()
+    connect(session, clock, order_row("OGGGGG-GGGGG-GGGGGG", "mine-3", "new"))
+    feed(session, clock, executions("update", trade_row("OGGGGG-GGGGG-GGGGGG", "T1", "0.1", "0.1")))
+    session.connection_lost("gone", clock.now, clock.wall)
+    # three fills while away; the snapshot re-sends only the last one
+    events = connect(
+        session,
+        clock,
+        trade_row("OGGGGG-GGGGG-GGGGGG", "T4", "0.1", "0.4"),
+        order_row("OGGGGG-GGGGG-GGGGGG", "mine-3", "partially_filled", cum_qty=0.4),
+    )
+    assert [f.fill_id for f in events if isinstance(f, Fill)] == ["T4"]
+    (gap,) = [e for e in events if isinstance(e, ErrorEvent)]
+    assert "0.4 filled but fills for 0.2 delivered" in gap.message and "other 0.2" in gap.message
+    assert isinstance(events[-1], AccountReady) and events.index(gap) < len(events) - 1
+    session.connection_lost("again", clock.now, clock.wall)
+    again = connect(session, clock, order_row("OGGGGG-GGGGG-GGGGGG", "mine-3", "partially_filled", cum_qty=0.4))
+    assert not [e for e in again if isinstance(e, ErrorEvent)]  # said once
+
+
+def test_an_order_filled_in_full_while_connected_leaves_nothing_to_check() -> None:
+    session, clock = new_session(), Clock()
+    connect(session, clock, order_row("OHHHHH-HHHHH-HHHHHH", "mine-4", "new"))
+    feed(session, clock, executions("update", trade_row("OHHHHH-HHHHH-HHHHHH", "T9", "0.5", "0.5", "filled")))
+    assert session._fill_tally == {}
