@@ -176,6 +176,8 @@ class MidchainsPrivateCodec(TradingCodec):
         """``traderefno``s delivered, oldest first (a dict keeps insertion order)."""
         self._trades_from_ns: int | None = None
         """Since when fills may have been missed: the first login, then the latest fill's time."""
+        self._logins = 0
+        """Logins accepted: after the first, fills made while away are asked for."""
 
     def __repr__(self) -> str:
         return f"MidchainsPrivateCodec(exchange={self.exchange!r}, orders={len(self._orders)})"
@@ -189,7 +191,7 @@ class MidchainsPrivateCodec(TradingCodec):
     def login(self, credentials: Credentials, challenge: Challenge) -> SignedFrame:
         """``{"type":"login","userid":<key>,"pass":<the secret sealed with the challenge's key>}``."""
         sealed = seal_password(challenge.key, credentials.secret.reveal())
-        return self._frame("login", Login(userid=credentials.key, password_sealed=sealed))
+        return self._frame("login", Login("login", credentials.key, sealed))
 
     def logout(self) -> SignedFrame:
         """``{"type":"logout"}``: the venue answers, then closes the socket."""
@@ -201,7 +203,7 @@ class MidchainsPrivateCodec(TradingCodec):
         keeps position updates coming). They are asked for whether or not the venue pushes open
         orders and positions at login (T2): only the queries' ends say the snapshot is complete."""
         frames = []
-        if self._trades_from_ns is not None:
+        if self._logins > 1 and self._trades_from_ns is not None:
             since = str(max(0, self._trades_from_ns - LOOKBACK_NS) // 1_000_000)
             frames.append(self._query("querytrade", Query("querytrade", fromtime=since), "rows"))
         frames.append(self._query("querymultiorders", Query("querymultiorders"), "snapshot"))
@@ -240,6 +242,7 @@ class MidchainsPrivateCodec(TradingCodec):
             else:
                 raise ValueError("a post-only order is ordertype POST, which takes no stop (dialect T6)")
         sent = AddOrder(
+            type="addorder",
             security=self.symbols.to_wire(order.symbol),
             side=_WIRE_SIDES[order.side],
             ordertype=ordertype,
@@ -364,6 +367,7 @@ class MidchainsPrivateCodec(TradingCodec):
     def _login(self, reply: Result, frame: bytes | str, received_ns: int) -> list[Decoded]:
         if reply.result != OK:
             return [LoggedIn(False, reply.result)]
+        self._logins += 1
         if self._trades_from_ns is None:
             self._trades_from_ns = received_ns
         return [LoggedIn(True), *listed_instruments(self.exchange, received_ns)]

@@ -60,15 +60,16 @@ class Request(msgspec.Struct, omit_defaults=True, gc=False):
 class Login(msgspec.Struct, gc=False):
     """``pass`` is the password sealed with the challenge's RSA key, base64; never the password."""
 
+    type: str
     userid: str
     password_sealed: str = msgspec.field(name="pass")
-    type: str = "login"
 
 
 class AddOrder(msgspec.Struct, omit_defaults=True, gc=False):
     """``{"type":"addorder","security":"BTCUSD","side":"B","ordertype":"LMT","tif":"GTC",...}``;
     numbers are plain decimal text (``"0.00001"``, never ``"1E-5"``)."""
 
+    type: str
     security: str
     side: str
     ordertype: str
@@ -81,7 +82,6 @@ class AddOrder(msgspec.Struct, omit_defaults=True, gc=False):
     exptime: str | None = None
     alo: bool = False
     clientorderid: str | None = None
-    type: str = "addorder"
 
 
 class OrderRef(msgspec.Struct, gc=False):
