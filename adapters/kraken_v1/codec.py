@@ -157,9 +157,7 @@ class KrakenV1Codec(Codec):
             refusal = message.errorMessage or "subscription refused without a reason"
             return [*self._requests.refused(echoed, refusal, received_ns, symbol=symbol, echoed=echoed)]
         if echoed is not None and status in ("subscribed", "unsubscribed"):
-            return self._requests.acknowledged(
-                echoed, received_ns, unsubscribe=status == "unsubscribed", echoed=echoed
-            )
+            return self._requests.acknowledged(echoed, received_ns, unsubscribe=status == "unsubscribed", echoed=echoed)
         return [self.error(f"unexpected subscription status {status!r}", frame, received_ns)]
 
     # -- data channels ----------------------------------------------------------------------

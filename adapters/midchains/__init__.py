@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from adapters.midchains.codec import MidchainsCodec
 from adapters.midchains.symbols import SYMBOLS
+from adapters.midchains.trading import SOCKET_URL, trading
 from sdk.capabilities import Capabilities
 from sdk.contract import Adapter
 from sdk.pacing import RequestLimit
 
 adapter = Adapter(
     name="midchains",
-    default_url="wss://ws-sandbox.midchains.com:8081/",
+    default_url=SOCKET_URL,
     capabilities=Capabilities(
         channels=frozenset({"trades", "book", "quotes"}),
         book_depths=(1, 5, 10, 25, 50, 100, 500, 1000),
@@ -26,4 +27,5 @@ adapter = Adapter(
     request_limit=RequestLimit(per_second=3, burst=6),
     simulator="adapters.midchains.simulator:MidchainsSimulator",
     tolerates_crossed_books=True,  # A8: the engine removes matched entries just after the trade
+    trading=trading,
 )
