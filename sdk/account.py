@@ -90,7 +90,8 @@ class Account:
         self._credentials = credentials
         self.url = url or self._trading.default_url
         self.rest_url = rest_url or self._trading.default_rest_url
-        _refuse_plaintext(self.rest_url)
+        if self._trading.authenticator is not None:  # a venue logged in on its socket has no REST
+            _refuse_plaintext(self.rest_url)
         self._connector = connector or WebSocketConnector(log_frames=False)
         self.ready_timeout = ready_timeout
         self.session = AccountSession(

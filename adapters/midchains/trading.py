@@ -21,12 +21,14 @@ PRIVATE_REQUEST_LIMIT: Final = RequestLimit(per_second=5, burst=10)
 """Documented: private requests per user id (cancels and queries count too)."""
 UNCOUNTED: Final = TransactionCost()
 """A transaction that costs nothing on a counter Midchains does not have."""
+NO_COUNTER: Final = RateTier(threshold=1, decay_per_s=1)
+"""The tier of that counter: nothing is ever charged against it."""
 
 
-def trading_rate_counter() -> TradingRateCounter:
+def trading_rate_counter(tier: RateTier = NO_COUNTER) -> TradingRateCounter:
     """A per-pair counter that every transaction leaves at zero: Midchains has none."""
     costs = dict.fromkeys(("add", "amend", "cancel", "batch_add"), UNCOUNTED)
-    return TradingRateCounter(RateTier(threshold=1, decay_per_s=1), costs)
+    return TradingRateCounter(tier, costs)
 
 
 trading = TradingAdapter(
@@ -35,5 +37,6 @@ trading = TradingAdapter(
     codec=MidchainsPrivateCodec,
     authenticator=None,
     rate_counter=trading_rate_counter,
+    rate_tier=NO_COUNTER,
     request_limit=PRIVATE_REQUEST_LIMIT,
 )
