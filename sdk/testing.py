@@ -20,6 +20,7 @@ names the rule broken. Needs the ``test`` extra (hypothesis, pytest).
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import types
 import typing
 from collections.abc import Callable, Iterable
@@ -715,3 +716,26 @@ def _first_difference(
         if mine != theirs:
             return index, mine, theirs
     return -1, None, None
+
+
+_TRADING_KIT = frozenset(
+    {
+        "TradingConformance",
+        "TradingVenue",
+        "balances",
+        "fills",
+        "instrument_orders",
+        "order_lifecycles",
+        "price_step",
+        "qty_step",
+        "smallest_qty",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    """The trading half of the kit (``sdk.testing_trading``), importable from here as well; loaded
+    on first use, as it imports this module's helpers."""
+    if name in _TRADING_KIT:
+        return getattr(importlib.import_module("sdk.testing_trading"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

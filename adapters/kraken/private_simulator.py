@@ -22,6 +22,7 @@ import msgspec
 from adapters.kraken.channels import SYMBOLS
 from adapters.kraken.private_wire import AddOrderParams, AmendParams, BatchAddParams, OrderParams
 from adapters.kraken.rest_simulator import KrakenRest
+from adapters.kraken_common.instruments import COST_MIN
 from sdk.simulation.market import MarketStep, SyntheticMarket
 from sdk.simulation.matching import (
     BalanceChanged,
@@ -35,6 +36,7 @@ from sdk.simulation.matching import (
     OrderRejected,
     OrderSpec,
     Record,
+    check_grid,
     record_account,
 )
 from sdk.simulation.session import Outgoing, Reply
@@ -57,7 +59,13 @@ _ERRORS: Final = {
     OrderRejected.INVALID_ORDER: "EGeneral:Invalid arguments",
     OrderRejected.UNKNOWN_ORDER: "EOrder:Unknown order",
     OrderRejected.DUPLICATE_CLIENT_ID: "EOrder:Duplicate order",
+    OrderRejected.PRICE_OFF_GRID: "EGeneral:Invalid arguments:price",
+    OrderRejected.QTY_OFF_GRID: "EGeneral:Invalid arguments:volume",
+    OrderRejected.QTY_BELOW_MINIMUM: "EGeneral:Invalid arguments:volume minimum not met",
+    OrderRejected.COST_BELOW_MINIMUM: "EOrder:Cost minimum not met",
 }
+"""The venue's words for each refusal. ``volume minimum not met`` is captured from Kraken; the
+price, volume and cost texts are the simulator's own, in Kraken's style."""
 _WARNINGS: Final = [
     "cancel_reason is deprecated, use reason",
     "stop_price is deprecated, use triggers.price",
@@ -271,6 +279,9 @@ class KrakenPrivateSession:
         engine = self.desk.engine
         try:
             specs = [_spec(order, symbol) for order, symbol in wanted]
+            for spec in specs:
+                if spec.symbol in engine.market.states:
+                    check_grid(spec, engine.market.state(spec.symbol).instrument, COST_MIN)
             engine.check(account, specs)
         except OrderRejected as rejected:
             reply.send(self._error(envelope, _ERRORS[rejected.reason], now_ns))

@@ -18,8 +18,9 @@ import msgspec
 from adapters.kraken.private_simulator import RATE_LIMIT, Envelope, KrakenDesk, KrakenPrivateSession, is_private
 from adapters.kraken.wire import Params, Request
 from adapters.kraken_common.checksum import KrakenChecksum
-from adapters.kraken_common.instruments import INSTRUMENTS, QTY_DECIMALS, price_decimals
+from adapters.kraken_common.instruments import COST_MIN, INSTRUMENTS, QTY_DECIMALS, price_decimals
 from adapters.kraken_common.limits import BOOK_DEPTHS, OHLC_MINUTES
+from sdk.credentials import Credentials
 from sdk.simulation.http import HttpRequest, HttpResponse
 from sdk.simulation.market import Instrument, InstrumentState, MarketStep, SimTrade, SyntheticMarket
 from sdk.simulation.matching import MatchingEngine
@@ -80,6 +81,12 @@ class KrakenSimulator(Simulator):
         return f"http://{self.host}:{self.port}"
 
     @property
+    def credentials(self) -> Credentials:
+        """The first test account's key and secret."""
+        key, secret = next(iter(self.accounts.items()))
+        return Credentials(key=key, secret=secret)
+
+    @property
     def engine(self) -> MatchingEngine:
         return self.desk.engine
 
@@ -121,7 +128,7 @@ class KrakenSimulator(Simulator):
     def replies_before_executions(self, value: bool) -> None:
         self.desk.replies_first = value
 
-    def drop_after_next_add_order(self) -> None:
+    def drop_after_next_order(self) -> None:
         """Cut the connection that sends the next order (``add_order``/``batch_add``) once the order
         is placed, before its reply or any execution is sent: an order whose outcome is unknown."""
         self.desk.drop_after_add_order = True
@@ -159,6 +166,10 @@ class KrakenSimulator(Simulator):
     def orders_received(self, client_order_id: str) -> int:
         """How many orders with ``client_order_id`` the venue received, whatever became of them."""
         return self.desk.orders_received[client_order_id]
+
+    def issued_secrets(self) -> list[str]:
+        """Every session token the REST side has issued, in order."""
+        return list(self.desk.rest.issued)
 
 
 class KrakenSession(Session):
@@ -314,7 +325,7 @@ class KrakenSession(Session):
                     "price_precision": places,
                     "price_increment": _number(instrument.tick, places),
                     "qty_min": _number(instrument.lot, QTY_DECIMALS),
-                    "cost_min": _number(Decimal("0.5"), 2),
+                    "cost_min": _number(COST_MIN, 2),
                 }
             )
         reply.send(self._push("instrument", "snapshot", {"assets": [], "pairs": pairs}))

@@ -7,6 +7,8 @@ from decimal import Decimal
 from sdk.simulation.market import Instrument
 
 QTY_DECIMALS = 8
+COST_MIN = Decimal("0.5")
+"""The smallest order value (in the quote asset) every pair accepts, as v2's instrument channel publishes it."""
 
 INSTRUMENTS = [
     Instrument("BTC/USD", Decimal("30000"), Decimal("0.1"), Decimal("0.0001")),

@@ -16,10 +16,10 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from decimal import ROUND_DOWN, Decimal
+from decimal import MAX_PREC, ROUND_DOWN, Context, Decimal, localcontext
 from typing import Literal
 
-from sdk.simulation.market import MarketStep, Side, SyntheticMarket
+from sdk.simulation.market import Instrument, MarketStep, Side, SyntheticMarket
 
 OrderKind = Literal["market", "limit"]
 TimeInForce = Literal["gtc", "ioc", "fok"]
@@ -40,6 +40,10 @@ class OrderRejected(Exception):
     INVALID_ORDER = "invalid_order"
     UNKNOWN_ORDER = "unknown_order"
     DUPLICATE_CLIENT_ID = "duplicate_client_id"
+    PRICE_OFF_GRID = "price_off_grid"
+    QTY_OFF_GRID = "qty_off_grid"
+    QTY_BELOW_MINIMUM = "qty_below_minimum"
+    COST_BELOW_MINIMUM = "cost_below_minimum"
 
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
@@ -59,6 +63,27 @@ class OrderSpec:
     time_in_force: TimeInForce = "gtc"
     post_only: bool = False
     client_id: str | None = None
+
+
+def check_grid(spec: OrderSpec, instrument: Instrument, cost_min: Decimal | None = None) -> None:
+    """Raise ``OrderRejected`` for an order off the pair's grid or below its minimums, as a venue
+    refuses what its published instrument data rules out: a price not a whole number of ``tick``s,
+    a quantity below one ``lot`` or not a whole number of them, a limit order worth less than
+    ``cost_min`` in the quote asset. Each venue decides whether to apply it (and words the refusal)."""
+    if spec.price is not None and _off(spec.price, instrument.tick):
+        raise OrderRejected(OrderRejected.PRICE_OFF_GRID, f"price {spec.price} is not a multiple of {instrument.tick}")
+    if spec.qty is not None and spec.qty < instrument.lot:
+        raise OrderRejected(OrderRejected.QTY_BELOW_MINIMUM, f"qty {spec.qty} is below {instrument.lot}")
+    if spec.qty is not None and _off(spec.qty, instrument.lot):
+        raise OrderRejected(OrderRejected.QTY_OFF_GRID, f"qty {spec.qty} is not a multiple of {instrument.lot}")
+    if cost_min is not None and spec.qty is not None and spec.price is not None and spec.qty * spec.price < cost_min:
+        raise OrderRejected(OrderRejected.COST_BELOW_MINIMUM, f"cost {spec.qty * spec.price} is below {cost_min}")
+
+
+def _off(value: Decimal, step: Decimal) -> bool:
+    """Whether ``value`` is not a whole number of ``step``s, exactly, however many digits apart."""
+    with localcontext(Context(prec=MAX_PREC)):
+        return value % step != 0
 
 
 @dataclass

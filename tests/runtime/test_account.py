@@ -120,7 +120,7 @@ async def test_a_reply_lost_with_the_socket_reaches_the_venue_once_and_settles_f
         KrakenSimulator(tick_interval=0.01) as simulator,
         open_account(simulator, reconnect=fast_reconnect) as account,
     ):
-        simulator.drop_after_next_add_order()
+        simulator.drop_after_next_order()
         placed = await account.place(limit(simulator, "buy", 300, client_order_id="lost"))
         assert placed.state == "unknown" and placed.venue_order_id is None
         events = await collect_until(
@@ -143,7 +143,7 @@ async def test_a_lost_order_that_closed_at_once_is_settled_by_the_venues_records
         KrakenSimulator(tick_interval=0.01) as simulator,
         open_account(simulator, reconnect=fast_reconnect) as account,
     ):
-        simulator.drop_after_next_add_order()
+        simulator.drop_after_next_order()
         ioc = limit(simulator, "buy", 300, client_order_id="gone", time_in_force="ioc")  # cannot fill: cancelled
         assert (await account.place(ioc)).state == "unknown"
         events = await collect_until(account, lambda es: len(of(AccountReady, es)) == 2)

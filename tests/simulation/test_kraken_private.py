@@ -174,7 +174,7 @@ async def test_fault_switches() -> None:
         assert not any(isinstance(e, Fill) for e in client.events)
         assert simulator.release_fills() > 0
         await client.until(lambda: client.updates("filled"))
-        simulator.drop_after_next_add_order()
+        simulator.drop_after_next_order()
         await client.send(
             client.codec.add_order(limit(simulator, "buy", 300, client_order_id="once"), client.token).text
         )
@@ -182,3 +182,26 @@ async def test_fault_switches() -> None:
             await client.until(lambda: False)
         assert simulator.orders_received("once") == 1
         assert [o.spec.client_id for o in simulator.engine.open_orders(DEFAULT_TEST_KEY)] == ["once"]
+
+
+async def test_orders_off_the_published_grid_or_below_its_minimums_are_refused() -> None:
+    async with KrakenSimulator(tick_interval=0.01) as simulator:
+        client = await subscribed(simulator)
+        on_grid = limit(simulator, "buy", 300)
+        refused = {
+            "price": msgspec.structs.replace(on_grid, price=(on_grid.price or Decimal(0)) + Decimal("0.05")),
+            "volume": msgspec.structs.replace(on_grid, qty=Decimal("0.00015")),
+            "volume minimum": msgspec.structs.replace(on_grid, qty=Decimal("0.00005")),
+            "cost": msgspec.structs.replace(on_grid, qty=Decimal("0.0001"), price=Decimal("1000.0")),
+        }
+        for number, order in enumerate(refused.values()):
+            placing = msgspec.structs.replace(order, client_order_id=f"off{number}")
+            await client.send(client.codec.add_order(placing, client.token).text)
+        await client.until(lambda: len(client.updates("rejected")) == len(refused))
+        assert [u.reason for u in client.updates("rejected")] == [
+            "EGeneral:Invalid arguments:price",
+            "EGeneral:Invalid arguments:volume",
+            "EGeneral:Invalid arguments:volume minimum not met",
+            "EOrder:Cost minimum not met",
+        ]
+        assert simulator.engine.open_orders(DEFAULT_TEST_KEY) == []
