@@ -11,8 +11,6 @@ frames of the sessions subscribed to that account. Sans-I/O, like every simulato
 from __future__ import annotations
 
 import random
-import weakref
-from collections import Counter
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Final
@@ -23,7 +21,8 @@ from adapters.kraken.channels import SYMBOLS
 from adapters.kraken.private_wire import AddOrderParams, AmendParams, BatchAddParams, OrderParams
 from adapters.kraken.rest_simulator import KrakenRest
 from adapters.kraken_common.instruments import COST_MIN
-from sdk.simulation.market import MarketStep, SyntheticMarket
+from sdk.simulation.desk import TradingDesk
+from sdk.simulation.market import SyntheticMarket
 from sdk.simulation.matching import (
     BalanceChanged,
     Fill,
@@ -124,36 +123,21 @@ class KrakenIds:
         return f"{first}{letters[:5]}-{letters[5:10]}-{letters[10:]}"
 
 
-class KrakenDesk:
-    """The simulator's trading venue, shared by every connection."""
+class KrakenDesk(TradingDesk["KrakenPrivateSession"]):
+    """The simulator's trading venue, shared by every connection; orders are counted as received
+    (``add_order`` and ``batch_add`` rows) per ``cl_ord_id``."""
 
     def __init__(
         self, market: SyntheticMarket, accounts: Mapping[str, str], balances: Mapping[str, Decimal], seed: int
     ) -> None:
         self.ids = KrakenIds(seed)
-        self.engine = MatchingEngine(
-            market, new_order_id=lambda: self.ids.new("O"), new_fill_id=lambda: self.ids.new("T")
-        )
+        engine = MatchingEngine(market, new_order_id=lambda: self.ids.new("O"), new_fill_id=lambda: self.ids.new("T"))
+        super().__init__(engine, rate_limit_error=RATE_LIMIT)
         for key in accounts:
             self.engine.open_account(key, dict(balances))
         self.rest = KrakenRest(accounts, self.engine)
-        self.sessions: weakref.WeakSet[KrakenPrivateSession] = weakref.WeakSet()
-        self.drop_after_add_order = False
         self.replies_first = False
         """Reply to an order before its ``executions`` rows (Kraken does either)."""
-        self.rejections: list[str] = []
-        """Errors for the next rate-limited requests, one each."""
-        self.orders_received: Counter[str] = Counter()
-        """Orders received (``add_order`` and ``batch_add`` rows, whatever their fate) per ``cl_ord_id``."""
-
-    def publish(self, records: list[Record]) -> None:
-        """Hand ``records`` to every session subscribed to their accounts."""
-        if records:
-            for session in list(self.sessions):
-                session.deliver(records)
-
-    def tick(self, steps: list[MarketStep], now_ns: int) -> None:
-        self.publish(self.engine.tick(steps, now_ns))
 
 
 class KrakenPrivateSession:
@@ -201,9 +185,10 @@ class KrakenPrivateSession:
         if account is None:
             reply.send(self._error(envelope, INVALID_TOKEN, now_ns))
             return reply
-        if envelope.method in RATE_LIMITED and self.desk.rejections:
+        rejection = self.desk.next_rejection() if envelope.method in RATE_LIMITED else None
+        if rejection is not None:
             self._count_orders(envelope)
-            reply.send(self._error(envelope, self.desk.rejections.pop(0), now_ns))
+            reply.send(self._error(envelope, rejection, now_ns))
             return reply
         try:
             if envelope.method in ("subscribe", "unsubscribe"):
@@ -275,7 +260,8 @@ class KrakenPrivateSession:
             self._count_orders(envelope)
             reply.send(self._error(envelope, f"EGeneral:Invalid arguments:{invalid}", now_ns))
             return reply
-        self.desk.orders_received.update(o.cl_ord_id for o, _ in wanted if o.cl_ord_id is not None)
+        for row, _ in wanted:
+            self.desk.received(row.cl_ord_id)
         engine = self.desk.engine
         try:
             specs = [_spec(order, symbol) for order, symbol in wanted]
@@ -294,8 +280,7 @@ class KrakenPrivateSession:
                 self.desk.publish(records)
                 order_id = order.venue_id
             results.append({"order_id": order_id} | ({"cl_ord_id": spec.client_id} if spec.client_id else {}))
-        if self.desk.drop_after_add_order and not validate:
-            self.desk.drop_after_add_order = False
+        if not validate and self.desk.drops_reply():
             return Reply(hang_up=True)
         answer = Outgoing(self._answer(envelope, results if batch else results[0], now_ns), ack=False)
         executions = [Outgoing(text, ack=False) for text in self.drain()]
@@ -366,7 +351,8 @@ class KrakenPrivateSession:
             )
         except (msgspec.DecodeError, msgspec.ValidationError):
             return
-        self.desk.orders_received.update(o.cl_ord_id for o in rows if o.cl_ord_id is not None)
+        for row in rows:
+            self.desk.received(row.cl_ord_id)
 
     # -- frames -----------------------------------------------------------------------------
 

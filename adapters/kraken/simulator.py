@@ -15,12 +15,13 @@ from typing import Any
 
 import msgspec
 
-from adapters.kraken.private_simulator import RATE_LIMIT, Envelope, KrakenDesk, KrakenPrivateSession, is_private
+from adapters.kraken.private_simulator import Envelope, KrakenDesk, KrakenPrivateSession, is_private
 from adapters.kraken.wire import Params, Request
 from adapters.kraken_common.checksum import KrakenChecksum
 from adapters.kraken_common.instruments import COST_MIN, INSTRUMENTS, QTY_DECIMALS, price_decimals
 from adapters.kraken_common.limits import BOOK_DEPTHS, OHLC_MINUTES
 from sdk.credentials import Credentials
+from sdk.simulation.desk import TradingFaults
 from sdk.simulation.http import HttpRequest, HttpResponse
 from sdk.simulation.market import Instrument, InstrumentState, MarketStep, SimTrade, SyntheticMarket
 from sdk.simulation.matching import MatchingEngine
@@ -45,7 +46,7 @@ DEFAULT_BALANCES: dict[str, Decimal] = {
 }
 
 
-class KrakenSimulator(Simulator):
+class KrakenSimulator(TradingFaults, Simulator):
     """Kraken v2 on loopback, public and private: ``xfeeds simulate kraken --port 8765`` runs one.
 
     One port serves the WebSocket (market data and, with a token, trading, as ``ws-auth`` does)
@@ -53,6 +54,8 @@ class KrakenSimulator(Simulator):
     their base64 secrets (default: one test account, ``DEFAULT_TEST_KEY``/``DEFAULT_TEST_SECRET``);
     each starts with ``balances``.
     """
+
+    desk: KrakenDesk
 
     def __init__(
         self,
@@ -128,11 +131,6 @@ class KrakenSimulator(Simulator):
     def replies_before_executions(self, value: bool) -> None:
         self.desk.replies_first = value
 
-    def drop_after_next_order(self) -> None:
-        """Cut the connection that sends the next order (``add_order``/``batch_add``) once the order
-        is placed, before its reply or any execution is sent: an order whose outcome is unknown."""
-        self.desk.drop_after_add_order = True
-
     def invalidate_tokens(self) -> int:
         """Forget every issued token and end the private subscriptions made with them; the next
         private request gets ``EAPI:Invalid token``, the socket stays up. Returns how many tokens
@@ -140,32 +138,6 @@ class KrakenSimulator(Simulator):
         for session in list(self.desk.sessions):
             session.end_subscriptions()
         return self.desk.rest.invalidate_tokens()
-
-    def reject_orders(self, count: int, error: str = RATE_LIMIT) -> None:
-        """Refuse the next ``count`` order requests (add, batch add, amend, cancel) with ``error``."""
-        self.desk.rejections += [error] * count
-
-    def hold_fills(self) -> None:
-        """Keep fills from being reported (they still happen) until ``release_fills``."""
-        self.desk.engine.hold_fills()
-
-    def release_fills(self) -> int:
-        """Report every held fill (and what followed it); returns how many records were held."""
-        records = self.desk.engine.release_fills()
-        self.desk.publish(records)
-        return len(records)
-
-    def force_fill(self, order_id: str, qty: Decimal, price: Decimal) -> None:
-        """Fill ``qty`` of open order ``order_id`` at ``price`` as a maker, now."""
-        engine = self.desk.engine
-        order = next((o for o in engine.open_orders_of_all() if o.venue_id == order_id), None)
-        if order is None:
-            raise KeyError(f"no open order {order_id}")
-        self.desk.publish(engine.force_fill(order, qty, price, time.time_ns()))
-
-    def orders_received(self, client_order_id: str) -> int:
-        """How many orders with ``client_order_id`` the venue received, whatever became of them."""
-        return self.desk.orders_received[client_order_id]
 
     def issued_secrets(self) -> list[str]:
         """Every session token the REST side has issued, in order."""

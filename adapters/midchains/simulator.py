@@ -1,4 +1,5 @@
-"""A local Midchains exchange: order-level book entries and trades over the shared synthetic market.
+"""A local Midchains exchange: order-level book entries and trades over the shared synthetic market,
+and trading on the same socket (``adapters.midchains.trading_simulator``).
 
 Each price level of the market is one resting entry with a large integer id (above 2^53, as on
 the real venue); the session tells each subscriber which entries were added (A), updated (U) or
@@ -8,6 +9,7 @@ adapter reads.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -15,22 +17,90 @@ import msgspec
 
 from adapters.midchains.dialect import DEFAULT_DIALECT, MidchainsDialect
 from adapters.midchains.symbols import SYMBOLS
+from adapters.midchains.trading_simulator import PRIVATE_TYPES, MidchainsDesk, MidchainsTradingSession, base36
 from adapters.midchains.wire import Request, RequestItem
+from sdk.simulation.desk import TradingFaults
 from sdk.simulation.market import Instrument, InstrumentState, MarketStep, SimTrade, SyntheticMarket
+from sdk.simulation.matching import MatchingEngine
 from sdk.simulation.session import Reply, Session
 from sdk.simulation.simulator import Simulator
 
 FIRST_ID = 2**53 + 7
 """Entry ids start beyond 2^53, where a float would lose them."""
-_BASE36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+DEFAULT_TEST_USER = "xfeeds-test"
+DEFAULT_TEST_PASSWORD = "loopback-only-password"
+"""The account a simulator opens when given none."""
+DEFAULT_BALANCES: dict[str, Decimal] = {
+    "USD": Decimal(100_000),
+    "BTC": Decimal(10),
+    "ETH": Decimal(100),
+    "LTC": Decimal(1_000),
+    "BCH": Decimal(100),
+}
 
 
-class MidchainsSimulator(Simulator):
-    """Midchains on loopback. ``xfeeds simulate midchains --port 8081`` runs one."""
+class _Kind(msgspec.Struct, gc=False):
+    type: str = ""
 
-    def __init__(self, *, dialect: MidchainsDialect = DEFAULT_DIALECT, **options: Any) -> None:
+
+class MidchainsSimulator(TradingFaults, Simulator):
+    """Midchains on loopback, market data and trading on one socket: ``xfeeds simulate midchains
+    --port 8081`` runs one.
+
+    ``accounts`` maps user ids to passwords (default: one test account, ``DEFAULT_TEST_USER`` /
+    ``DEFAULT_TEST_PASSWORD``); each starts with ``balances``. Login passwords are encrypted with
+    a key pair generated for this simulator; ``public_key`` is what ``challenge`` serves.
+    """
+
+    desk: MidchainsDesk
+
+    def __init__(
+        self,
+        *,
+        dialect: MidchainsDialect = DEFAULT_DIALECT,
+        accounts: Mapping[str, str] | None = None,
+        balances: Mapping[str, Decimal] | None = None,
+        **options: Any,
+    ) -> None:
         super().__init__(**options)
         self.dialect = dialect
+        self.accounts = dict(accounts or {DEFAULT_TEST_USER: DEFAULT_TEST_PASSWORD})
+        self.desk = MidchainsDesk(
+            self.market, self.accounts, balances or DEFAULT_BALANCES, dialect, options.get("seed", 1)
+        )
+
+    @property
+    def engine(self) -> MatchingEngine:
+        return self.desk.engine
+
+    @property
+    def public_key(self) -> str:
+        """The login key: base64 DER SubjectPublicKeyInfo of an RSA key generated for this simulator."""
+        return self.desk.public_key
+
+    @property
+    def banner(self) -> list[str]:
+        return [f"test account: userid {user!r}, password {password!r}" for user, password in self.accounts.items()]
+
+    @property
+    def refuse_logins(self) -> str | None:
+        """When set, every login is answered with this ``result`` (a locked account, say)."""
+        return self.desk.refuse_logins
+
+    @refuse_logins.setter
+    def refuse_logins(self, result: str | None) -> None:
+        self.desk.refuse_logins = result
+
+    def derived_state(self, refno: str) -> str:
+        """The state order ``refno``'s rows stand for, by the dialect (the venue sends no status):
+        an order done short of its quantity is ``dialect.finished_short``."""
+        return self.desk.derived_state(next(o for o in self._all_orders() if o.venue_id == refno))
+
+    def _all_orders(self) -> list[Any]:
+        return [o for user in self.accounts for o in self.engine.open_orders(user) + self.engine.closed_orders(user)]
+
+    def on_tick(self, steps: list[MarketStep], now_ns: int) -> None:
+        self.desk.tick(steps, now_ns)
 
     def instruments(self) -> list[Instrument]:
         return [
@@ -41,15 +111,23 @@ class MidchainsSimulator(Simulator):
         ]
 
     def new_session(self) -> MidchainsSession:
-        return MidchainsSession(self.market, self.dialect)
+        return MidchainsSession(self.market, self.dialect, MidchainsTradingSession(self.desk))
 
 
 class MidchainsSession(Session):
-    """One client connection: its subscriptions and, per book, the entries it has been sent."""
+    """One client connection: its subscriptions, per book the entries it has been sent, and its
+    trading side (``trading``, None where a benchmark renders market data alone)."""
 
-    def __init__(self, market: SyntheticMarket, dialect: MidchainsDialect = DEFAULT_DIALECT) -> None:
+    def __init__(
+        self,
+        market: SyntheticMarket,
+        dialect: MidchainsDialect = DEFAULT_DIALECT,
+        trading: MidchainsTradingSession | None = None,
+    ) -> None:
         super().__init__(market)
         self._dialect = dialect
+        self._trading = trading
+        self._kinds = msgspec.json.Decoder(_Kind)
         self._decoder = msgspec.json.Decoder(Request)
         self._encoder = msgspec.json.Encoder()
         self._books: dict[str, dict[tuple[str, Decimal], tuple[int, Decimal]]] = {}
@@ -57,6 +135,8 @@ class MidchainsSession(Session):
         self._next_id = FIRST_ID
 
     def on_open(self, now_ns: int) -> list[str]:
+        if self._trading is not None:
+            self._trading.opened(now_ns)
         return [self._encode({"type": "open", "time": _ms(now_ns)})] if self._dialect.open_notice else []
 
     def heartbeat(self, now_ns: int) -> str | None:
@@ -64,7 +144,12 @@ class MidchainsSession(Session):
             return None
         return self._encode({"type": self._dialect.heartbeat_type, "time": _ms(now_ns)})
 
+    def closing(self, now_ns: int) -> str | None:
+        return None if self._trading is None else self._trading.closing(now_ns)
+
     def on_message(self, data: bytes, now_ns: int) -> Reply:
+        if self._trading is not None and self._private(data):
+            return self._trading.answer(msgspec.json.decode(data), now_ns)
         reply = Reply()
         request = self._request(data)
         if request is None:
@@ -106,6 +191,12 @@ class MidchainsSession(Session):
         if not self._dialect.refusal_result:
             return []
         return [self._encode({"type": "subscribe", "result": reason, "request": request.request})]
+
+    def _private(self, data: bytes) -> bool:
+        try:
+            return self._kinds.decode(data).type in PRIVATE_TYPES
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return False
 
     def _request(self, data: bytes) -> Request | None:
         """The subscribe or unsubscribe request in ``data``, or None for anything else."""
@@ -149,7 +240,7 @@ class MidchainsSession(Session):
         return self._encode({"security": SYMBOLS.to_wire(symbol), "books": entries, "type": "book"})
 
     def on_market(self, steps: list[MarketStep]) -> list[str]:
-        frames = []
+        frames = [] if self._trading is None else self._trading.drain()
         for step in steps:
             symbol = step.symbol
             if symbol in self._trades:
@@ -229,9 +320,4 @@ def _text(value: Decimal, increment: Decimal) -> str:
 
 def _match_id(symbol: str, trade_id: int) -> str:
     """A 12-character base-36 match id, unique per symbol and trade."""
-    number = trade_id * 64 + sum(map(ord, symbol)) % 64
-    digits = ""
-    while number:
-        number, digit = divmod(number, 36)
-        digits = _BASE36[digit] + digits
-    return digits.rjust(12, "0")
+    return base36(trade_id * 64 + sum(map(ord, symbol)) % 64, 12)

@@ -3,7 +3,9 @@ plain records out.
 
 Accounts hold balances per asset (the total, and the part held by open orders). Orders match
 against the synthetic market's current book (a taker walks its price levels) and, while they rest,
-against later market steps that trade through or cross their price (as makers). The market itself
+against later market steps that trade through or cross their price (as makers). A stop order waits,
+holding its funds, until the market trades at or through its stop price, then acts as the order it
+carries; an order with an expiry time is expired by the first tick at or after it. The market itself
 is never changed by these orders: the engine shadows it, so every simulator keeps serving the same
 public data whether anyone trades or not. The engine belongs to the simulator, not to a
 connection, so orders keep filling while their owner is disconnected.
@@ -63,6 +65,10 @@ class OrderSpec:
     time_in_force: TimeInForce = "gtc"
     post_only: bool = False
     client_id: str | None = None
+    stop_price: Decimal | None = None
+    """The order waits until the market trades at or above (buy) or at or below (sell) this price."""
+    expire_ns: int | None = None
+    """A resting order still open at this time is expired."""
 
 
 def check_grid(spec: OrderSpec, instrument: Instrument, cost_min: Decimal | None = None) -> None:
@@ -115,6 +121,8 @@ class Order:
     """What this order holds of its account: quote for a buy, base for a sell."""
     reason: str | None = None
     closed_ns: int | None = None
+    triggered: bool = True
+    """False while a stop order waits for its stop price."""
 
     @property
     def base(self) -> str:
@@ -203,6 +211,14 @@ Record = OrderAccepted | OrderFilled | OrderAmended | OrderClosed | BalanceChang
 def record_account(record: Record) -> str:
     """The account a record belongs to."""
     return record.account if isinstance(record, BalanceChanged) else record.order.account
+
+
+def _stop_reached(spec: OrderSpec, prices: Iterable[Decimal]) -> bool:
+    """Whether any of ``prices`` is at or through the stop price of ``spec``."""
+    stop = spec.stop_price
+    if stop is None:
+        return True
+    return any(p >= stop if spec.side == "buy" else p <= stop for p in prices if p > 0)
 
 
 def _snapshot(order: Order) -> Order:
@@ -302,19 +318,31 @@ class MatchingEngine:
     def place(self, account: str, spec: OrderSpec, now_ns: int) -> tuple[Order, list[Record]]:
         """Accept ``spec``, take what it can from the book, rest or end the rest."""
         self.check(account, [spec])
+        if spec.expire_ns is not None and spec.expire_ns <= now_ns:
+            raise OrderRejected(OrderRejected.INVALID_ORDER, "expiry time already past")
         order = Order(self._new_order_id(), account, spec, now_ns)
         self._orders[order.venue_id] = order
         records: list[Record] = [OrderAccepted(_snapshot(order), now_ns)]
-        if spec.time_in_force == "fok" and not self._fills_entirely(spec):
-            records += self._close(order, "expired", "fill or kill not fillable", now_ns)
+        last = self.market.state(spec.symbol).last_price
+        if spec.stop_price is not None and not _stop_reached(spec, [last]):
+            order.triggered = False
+            self._hold(order)
             return order, self._emit(records)
+        records += self._activate(order, now_ns)
+        return order, self._emit(records)
+
+    def _activate(self, order: Order, now_ns: int) -> list[Record]:
+        """Take what the order can from the book, then rest or end the rest as its kind says."""
+        spec = order.spec
+        if spec.time_in_force == "fok" and not self._fills_entirely(spec):
+            return self._close(order, "expired", "fill or kill not fillable", now_ns)
         self._hold(order)
-        records += self._take(order, now_ns)
+        records = self._take(order, now_ns)
         if order.open and spec.quote_qty is not None and order.filled:
             records += self._close(order, "filled", None, now_ns)  # spent all a whole lot could buy
         elif order.open and (spec.kind == "market" or spec.time_in_force != "gtc"):
             records += self._close(order, "canceled", "immediate or cancel", now_ns)
-        return order, self._emit(records)
+        return records
 
     def amend(
         self, order: Order, now_ns: int, *, qty: Decimal | None = None, price: Decimal | None = None
@@ -362,15 +390,24 @@ class MatchingEngine:
     # -- time and the market ----------------------------------------------------------------
 
     def tick(self, steps: list[MarketStep], now_ns: int) -> list[Record]:
-        """Fire due dead man's switches, then fill resting orders the step traded through."""
+        """Fire due dead man's switches, expire due orders, trigger stops the step reached, then
+        fill resting orders the step traded through."""
         records: list[Record] = []
         for account, state in self._accounts.items():
             if state.dead_man_ns is not None and now_ns >= state.dead_man_ns:
                 state.dead_man_ns = None
                 records += self.cancel_all(account, now_ns, "Dead man's switch")
+        for order in self.open_orders_of_all():
+            if order.spec.expire_ns is not None and now_ns >= order.spec.expire_ns:
+                records += self._emit(self._close(order, "expired", "expiry time reached", now_ns))
         for step in steps:
+            prices = [t.price for t in step.trades]
             for order in [o for o in self._orders.values() if o.open and o.spec.symbol == step.symbol]:
-                records += self._emit(self._rest_fills(order, step, now_ns))
+                if order.triggered:
+                    records += self._emit(self._rest_fills(order, step, now_ns))
+                elif _stop_reached(order.spec, prices):
+                    order.triggered = True
+                    records += self._emit(self._activate(order, now_ns))
         return records
 
     def force_fill(self, order: Order, qty: Decimal, price: Decimal, now_ns: int) -> list[Record]:
@@ -404,6 +441,8 @@ class MatchingEngine:
             raise OrderRejected(OrderRejected.INVALID_ORDER, "a limit order needs a positive price and qty")
         if spec.kind == "market" and (spec.price is not None or spec.post_only):
             raise OrderRejected(OrderRejected.INVALID_ORDER, "a market order has no price and cannot be post-only")
+        if spec.stop_price is not None and (spec.stop_price <= 0 or spec.post_only):
+            raise OrderRejected(OrderRejected.INVALID_ORDER, "a stop needs a positive price and cannot be post-only")
 
     def _levels(self, spec: OrderSpec) -> list[tuple[Decimal, Decimal]]:
         """The opposite side's levels ``spec`` may take, best first."""

@@ -32,6 +32,8 @@ class Reply:
     outgoing: list[Outgoing] = field(default_factory=list)
     hang_up: bool = False
     """Cut the connection instead of sending anything: the message was acted on, its answer lost."""
+    close_after: bool = False
+    """Close the connection once the frames are sent: the venue ends the session (a logout, say)."""
 
     def ack(self, frame: str) -> None:
         """Add the confirmation of a subscription."""
@@ -75,6 +77,10 @@ class Session(ABC):
     @abstractmethod
     def heartbeat(self, now_ns: int) -> str | None:
         """The frame to send after an idle interval, or None when none is due."""
+
+    def closing(self, now_ns: int) -> str | None:
+        """Why the venue closes this connection now (a login deadline passed, say), or None to keep it."""
+        return None
 
     def status(self, state: str) -> str | None:
         """The frame announcing the exchange's trading state, or None if the protocol has none."""

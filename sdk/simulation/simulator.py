@@ -288,6 +288,9 @@ class Simulator(ABC):
                 await anyio.sleep(self.ack_delay)
             if not (outgoing.ack and self.withhold_acks):
                 await self._send(connection, [outgoing.text])
+        if reply.close_after:
+            await connection.websocket.close()
+            return False
         return True
 
     async def _send(self, connection: _Connection, frames: Iterable[str]) -> None:
@@ -323,5 +326,8 @@ class Simulator(ABC):
                 try:
                     async with connection.turn:
                         await self._send(connection, connection.session.on_market(steps))
+                        reason = connection.session.closing(now_ns)
+                        if reason is not None:
+                            await connection.websocket.close(1000, reason)
                 except _GONE:
                     self._connections.discard(connection)

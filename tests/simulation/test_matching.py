@@ -122,3 +122,61 @@ def test_dead_mans_switch_cancels_everything_once_due() -> None:
     assert matching.tick([], 4_999) == []
     assert [r.order.status for r in matching.tick([], 5_000)] == ["canceled"]  # type: ignore[union-attr]
     assert matching.open_orders("a") == []
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(["buy", "sell"]), st.integers(1, 40), st.integers(1, 5), st.sampled_from(["limit", "market"]))
+def test_a_stop_order_waits_until_the_market_trades_at_its_stop(side: str, ticks: int, seed: int, kind: str) -> None:
+    matching = engine(seed)
+    state = matching.market.state("BTC/USD")
+    tick = state.instrument.tick
+    stop = state.last_price + ticks * tick if side == "buy" else state.last_price - ticks * tick
+    price = stop + 50 * tick if side == "buy" else stop - 50 * tick
+    spec = OrderSpec(
+        symbol="BTC/USD",
+        side=side,  # type: ignore[arg-type]
+        kind=kind,  # type: ignore[arg-type]
+        qty=Decimal("0.01"),
+        price=price if kind == "limit" else None,
+        time_in_force="ioc",
+        stop_price=stop,
+    )
+    order, records = matching.place("a", spec, 0)
+    assert len(records) == 1 and order.open and not order.triggered
+    reached = False
+    for now in range(1, 200):
+        steps = matching.market.step(now)
+        before = order.filled
+        matching.tick(steps, now)
+        reached = reached or any(t.price >= stop if side == "buy" else t.price <= stop for s in steps for t in s.trades)
+        if not reached:
+            assert order.open and order.filled == before == 0 and not order.triggered
+        else:
+            assert order.triggered and not order.open  # immediate or cancel once triggered
+            break
+    if reached:
+        assert all(h.held == 0 for h in matching.holdings("a").values())
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 10_000), st.sampled_from(["buy", "sell"]))
+def test_an_order_with_an_expiry_is_expired_at_it_and_holds_nothing_after(expire: int, side: str) -> None:
+    matching = engine()
+    state = matching.market.state("BTC/USD")
+    far = 500 * state.instrument.tick
+    price = state.bids.best() - far if side == "buy" else state.asks.best() + far  # type: ignore[operator]
+    spec = OrderSpec(
+        symbol="BTC/USD",
+        side=side,  # type: ignore[arg-type]
+        kind="limit",
+        qty=Decimal("0.01"),
+        price=price,
+        expire_ns=expire,
+    )
+    order, _ = matching.place("a", spec, 0)
+    assert matching.tick([], expire - 1) == [] and order.open
+    closed = matching.tick([], expire)
+    assert [r.order.status for r in closed] == ["expired"]  # type: ignore[union-attr]
+    assert all(h.held == 0 for h in matching.holdings("a").values())
+    with pytest.raises(OrderRejected):
+        matching.place("a", spec, expire)
