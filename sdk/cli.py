@@ -9,10 +9,10 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.from_thread
@@ -31,6 +31,7 @@ from sdk.feed import Feed
 from sdk.pretrade import check_order
 from sdk.reconnect import ReconnectPolicy
 from sdk.render import describe, describe_order
+from sdk.simulation.venue import TradingVenue
 from sdk.trading_contract import TokenRequestFailed
 
 if TYPE_CHECKING:
@@ -160,21 +161,6 @@ def _watch(args: argparse.Namespace) -> int:
     return 0
 
 
-@runtime_checkable
-class TradingSimulator(Protocol):
-    """A simulator that also serves a venue's private side: where to connect, and its test accounts
-    (API key to secret; the first is the one ``--simulate`` trades as)."""
-
-    @property
-    def auth_url(self) -> str: ...
-
-    @property
-    def rest_url(self) -> str: ...
-
-    @property
-    def accounts(self) -> Mapping[str, str]: ...
-
-
 def credentials_prefix(exchange: str) -> str:
     """``XFEEDS_KRAKEN`` for ``kraken``: the environment holds ``{prefix}_KEY`` and ``{prefix}_SECRET``."""
     return f"XFEEDS_{exchange.upper().replace('-', '_')}"
@@ -258,11 +244,9 @@ async def _account(args: argparse.Namespace) -> AsyncIterator[Account]:
             yield account
         return
     async with adapter.make_simulator(tick_interval=0.05) as simulator:
-        if not isinstance(simulator, TradingSimulator):
+        if not isinstance(simulator, TradingVenue):
             raise LookupError(f"the {adapter.name} simulator does not trade")
-        key, secret = next(iter(simulator.accounts.items()))
-        test_account = Credentials(key=key, secret=secret)
-        async with sdk.account(adapter, test_account, simulator.auth_url, simulator.rest_url) as account:
+        async with sdk.account(adapter, simulator.credentials, simulator.auth_url, simulator.rest_url) as account:
             yield account
 
 

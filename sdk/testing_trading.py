@@ -23,7 +23,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import ClassVar, Protocol, cast, get_args
+from typing import ClassVar, cast, get_args
 
 import anyio
 import msgspec
@@ -47,12 +47,11 @@ from schemas.trading import (
 from sdk import registry
 from sdk.account import Account
 from sdk.contract import Adapter
-from sdk.credentials import Credentials
 from sdk.errors import PreTradeRefused, RequestRejected
 from sdk.orders import FINAL, TRANSITIONS
 from sdk.pretrade import check_order
 from sdk.reconnect import ReconnectPolicy
-from sdk.simulation.market import SyntheticMarket
+from sdk.simulation.venue import VENUE_HOOKS, TradingVenue
 from sdk.testing import ASSETS, _collect, collect_for, of, symbols, wire_decimals
 
 REJECTION = "refused by the trading conformance suite"
@@ -60,62 +59,6 @@ REJECTION = "refused by the trading conformance suite"
 FAST_RECONNECT = ReconnectPolicy(initial=0.05, cap=0.2)
 SETTLE = 0.3
 """Seconds to wait for what must not come (a repeated fill, a re-sent order) before checking."""
-VENUE_HOOKS = (
-    "auth_url",
-    "rest_url",
-    "credentials",
-    "market",
-    "drop_connections",
-    "drop_after_next_order",
-    "reject_orders",
-    "force_fill",
-    "orders_received",
-    "issued_secrets",
-)
-"""What ``TradingVenue`` asks of a simulator, checked by name before a check runs."""
-
-
-class TradingVenue(Protocol):
-    """The fault switches and records a trading simulator offers the suite, with one meaning on
-    every venue (a ``sdk.simulation.Simulator`` that also trades)."""
-
-    market: SyntheticMarket
-    """The market its orders match against (the suite prices resting orders from its touch)."""
-
-    @property
-    def auth_url(self) -> str:
-        """The socket an account connects to."""
-
-    @property
-    def rest_url(self) -> str:
-        """The REST base tokens and order lookups come from (any loopback URL for an in-band venue)."""
-
-    @property
-    def credentials(self) -> Credentials:
-        """A test account it has opened, funded to place small orders on every symbol."""
-
-    async def drop_connections(self) -> None:
-        """Close every client connection now (the venue and its orders stay)."""
-
-    def drop_after_next_order(self) -> None:
-        """Cut the connection that sends the next order once the order is placed, before its reply
-        or any update is sent: an order whose outcome the client cannot know."""
-
-    def reject_orders(self, count: int, error: str) -> None:
-        """Refuse the next ``count`` order requests with ``error``, the venue's refusal text."""
-
-    def force_fill(self, venue_order_id: str, qty: Decimal, price: Decimal) -> None:
-        """Fill ``qty`` of an open order at ``price`` now, whether or not its owner is connected."""
-
-    def orders_received(self, client_order_id: str) -> int:
-        """How many orders with ``client_order_id`` reached the venue, whatever became of them."""
-
-    def issued_secrets(self) -> list[str]:
-        """Every secret the venue handed a client (session tokens): none may ever be shown."""
-
-    async def __aenter__(self) -> TradingVenue: ...
-
-    async def __aexit__(self, *exc_info: object) -> None: ...
 
 
 # -- strategies -------------------------------------------------------------------------------

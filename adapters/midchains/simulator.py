@@ -19,6 +19,7 @@ from adapters.midchains.dialect import DEFAULT_DIALECT, MidchainsDialect
 from adapters.midchains.symbols import SYMBOLS
 from adapters.midchains.trading_simulator import PRIVATE_TYPES, MidchainsDesk, MidchainsTradingSession, base36
 from adapters.midchains.wire import Request, RequestItem
+from sdk.credentials import Credentials
 from sdk.simulation.desk import TradingFaults
 from sdk.simulation.market import Instrument, InstrumentState, MarketStep, SimTrade, SyntheticMarket
 from sdk.simulation.matching import MatchingEngine
@@ -68,6 +69,26 @@ class MidchainsSimulator(TradingFaults, Simulator):
         self.desk = MidchainsDesk(
             self.market, self.accounts, balances or DEFAULT_BALANCES, dialect, options.get("seed", 1)
         )
+
+    @property
+    def auth_url(self) -> str:
+        """Where an account connects: the one socket, market data and trading alike."""
+        return self.url
+
+    @property
+    def rest_url(self) -> str:
+        """Midchains has no REST side; accounts log in on the socket."""
+        return self.url
+
+    @property
+    def credentials(self) -> Credentials:
+        """The first test account's user id and password."""
+        user, password = next(iter(self.accounts.items()))
+        return Credentials(key=user, secret=password)
+
+    def issued_secrets(self) -> list[str]:
+        """None: Midchains issues no session tokens (the password is the one secret)."""
+        return []
 
     @property
     def engine(self) -> MatchingEngine:

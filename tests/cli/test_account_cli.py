@@ -217,7 +217,7 @@ def test_missing_credentials_exit_2_naming_the_variables(
     assert "set XFEEDS_KRAKEN_KEY and XFEEDS_KRAKEN_SECRET" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("exchange", ["kraken-v1", "midchains"])
+@pytest.mark.parametrize("exchange", ["kraken-v1"])
 def test_an_exchange_without_trading_says_so(exchange: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["account", exchange, "--simulate"]) == 2
     assert capsys.readouterr().err == f"xfeeds: {exchange} does not trade (market data only)\n"

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol, runtime_checkable
 
 import anyio
 import pytest
@@ -18,6 +16,7 @@ import sdk
 from schemas import BookLevel, BookSnapshot, BookUpdate, Event, OrderRequest, OrderState, OrderUpdate, Trade
 from sdk import registry
 from sdk.orders import FINAL
+from sdk.simulation.venue import TradingVenue
 from sdk.testing import collect_until
 
 pytestmark = pytest.mark.loopback
@@ -198,20 +197,6 @@ async def follow(account: sdk.Account, order: OrderUpdate, until: frozenset[Orde
     return order
 
 
-@runtime_checkable
-class TradingSimulator(Protocol):
-    """What a trading adapter's simulator serves beside market data: its private endpoints and test accounts."""
-
-    @property
-    def auth_url(self) -> str: ...
-
-    @property
-    def rest_url(self) -> str: ...
-
-    @property
-    def accounts(self) -> Mapping[str, str]: ...
-
-
 TRADING = [name for name in registry.names() if registry.get(name).trading is not None]
 MARKET_DATA_ONLY = [name for name in registry.names() if registry.get(name).trading is None]
 
@@ -220,11 +205,10 @@ MARKET_DATA_ONLY = [name for name in registry.names() if registry.get(name).trad
 @pytest.mark.parametrize("exchange", TRADING)
 async def test_one_bot_trades_on_every_adapter_that_trades(exchange: str) -> None:
     async with registry.get(exchange).make_simulator(tick_interval=0.01) as simulator:
-        assert isinstance(simulator, TradingSimulator), f"{exchange}'s simulator serves no trading"
-        key, secret = next(iter(simulator.accounts.items()))
+        assert isinstance(simulator, TradingVenue), f"{exchange}'s simulator serves no trading"
         seen = await quote_behind_the_bid(
             exchange,
-            sdk.Credentials(key=key, secret=secret),
+            simulator.credentials,
             feed_url=simulator.url,
             account_url=simulator.auth_url,
             rest_url=simulator.rest_url,
