@@ -101,6 +101,7 @@ class Account:
             reconnect=reconnect,
             lookup_retry=lookup_retry,
             login=credentials if self._trading.authenticator is None else None,
+            login_window=self._trading.login_window_s,
         )
         self._pacer = TokenBucket(self._trading.request_limit) if self._trading.request_limit else None
         self._send_events, self._events = anyio.create_memory_object_stream[TradingEvent](buffer_size)
@@ -186,7 +187,13 @@ class Account:
             raise self._failure
 
     async def aclose(self) -> None:
-        """Close the socket; iteration ends after the events already delivered."""
+        """Log out where the venue has a logout, close the socket; iteration ends after the events
+        already delivered."""
+        if not self._closed and self._stack is not None and self.session.closing():
+            self._wake()
+            with anyio.move_on_after(1):
+                while self.session.has_outgoing:
+                    await anyio.sleep(0.01)
         self._closed = True
         self._send_events.close()
         self._release_waiters()

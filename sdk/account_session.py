@@ -148,6 +148,7 @@ class AccountSession:
         lookup_attempts: int = 3,
         seed: int | None = None,
         login: Credentials | None = None,
+        login_window: float | None = None,
     ) -> None:
         self.codec = codec
         self._login = login
@@ -192,6 +193,9 @@ class AccountSession:
         self._down_since: float | None = None
         self._backoff = 0
         self.drop_reason: str | None = None
+        self.login_window = login_window
+        self._login_due: float | None = None
+        """When an in-band login must have completed on this socket."""
         self.login_refused: str | None = None
         """The venue's reason for refusing an in-band login; the connection is then dropped."""
 
@@ -204,6 +208,8 @@ class AccountSession:
         self._connected_at = now
         self._rebuild = _Rebuild()
         self._outbox.extend(self.codec.open_session())
+        if self._login is not None and self.login_window is not None:
+            self._login_due = now + self.login_window
         events: list[TradingEvent] = []
         if self._down_since is not None:
             self.stats.reconnects += 1
@@ -232,6 +238,7 @@ class AccountSession:
         if self._connected_at is not None and now - self._connected_at >= self.policy.healthy_after:
             self._backoff = 0
         self._connected_at = None
+        self._login_due = None
         self._down_since = now
         self.state = "disconnected"
         self._outbox.clear()
@@ -277,6 +284,15 @@ class AccountSession:
         pending.settle(updates=tuple(updates))
         self.settled.append(pending)
         return list(updates)
+
+    def closing(self) -> bool:
+        """The user closes the account: queue the venue's goodbye (an in-band logout), if it has
+        one and the session is up; True when there is something to send."""
+        if self.state not in ("rebuilding", "ready"):
+            return False
+        frames = self.codec.close_session()
+        self._outbox.extend(frames)
+        return bool(frames)
 
     def reconnect_delay(self) -> float | None:
         """Seconds to wait before the next attempt; None once the policy gives up."""
@@ -469,6 +485,7 @@ class AccountSession:
         self._outbox.append(self.codec.login(self._login, challenge))
 
     def _logged_in(self, answer: LoggedIn) -> None:
+        self._login_due = None
         if answer.ok:
             self.token_received(None)
             return
@@ -721,6 +738,8 @@ class AccountSession:
         deadlines.extend(due for due, _ in self._lookup_due.values())
         if self._dead_man_at is not None:
             deadlines.append(self._dead_man_at)
+        if self._login_due is not None:
+            deadlines.append(self._login_due)
         return min(deadlines, default=float("inf"))
 
     def tick(self, now: float, wall_ns: int) -> list[TradingEvent]:
@@ -734,6 +753,9 @@ class AccountSession:
             if due <= now and cid in self._in_doubt:
                 self._lookup_due[cid] = (float("inf"), attempts)
                 self._look_up(self._in_doubt[cid])
+        if self._login_due is not None and now >= self._login_due:
+            self._login_due = None
+            self.drop_reason = f"login not completed within {self.login_window:g} s of connecting"
         if self._dead_man_at is not None and now >= self._dead_man_at and self.state == "ready":
             return self._dead_man_fires(wall_ns)
         return []

@@ -119,6 +119,10 @@ class TradingCodec(ABC):
         login's challenge request); none for a venue authenticated by a REST token."""
         return []
 
+    def close_session(self) -> list[SignedFrame]:
+        """Frames that end the session politely before the socket closes (an in-band logout)."""
+        return []
+
     def login(self, credentials: Credentials, challenge: Challenge) -> SignedFrame:
         """The in-band login answering ``challenge``; only venues without an ``Authenticator``."""
         raise NotImplementedError(f"{self.exchange} authenticates with a session token, not on the socket")
@@ -278,3 +282,6 @@ class TradingAdapter:
     """The tier an account gets unless told its own (the venue's lowest, the safe guess)."""
     request_limit: RequestLimit | None = None
     """The venue's limit on private requests of any kind; the account paces its frames to it."""
+    login_window_s: float | None = None
+    """How long the venue gives a socket to log in on it (Midchains: 30 s); the account drops a
+    socket whose login has not completed by then rather than wait for the venue to."""

@@ -197,6 +197,9 @@ class MidchainsPrivateCodec(TradingCodec):
         """``{"type":"logout"}``: the venue answers, then closes the socket."""
         return self._frame("logout", Request("logout"))
 
+    def close_session(self) -> list[SignedFrame]:
+        return [self.logout()]
+
     def subscribe_private(self, token: Secret | None) -> list[SignedFrame]:
         """What rebuilds the account after a login: the fills since the last one seen (after a
         reconnect), the orders (``querymultiorders``) and the positions (``querypos``, which also

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from adapters.midchains.dialect import DEFAULT_DIALECT
 from adapters.midchains.private import MidchainsPrivateCodec
 from sdk.pacing import RequestLimit
 from sdk.ratelimit import RateTier, TradingRateCounter, TransactionCost
@@ -39,4 +40,5 @@ trading = TradingAdapter(
     rate_counter=trading_rate_counter,
     rate_tier=NO_COUNTER,
     request_limit=PRIVATE_REQUEST_LIMIT,
+    login_window_s=DEFAULT_DIALECT.login_window_s,
 )

@@ -238,3 +238,23 @@ def test_the_session_refuses_an_impossible_move_whatever_the_codec_lets_through(
     assert session.orders["R1"].filled_qty == Decimal("0.5")
     (also,) = session.receive(['{"type": "open", "refno": "R1"}'], 0.4, 4)
     assert isinstance(also, ErrorEvent) and "partially_filled -> new" in also.message
+
+
+def test_a_login_not_completed_within_the_venues_window_drops_the_socket() -> None:
+    session = AccountSession(InBandCodec(), trading_rate_counter(), login=LOGIN, login_window=30.0)
+    session.connection_made(0.0, 0)
+    sent(session)
+    assert session.next_deadline() == 30.0
+    session.tick(29.9, 1)
+    assert session.drop_reason is None
+    session.tick(30.0, 2)
+    assert session.drop_reason == "login not completed within 30 s of connecting"
+
+
+def test_a_login_within_the_window_clears_the_deadline() -> None:
+    session = AccountSession(InBandCodec(), trading_rate_counter(), login=LOGIN, login_window=30.0)
+    session.connection_made(0.0, 0)
+    session.receive(['{"type": "challenge", "key": "K"}', '{"type": "login", "result": "OK"}'], 1.0, 1)
+    assert session.next_deadline() == float("inf")
+    session.tick(31.0, 2)
+    assert session.drop_reason is None
