@@ -151,7 +151,8 @@ class Account:
 
     async def __aenter__(self) -> Self:
         """Connect and wait until the account is ready; ``ConnectFailed`` names the URL when the
-        socket cannot be opened, ``TokenRequestFailed`` the venue's reason when it refuses the key."""
+        socket cannot be opened, ``TokenRequestFailed`` or ``LoginRefused`` the venue's reason when
+        it refuses the credentials, ``TimeoutError`` what did not arrive within ``ready_timeout``."""
         async with AsyncExitStack() as stack:
             self._http = await stack.enter_async_context(httpx.AsyncClient(timeout=10.0))
             try:
@@ -166,14 +167,19 @@ class Account:
             self._task_group.start_soon(self._run, connection, token)
             with anyio.move_on_after(self.ready_timeout):
                 await self._ready.wait()
+            failure = self._failure
             if not self._ready.is_set():
-                raise TimeoutError(
+                failure = TimeoutError(
                     f"the {self.adapter.name} account at {self.url} was not ready within {self.ready_timeout:g} s "
                     f"(state {self.session.state}): its snapshots or instrument data did not all arrive"
                 )
-            if self._failure is not None:
-                raise self._failure
-            self._stack = stack.pop_all()
+            if failure is None:
+                self._stack = stack.pop_all()
+            else:  # raised once the task group is left, so it surfaces as itself, not in a group
+                self._closed = True
+                self._task_group.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
         return self
 
     async def __aexit__(

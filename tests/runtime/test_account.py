@@ -312,3 +312,10 @@ def _drain(account: sdk.SyncAccount, done: Any, seconds: float = 5.0) -> list[Tr
 
 def _fields(struct: Any) -> dict[str, Any]:
     return {name: getattr(struct, name) for name in struct.__struct_fields__}
+
+
+async def test_an_account_not_ready_in_time_raises_a_plain_timeout_naming_what_is_missing() -> None:
+    async with KrakenSimulator() as simulator:
+        with pytest.raises(TimeoutError, match=r"was not ready within 0\.001 s"):
+            async with open_account(simulator, ready_timeout=0.001):
+                pass
