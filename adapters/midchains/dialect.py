@@ -8,7 +8,9 @@ each one by flipping a switch rather than editing code.
 A5 (unsubscribe mirrors subscribe, answered with ``"result": "OK"``) is assumed without a switch:
 were the real venue to ignore it, the fallback is to reconnect with the remaining subscriptions.
 A8 (a book may cross for a moment, until the engine removes the matched entries) is declared on the
-adapter record instead, as ``tolerates_crossed_books``: the feed core is what acts on it.
+adapter record instead, as ``tolerates_crossed_books``: the feed core is what acts on it. The pairs'
+price and quantity grid (no document gives one) is assumed in ``adapters.midchains.instruments``,
+one table the account's pre-trade check and the simulator both read.
 
 One security has one ``book`` stream, whatever reads it: quotes and every book depth come from it
 (the venue publishes no quote feed). The first subscription that needs the stream subscribes it, the

@@ -26,6 +26,9 @@ from adapters.midchains.trading_simulator import (
     NOT_LOGGED_IN,
     ORDER_NOT_FOUND,
     PAGE,
+    PRICE_OFF_GRID,
+    QTY_BELOW_MINIMUM,
+    QTY_OFF_GRID,
 )
 from sdk.simulation.desk import OrderTerms
 from sdk.simulation.matching import OrderSpec
@@ -364,6 +367,20 @@ async def test_rejections_held_fills_and_forced_fills() -> None:
         await client.until(
             lambda: any(r["execqty"] == "0.004" and r["liveqty"] == "0.006" for r in client.rows("order"))
         )
+
+
+async def test_orders_off_the_listed_grid_are_refused() -> None:
+    async with MidchainsSimulator() as simulator:
+        client, _ = await logged_in(simulator)
+        bid, _, tick = prices(simulator)
+        price = bid - 300 * tick
+        terms = {"security": "BTCUSD", "side": "B"}
+        off_price = await client.answer("addorder", **terms, qty="0.01", price=str(price + tick / 2))
+        off_qty = await client.answer("addorder", **terms, qty="0.01005", price=str(price))
+        too_small = await client.answer("addorder", **terms, qty="0.00005", price=str(price))
+        smallest = await client.answer("addorder", **terms, qty="0.0001", price=str(price))
+        results = [r["result"] for r in (off_price, off_qty, too_small, smallest)]
+        assert results == [PRICE_OFF_GRID, QTY_OFF_GRID, QTY_BELOW_MINIMUM, "OK"]
 
 
 async def test_good_till_time_and_stop_orders() -> None:
