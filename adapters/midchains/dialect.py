@@ -72,6 +72,12 @@ class MidchainsDialect:
     post_only: Literal["alo", "ordertype", "refused"] = "alo"
     """T6: how a post-only order is asked for: FII's ``"alo": true``, its ``"ordertype": "POST"``,
     or not at all (the pre-trade side refuses post-only orders)."""
+    cancel_by_refno: bool = True
+    """T8: ``cancelorder`` finds the order by its ``refno`` alone: one the account has not seen is
+    asked for without a ``security`` (the documentation's example always has one), and the venue
+    answers ``"order not found"`` as for any order it does not have. False: the venue needs the
+    security, answers ``"invalid security"`` without one, and the client refuses such a cancel
+    before sending it (it cannot know the security)."""
     dead_man: Literal["emulated", "none"] = "emulated"
     """T7: the venue has no dead man's switch on the socket; ``emulated`` arms a local timer that
     cancels every known order when it fires (only while connected: documented as such)."""

@@ -346,6 +346,8 @@ class MidchainsTradingSession:
 
     def _cancel(self, userid: str, request: dict[str, Any], reply: Reply, now_ns: int) -> None:
         engine = self.desk.engine
+        if "security" not in request and not self.dialect.cancel_by_refno:
+            raise _Refused(INVALID_SECURITY)
         try:
             order = engine.order(userid, venue_id=str(request.get("refno", "")))
             records = engine.cancel(order, now_ns)

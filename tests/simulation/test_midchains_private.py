@@ -20,6 +20,7 @@ from adapters.midchains.dialect import MidchainsDialect
 from adapters.midchains.simulator import DEFAULT_TEST_PASSWORD, DEFAULT_TEST_USER, MidchainsSimulator
 from adapters.midchains.trading_simulator import (
     INVALID_LOGIN,
+    INVALID_SECURITY,
     MARKET_BUY_QTY,
     NO_POSITION,
     NOT_ENOUGH_FUND,
@@ -316,6 +317,21 @@ async def test_post_only_is_asked_for_as_the_dialect_says(post_only: str) -> Non
                 assert result == "invalid order"  # the venue knows no such order type
             else:
                 assert result == "OK" and "alo" not in by_alo  # an unknown field, ignored
+
+
+@pytest.mark.parametrize("cancel_by_refno", [True, False])
+async def test_a_cancel_without_security_is_answered_as_the_dialect_says(cancel_by_refno: bool) -> None:
+    async with MidchainsSimulator(dialect=MidchainsDialect(cancel_by_refno=cancel_by_refno)) as simulator:
+        client, _ = await logged_in(simulator)
+        bid, _, tick = prices(simulator)
+        placed = await client.answer("addorder", security="BTCUSD", side="B", qty="0.01", price=str(bid - 300 * tick))
+        unknown = await client.answer("cancelorder", refno="5NOSUCHORDER00")
+        by_refno = await client.answer("cancelorder", refno=placed["refno"])
+        if cancel_by_refno:
+            assert (unknown["result"], by_refno["result"]) == (ORDER_NOT_FOUND, "OK")
+        else:
+            assert (unknown["result"], by_refno["result"]) == (INVALID_SECURITY, INVALID_SECURITY)
+            assert (await client.answer("cancelorder", security="BTCUSD", refno=placed["refno"]))["result"] == "OK"
 
 
 @pytest.mark.parametrize("dead_man", ["emulated", "none"])
