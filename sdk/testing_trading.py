@@ -20,10 +20,10 @@ skipped. Import it from ``sdk.testing``.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import ClassVar, cast, get_args
+from typing import ClassVar, TypeVar, cast, get_args
 
 import anyio
 import msgspec
@@ -53,6 +53,8 @@ from sdk.pretrade import check_order
 from sdk.reconnect import ReconnectPolicy
 from sdk.simulation.venue import VENUE_HOOKS, TradingVenue
 from sdk.testing import ASSETS, _collect, collect_for, of, symbols, wire_decimals
+
+T = TypeVar("T")
 
 REJECTION = "refused by the trading conformance suite"
 """The text the suite makes the venue refuse an order with (``TradingVenue.reject_orders``)."""
@@ -268,7 +270,10 @@ class TradingConformance:
     away: ClassVar[float] = 0.5
     """Seconds the account stays disconnected in the check of fills made while away."""
     timeout: ClassVar[float] = 5.0
-    """Seconds any one awaited outcome may take."""
+    """Seconds any one awaited outcome may take (the account's reply and readiness timeouts too)."""
+    check_budget: ClassVar[float] = 60.0
+    """Seconds one check may take in all; past it the check fails, naming the step it was at
+    (well inside a test runner's own timeout, which would name nothing)."""
 
     @pytest.fixture(params=["asyncio", "trio"])
     def backend(self, request: pytest.FixtureRequest) -> str:
@@ -287,29 +292,57 @@ class TradingConformance:
     def test_every_order_state_is_reachable(self, backend: str) -> None:
         """new, partially_filled, filled, canceled, rejected with the venue's text, and unknown
         after a lost reply, then settled by the venue's records."""
-        anyio.run(self._every_state, backend=backend)
+        anyio.run(self._bounded, self._every_state, backend=backend)
 
     def test_replies_are_correlated(self, backend: str) -> None:
         """Concurrent placements each settle with their own order, one refused among them."""
-        anyio.run(self._correlation, backend=backend)
+        anyio.run(self._bounded, self._correlation, backend=backend)
 
     def test_fills_arrive_exactly_once_across_a_reconnect(self, backend: str) -> None:
         """A fill made while the account was away arrives once; fills seen before do not again."""
-        anyio.run(self._fills_once, backend=backend)
+        anyio.run(self._bounded, self._fills_once, backend=backend)
 
     def test_an_order_whose_reply_was_lost_is_never_sent_again(self, backend: str) -> None:
         """After a lost reply and the reconnect, the venue received the order exactly once."""
-        anyio.run(self._never_resent, backend=backend)
+        anyio.run(self._bounded, self._never_resent, backend=backend)
 
     def test_no_secret_is_ever_shown(self, backend: str) -> None:
         """Key, secret and every token the venue issued: never in events, reprs, log lines or errors."""
-        anyio.run(self._no_secret_shown, backend=backend)
+        anyio.run(self._bounded, self._no_secret_shown, backend=backend)
 
     def test_pre_trade_checks_agree_with_the_venue(self, backend: str) -> None:
         """The smallest order the check passes is accepted; each it refuses, the venue refuses too."""
-        anyio.run(self._pre_trade_agreement, backend=backend)
+        anyio.run(self._bounded, self._pre_trade_agreement, backend=backend)
 
     # -- how the checks run -----------------------------------------------------------------
+
+    _step: str = "opening the venue and the account"
+
+    async def _bounded(self, check: Callable[[], Awaitable[None]]) -> None:
+        """Run ``check`` within ``check_budget`` seconds, or fail naming the step it was at."""
+        self._step = "opening the venue and the account"
+        with anyio.move_on_after(self.check_budget) as budget:
+            await check()
+        if budget.cancelled_caught:
+            raise AssertionError(
+                f"{self.adapter.name}: the check did not finish within {self.check_budget:g} s; "
+                f"the last step begun was {self._step}"
+            )
+
+    async def settle(self, what: str, request: Awaitable[T]) -> T:
+        """The outcome of ``request`` (a placement, a cancel), or a failure naming ``what``: a request
+        settles by its reply, or by its reply timeout (``timeout``) dropping the socket, never later."""
+        self._step = what
+        patience = 2 * self.timeout
+        with anyio.move_on_after(patience):
+            return await request
+        raise AssertionError(
+            f"{self.adapter.name}: {what} did not settle within {patience:g} s: a request settles by its reply, "
+            "or as unknown (a placement) or OutcomeUnknown when its reply timeout drops the socket"
+        )
+
+    async def place(self, account: Account, order: OrderRequest) -> OrderUpdate:
+        return await self.settle(f"placing {order.client_order_id}", account.place(order))
 
     def venue(self) -> TradingVenue:
         """The adapter's simulator, checked for the hooks the suite needs."""
@@ -362,6 +395,7 @@ class TradingConformance:
 
     async def events(self, account: Account, done: Callable[[list[TradingEvent]], bool]) -> list[TradingEvent]:
         """Events until ``done(events)`` holds, or ``timeout`` seconds (the check then says what is missing)."""
+        self._step = "waiting for the account's events"
         return await _collect(account, done, self.timeout)
 
     # -- the checks' bodies -----------------------------------------------------------------
@@ -370,7 +404,7 @@ class TradingConformance:
         name = self.adapter.name
         async with self.venue() as venue, self.account(venue) as account:
             order = self.resting(account, venue, "conformance-fills")
-            placed = await account.place(order)
+            placed = await self.place(account, order)
             accepted = placed.state in ("pending_new", "new") and bool(placed.venue_order_id)
             assert accepted, (
                 f"{name}: a resting order settled as {placed.state} (venue id {placed.venue_order_id!r}): the "
@@ -394,21 +428,21 @@ class TradingConformance:
                 f"not {whole}"
             )
 
-            other = await account.place(self.resting(account, venue, "conformance-cancel"))
+            other = await self.place(account, self.resting(account, venue, "conformance-cancel"))
             assert other.venue_order_id, f"{name}: a resting order settled without the venue's id: {other}"
-            await account.cancel(other.venue_order_id)
+            await self.settle(f"cancelling {other.venue_order_id}", account.cancel(other.venue_order_id))
             seen = await self.events(account, lambda es: bool(_updates(es, "conformance-cancel", "canceled")))
             assert _updates(seen, "conformance-cancel", "canceled"), f"{name}: a cancelled order never said canceled"
 
             venue.reject_orders(1, REJECTION)
-            refused = await account.place(self.resting(account, venue, "conformance-reject"))
+            refused = await self.place(account, self.resting(account, venue, "conformance-reject"))
             assert (refused.state, REJECTION in (refused.reason or "")) == ("rejected", True), (
                 f"{name}: the venue refused an order with {REJECTION!r} and it settled as {refused.state} with reason "
                 f"{refused.reason!r}: a refusal is an OrderUpdate in state rejected carrying the venue's own text"
             )
 
             venue.drop_after_next_order()
-            lost = await account.place(self.resting(account, venue, "conformance-lost"))
+            lost = await self.place(account, self.resting(account, venue, "conformance-lost"))
             assert lost.state == "unknown", (
                 f"{name}: an order whose reply was lost with the socket settled as {lost.state}; it must be unknown "
                 "until the venue's records settle it"
@@ -434,7 +468,7 @@ class TradingConformance:
             answers: dict[str, OrderUpdate] = {}
 
             async def place(order: OrderRequest) -> None:
-                answers[order.client_order_id or ""] = await account.place(order)
+                answers[order.client_order_id or ""] = await self.place(account, order)
 
             async with anyio.create_task_group() as placing:
                 for order in orders:
@@ -464,13 +498,13 @@ class TradingConformance:
         patient = ReconnectPolicy(initial=self.away, cap=self.away)
         async with self.venue() as venue, self.account(venue, reconnect=patient) as account:
             order = self.resting(account, venue, "conformance-away")
-            venue_id = (await account.place(order)).venue_order_id or ""
+            venue_id = (await self.place(account, order)).venue_order_id or ""
             assert venue_id, f"{name}: a resting order settled without the venue's id"
             price, part = order.price or Decimal(0), (order.qty or Decimal(0)) / 4
             venue.force_fill(venue_id, part, price)
             before = await self.events(account, lambda es: bool(of(Fill, es)))
             assert len(of(Fill, before)) == 1, f"{name}: one execution made {len(of(Fill, before))} Fills"
-            await venue.drop_connections()
+            await self.settle("dropping the venue's connections", venue.drop_connections())
             venue.force_fill(venue_id, part, price)  # while the account is away: it cannot have reconnected yet
             after = await self.events(account, lambda es: bool(of(Disconnected, es) and of(AccountReady, es)))
             after += await collect_for(account, SETTLE)
@@ -491,7 +525,7 @@ class TradingConformance:
         name = self.adapter.name
         async with self.venue() as venue, self.account(venue) as account:
             venue.drop_after_next_order()
-            lost = await account.place(self.resting(account, venue, "conformance-once"))
+            lost = await self.place(account, self.resting(account, venue, "conformance-once"))
             seen = await self.events(account, _settled("conformance-once"))
             seen += await collect_for(account, SETTLE)
             received = venue.orders_received("conformance-once")
@@ -508,11 +542,13 @@ class TradingConformance:
         async with _logs_shown() as logs, self.venue() as venue, self.account(venue) as account:
             credentials = venue.credentials
             shown += [repr(account), repr(account.session.codec), repr(credentials), str(credentials)]
-            shown.append(repr(await account.place(self.resting(account, venue, "conformance-secret"))))
+            shown.append(repr(await self.place(account, self.resting(account, venue, "conformance-secret"))))
             venue.reject_orders(1, REJECTION)
-            shown.append(repr(await account.place(self.resting(account, venue, "conformance-refused"))))
+            shown.append(repr(await self.place(account, self.resting(account, venue, "conformance-refused"))))
             try:
-                await account.cancel("conformance-no-such-order")
+                await self.settle(
+                    "cancelling an order the venue does not have", account.cancel("conformance-no-such-order")
+                )
             except RequestRejected as error:
                 shown += [str(error), repr(error)]
             off_grid = self.resting(account, venue, "conformance-off-grid")
@@ -520,11 +556,11 @@ class TradingConformance:
                 off_grid, price=(off_grid.price or Decimal(0)) + price_step(account.instruments[self.symbol]) / 2
             )
             try:
-                await account.place(off_grid)
+                await self.place(account, off_grid)
             except PreTradeRefused as error:
                 shown += [str(error), repr(error)]
             venue.drop_after_next_order()  # a reconnect: a fresh session where the venue issues them
-            shown.append(repr(await account.place(self.resting(account, venue, "conformance-lost"))))
+            shown.append(repr(await self.place(account, self.resting(account, venue, "conformance-lost"))))
             seen = await self.events(account, _settled("conformance-lost"))
             shown += [repr(e) for e in seen] + [str(e) for e in seen]
             shown += [msgspec.json.encode(e).decode() for e in seen]
@@ -546,7 +582,7 @@ class TradingConformance:
             instrument = account.instruments[self.symbol]
             smallest = self.resting(account, venue, "conformance-smallest", lots=1)
             check_order(smallest, instrument)
-            placed = await account.place(smallest)
+            placed = await self.place(account, smallest)
             assert placed.state != "rejected", (
                 f"{name}: the venue refused {smallest}, the smallest order the pre-trade check passes, with "
                 f"{placed.reason!r}: the instrument data the codec decodes must state the venue's real grid and "
@@ -556,7 +592,7 @@ class TradingConformance:
             assert refusable, f"{name}: {self.symbol}'s instrument data states no grid nor minimum to check"
             account.session.instruments[self.symbol] = _without_rules(instrument)  # let them reach the venue
             for rule, order in refusable.items():
-                update = await account.place(order)
+                update = await self.place(account, order)
                 assert update.state == "rejected", (
                     f"{name}: the pre-trade check refuses {order} ({rule}) but the venue took it ({update.state}): "
                     "the instrument data must not be stricter than the venue, and the simulator must refuse what "

@@ -8,7 +8,9 @@ each one by flipping a switch rather than editing code.
 A5 (unsubscribe mirrors subscribe, answered with ``"result": "OK"``) is assumed without a switch:
 were the real venue to ignore it, the fallback is to reconnect with the remaining subscriptions.
 A8 (a book may cross for a moment, until the engine removes the matched entries) is declared on the
-adapter record instead, as ``tolerates_crossed_books``: the feed core is what acts on it.
+adapter record instead, as ``tolerates_crossed_books``: the feed core is what acts on it. The pairs'
+price and quantity grid (no document gives one) is assumed in ``adapters.midchains.instruments``,
+one table the account's pre-trade check and the simulator both read.
 
 One security has one ``book`` stream, whatever reads it: quotes and every book depth come from it
 (the venue publishes no quote feed). The first subscription that needs the stream subscribes it, the
@@ -70,6 +72,12 @@ class MidchainsDialect:
     post_only: Literal["alo", "ordertype", "refused"] = "alo"
     """T6: how a post-only order is asked for: FII's ``"alo": true``, its ``"ordertype": "POST"``,
     or not at all (the pre-trade side refuses post-only orders)."""
+    cancel_by_refno: bool = True
+    """T8: ``cancelorder`` finds the order by its ``refno`` alone: one the account has not seen is
+    asked for without a ``security`` (the documentation's example always has one), and the venue
+    answers ``"order not found"`` as for any order it does not have. False: the venue needs the
+    security, answers ``"invalid security"`` without one, and the client refuses such a cancel
+    before sending it (it cannot know the security)."""
     dead_man: Literal["emulated", "none"] = "emulated"
     """T7: the venue has no dead man's switch on the socket; ``emulated`` arms a local timer that
     cancels every known order when it fires (only while connected: documented as such)."""

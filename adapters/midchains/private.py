@@ -279,18 +279,21 @@ class MidchainsPrivateCodec(TradingCodec):
     def cancel_order(
         self, token: Secret | None, *, venue_order_ids: Sequence[str] = (), client_order_ids: Sequence[str] = ()
     ) -> SignedFrame:
-        """``cancelorder`` for exactly one order, by its ``refno``: the venue cancels one order a
-        request and knows no client ids. ``ValueError`` for client ids, for several orders or
-        none, and for a ``refno`` this account has not seen (the request needs its security)."""
+        """``cancelorder`` for exactly one order, by its ``refno`` and, where the account has seen
+        the order, its security: the venue cancels one order a request and knows no client ids.
+        A ``refno`` the account has not seen is sent without a security, for the venue to answer
+        (dialect T8; where the venue needs one, ``ValueError``). ``ValueError`` for client ids,
+        and for several orders or none."""
         if client_order_ids:
             raise ValueError("Midchains cancels by its own refno only: it cannot find an order by client id")
         if len(venue_order_ids) != 1:
             raise ValueError(f"Midchains cancels one order a request, not {len(venue_order_ids)}")
         refno = venue_order_ids[0]
         known = self._orders.get(refno)
-        if known is None:
-            raise ValueError(f"order {refno} is not known here: cancelorder needs its security")
-        frame = self._frame("cancelorder", OrderRef("cancelorder", self.symbols.to_wire(known.symbol), refno))
+        if known is None and not self.dialect.cancel_by_refno:
+            raise ValueError(f"order {refno} is not known here: cancelorder needs its security (dialect T8)")
+        security = self.symbols.to_wire(known.symbol) if known is not None else msgspec.UNSET
+        frame = self._frame("cancelorder", OrderRef("cancelorder", security, refno))
         self._cancelling.append(_Cancel(frame.req_id, refno))
         return frame
 

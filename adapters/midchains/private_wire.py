@@ -85,10 +85,11 @@ class AddOrder(msgspec.Struct, omit_defaults=True, gc=False):
 
 
 class OrderRef(msgspec.Struct, gc=False):
-    """``cancelorder`` and ``queryorder``: an order is named by its security and ``refno``."""
+    """``cancelorder`` and ``queryorder``: an order is named by its security and ``refno``; a
+    ``cancelorder`` for an order the account has not seen leaves the security ``UNSET`` (dialect T8)."""
 
     type: str
-    security: str
+    security: str | msgspec.UnsetType
     refno: str
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 
 from adapters.midchains.dialect import DEFAULT_DIALECT, MidchainsDialect
+from adapters.midchains.instruments import PAIRS
 from adapters.midchains.symbols import SYMBOLS
 from adapters.midchains.trading_simulator import PRIVATE_TYPES, MidchainsDesk, MidchainsTradingSession, base36
 from adapters.midchains.wire import Request, RequestItem
@@ -31,6 +32,13 @@ FIRST_ID = 2**53 + 7
 DEFAULT_TEST_USER = "xfeeds-test"
 DEFAULT_TEST_PASSWORD = "loopback-only-password"
 """The account a simulator opens when given none."""
+OPENING_PRICES: dict[str, Decimal] = {
+    "BTC/USD": Decimal(30_000),
+    "BCH/USD": Decimal(245),
+    "ETH/USD": Decimal(2_000),
+    "LTC/USD": Decimal(80),
+}
+"""Where each listed pair's synthetic market starts."""
 DEFAULT_BALANCES: dict[str, Decimal] = {
     "USD": Decimal(100_000),
     "BTC": Decimal(10),
@@ -124,12 +132,8 @@ class MidchainsSimulator(TradingFaults, Simulator):
         self.desk.tick(steps, now_ns)
 
     def instruments(self) -> list[Instrument]:
-        return [
-            Instrument("BTC/USD", Decimal("30000"), Decimal("0.1"), Decimal("0.0001")),
-            Instrument("BCH/USD", Decimal("245"), Decimal("0.01"), Decimal("0.001")),
-            Instrument("ETH/USD", Decimal("2000"), Decimal("0.01"), Decimal("0.001")),
-            Instrument("LTC/USD", Decimal("80"), Decimal("0.01"), Decimal("0.001")),
-        ]
+        """The listed pairs on the grid the account's pre-trade check reads (``adapters.midchains.instruments``)."""
+        return [Instrument(pair.symbol, OPENING_PRICES[pair.symbol], pair.tick, pair.lot) for pair in PAIRS]
 
     def new_session(self) -> MidchainsSession:
         return MidchainsSession(self.market, self.dialect, MidchainsTradingSession(self.desk))

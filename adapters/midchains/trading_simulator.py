@@ -45,6 +45,7 @@ from sdk.simulation.matching import (
     OrderSpec,
     Record,
     TimeInForce,
+    check_grid,
     record_account,
 )
 from sdk.simulation.session import Outgoing, Reply
@@ -63,6 +64,12 @@ POST_ONLY_WOULD_TAKE: Final = "post only order would take liquidity"
 """Assumed."""
 DUPLICATE_CLIENT_ID: Final = "duplicate clientorderid"
 """Assumed: a ``clientorderid`` already used by an open order."""
+PRICE_OFF_GRID: Final = "invalid price"
+"""Assumed: a price not a whole number of the pair's ticks (``adapters.midchains.instruments``)."""
+QTY_OFF_GRID: Final = "invalid qty"
+"""Assumed: a quantity not a whole number of the pair's lots."""
+QTY_BELOW_MINIMUM: Final = "qty below minimum"
+"""Assumed: a quantity below one lot."""
 INVALID_SECURITY: Final = "invalid security"
 """As the market-data side words it."""
 LOGIN_TIMEOUT: Final = "login timeout"
@@ -115,6 +122,9 @@ _REFUSALS: Final = {
     OrderRejected.INVALID_ORDER: INVALID_ORDER,
     OrderRejected.UNKNOWN_ORDER: ORDER_NOT_FOUND,
     OrderRejected.DUPLICATE_CLIENT_ID: DUPLICATE_CLIENT_ID,
+    OrderRejected.PRICE_OFF_GRID: PRICE_OFF_GRID,
+    OrderRejected.QTY_OFF_GRID: QTY_OFF_GRID,
+    OrderRejected.QTY_BELOW_MINIMUM: QTY_BELOW_MINIMUM,
 }
 
 
@@ -318,6 +328,7 @@ class MidchainsTradingSession:
         reply = Reply()
         try:
             spec = self._spec(request)
+            check_grid(spec, self.desk.engine.market.state(spec.symbol).instrument)
             order, records = self.desk.engine.place(userid, spec, now_ns)
         except _Refused as refused:
             reply.send(self._encode({"result": str(refused), **echo}))
@@ -335,6 +346,8 @@ class MidchainsTradingSession:
 
     def _cancel(self, userid: str, request: dict[str, Any], reply: Reply, now_ns: int) -> None:
         engine = self.desk.engine
+        if "security" not in request and not self.dialect.cancel_by_refno:
+            raise _Refused(INVALID_SECURITY)
         try:
             order = engine.order(userid, venue_id=str(request.get("refno", "")))
             records = engine.cancel(order, now_ns)

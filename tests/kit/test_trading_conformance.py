@@ -25,8 +25,6 @@ class TestKrakenTradingConformance(TradingConformance):
 
 
 class TestMidchainsTradingConformance(TradingConformance):
-    """Skipped while Midchains serves market data only."""
-
     adapter_name = "midchains"
     symbol = "BCH/USD"
 

@@ -131,3 +131,10 @@ def test_the_trading_suite_catches(bug: str, anyio_backend: str) -> None:
     suite = type("PlantedSuite", (Planted,), {"planted": planted(codec)})()
     with pytest.raises(AssertionError, match=rule):
         getattr(suite, check)(anyio_backend)
+
+
+def test_a_check_past_its_budget_fails_naming_its_step(anyio_backend: str) -> None:
+    """No check can hang: past ``check_budget`` it fails and says what it was waiting for."""
+    suite = type("Hasty", (Planted,), {"planted": registry.get("kraken"), "check_budget": 0.3})()
+    with pytest.raises(AssertionError, match=r"did not finish within 0.3 s; the last step begun was \w+"):
+        suite.test_fills_arrive_exactly_once_across_a_reconnect(anyio_backend)

@@ -20,12 +20,16 @@ from adapters.midchains.dialect import MidchainsDialect
 from adapters.midchains.simulator import DEFAULT_TEST_PASSWORD, DEFAULT_TEST_USER, MidchainsSimulator
 from adapters.midchains.trading_simulator import (
     INVALID_LOGIN,
+    INVALID_SECURITY,
     MARKET_BUY_QTY,
     NO_POSITION,
     NOT_ENOUGH_FUND,
     NOT_LOGGED_IN,
     ORDER_NOT_FOUND,
     PAGE,
+    PRICE_OFF_GRID,
+    QTY_BELOW_MINIMUM,
+    QTY_OFF_GRID,
 )
 from sdk.simulation.desk import OrderTerms
 from sdk.simulation.matching import OrderSpec
@@ -315,6 +319,21 @@ async def test_post_only_is_asked_for_as_the_dialect_says(post_only: str) -> Non
                 assert result == "OK" and "alo" not in by_alo  # an unknown field, ignored
 
 
+@pytest.mark.parametrize("cancel_by_refno", [True, False])
+async def test_a_cancel_without_security_is_answered_as_the_dialect_says(cancel_by_refno: bool) -> None:
+    async with MidchainsSimulator(dialect=MidchainsDialect(cancel_by_refno=cancel_by_refno)) as simulator:
+        client, _ = await logged_in(simulator)
+        bid, _, tick = prices(simulator)
+        placed = await client.answer("addorder", security="BTCUSD", side="B", qty="0.01", price=str(bid - 300 * tick))
+        unknown = await client.answer("cancelorder", refno="5NOSUCHORDER00")
+        by_refno = await client.answer("cancelorder", refno=placed["refno"])
+        if cancel_by_refno:
+            assert (unknown["result"], by_refno["result"]) == (ORDER_NOT_FOUND, "OK")
+        else:
+            assert (unknown["result"], by_refno["result"]) == (INVALID_SECURITY, INVALID_SECURITY)
+            assert (await client.answer("cancelorder", security="BTCUSD", refno=placed["refno"]))["result"] == "OK"
+
+
 @pytest.mark.parametrize("dead_man", ["emulated", "none"])
 async def test_the_venue_has_no_dead_mans_switch(dead_man: str) -> None:
     async with MidchainsSimulator(dialect=MidchainsDialect(dead_man=dead_man)) as simulator:  # type: ignore[arg-type]
@@ -364,6 +383,20 @@ async def test_rejections_held_fills_and_forced_fills() -> None:
         await client.until(
             lambda: any(r["execqty"] == "0.004" and r["liveqty"] == "0.006" for r in client.rows("order"))
         )
+
+
+async def test_orders_off_the_listed_grid_are_refused() -> None:
+    async with MidchainsSimulator() as simulator:
+        client, _ = await logged_in(simulator)
+        bid, _, tick = prices(simulator)
+        price = bid - 300 * tick
+        terms = {"security": "BTCUSD", "side": "B"}
+        off_price = await client.answer("addorder", **terms, qty="0.01", price=str(price + tick / 2))
+        off_qty = await client.answer("addorder", **terms, qty="0.01005", price=str(price))
+        too_small = await client.answer("addorder", **terms, qty="0.00005", price=str(price))
+        smallest = await client.answer("addorder", **terms, qty="0.0001", price=str(price))
+        results = [r["result"] for r in (off_price, off_qty, too_small, smallest)]
+        assert results == [PRICE_OFF_GRID, QTY_OFF_GRID, QTY_BELOW_MINIMUM, "OK"]
 
 
 async def test_good_till_time_and_stop_orders() -> None:

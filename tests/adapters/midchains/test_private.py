@@ -302,8 +302,13 @@ def test_cancels_name_one_known_order_by_refno() -> None:
         codec.cancel_order(None, client_order_ids=["c1"])
     with pytest.raises(ValueError, match="one order a request"):
         codec.cancel_order(None, venue_order_ids=["R1", "R2"])
+    unseen = codec.cancel_order(None, venue_order_ids=["R9"])
+    assert json.loads(unseen.text) == {"type": "cancelorder", "refno": "R9"}  # the venue answers for it (T8)
+    (error, answer) = codec.decode_frame(frame(result="order not found", refno="R9", type="cancelorder"), 2)
+    assert isinstance(error, ErrorEvent) and answer == Answer(unseen.req_id, "cancelorder", False, "order not found")
+    needs_security = MidchainsPrivateCodec(dialect=MidchainsDialect(cancel_by_refno=False))
     with pytest.raises(ValueError, match="needs its security"):
-        codec.cancel_order(None, venue_order_ids=["R9"])
+        needs_security.cancel_order(None, venue_order_ids=["R9"])
     with pytest.raises(NotImplementedError, match="no cancel-all"):
         codec.cancel_all(None)
     with pytest.raises(NotImplementedError, match="no amend"):
