@@ -299,7 +299,7 @@ class MidchainsTradingSession:
         reply = Reply()
         if kind == "addorder":
             self._count(request)
-        refusal = self.desk.next_rejection()
+        refusal = self.desk.next_rejection() if kind in ("addorder", "cancelorder") else None  # order requests only
         if refusal is None and not self.desk.admits(userid, now_ns):
             refusal = self.dialect.rate_limit_result
         if refusal is not None:

@@ -93,8 +93,8 @@ class TradingFaults:
         self.desk.drop_after_add_order = True
 
     def reject_orders(self, count: int, error: str | None = None) -> None:
-        """Refuse the next ``count`` rate-limited requests with ``error`` (default: the venue's
-        rate-limit refusal)."""
+        """Refuse the next ``count`` order requests (placements, amends, cancels; never queries or
+        subscriptions) with ``error`` (default: the venue's rate-limit refusal)."""
         self.desk.rejections += [error or self.desk.rate_limit_error] * count
 
     def hold_fills(self) -> None:

@@ -369,7 +369,10 @@ async def test_rejections_held_fills_and_forced_fills() -> None:
         simulator.reject_orders(2)
         first = await client.answer("addorder", clientorderid="a", **terms)
         assert first["result"] == "rate limit exceeded" and "refno" not in first
-        assert (await client.answer("querypos"))["result"] == "rate limit exceeded"
+        assert (await client.answer("querypos"))["result"] == "OK"  # queries are never the switch's to refuse
+        assert (await client.answer("cancelorder", security="BTCUSD", refno="NOSUCHORDER000"))["result"] == (
+            "rate limit exceeded"
+        )
         placed = await client.answer("addorder", clientorderid="b", **terms)
         assert placed["result"] == "OK" and simulator.orders_received("a") == 1
         simulator.hold_fills()
