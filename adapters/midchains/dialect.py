@@ -20,6 +20,50 @@ stream already requested sends nothing and, as A3 has it for every subscription,
 stream's next message, from which on it is served (or no longer) from the book the codec holds. A
 book the feed resyncs while others share its stream is renewed: unsubscribed and subscribed again,
 and everything on it continues from the fresh snapshot (A6).
+
+Trading (the fields after ``heartbeat_type``) documents its requests and queries, and nothing of
+what the venue pushes. Its switches: ``login_window_s`` (documented: 30 s to log in; the account
+drops a socket whose login has not completed by then), T1 ``pushes`` (pushed updates are the
+query rows, or wrapped under ``data``), T2 ``login_snapshot`` (open orders and positions pushed at
+login), T3 ``client_id_echo`` (``clientorderid`` sent and echoed; else an order in doubt is matched
+by its terms, flagged heuristic), T4 ``finished_short`` (an order done short is ``canceled`` or
+``expired``), T5 ``rate_limit_result`` (the refusal text over the private request limit), T6
+``post_only`` (``alo``, ``ordertype`` ``POST``, or none), T7 ``dead_man`` (none on the venue:
+emulated locally, or not at all) and T8 ``cancel_by_refno`` (``cancelorder`` without a security).
+
+Assumed without a switch by the codec (``adapters.midchains.private``), each with what settles it:
+
+- Requests carry no id: replies to requests of one type come in the order sent, every reply
+  echoes its request, and an ``addorder`` reply goes to the oldest placement whose echoed terms
+  agree. A reply out of order would be matched to the wrong request.
+- No status is sent: an order is open while ``liveqty`` is above zero, ``filled`` once ``execqty``
+  reaches ``qty`` (for a market buy by ``amount``, once ``execamount`` reaches ``amount``), and T4
+  otherwise; ``execqty`` and ``execamount`` are cumulative.
+- ``traderefno`` is unique to one execution, the key fills are delivered once by.
+- Sales made while the account was away are not counted on to be pushed at the next login: they
+  are asked for with ``querytrade`` from a minute (``LOOKBACK_NS``) before the latest fill seen (or
+  the first login, before any); an order in
+  doubt without a ``refno`` is looked for with ``querymultiorders`` since a minute before it went
+  in doubt, ``fromtime`` filtering by ``updtime`` (by ``trdtime`` for trades).
+- A query's answer is complete once ``total_rec`` rows have arrived over its pages; ``"no
+  position"`` and ``"no actual position"`` are empty answers, not refusals.
+- Numbers come as strings or JSON numbers (FII's samples use numbers), times in milliseconds;
+  a message of a type not known here is skipped (the documentation warns new ones may appear).
+- A market order never rests, so its ``gtc`` is sent as ``IOC``; ``exptime`` is POSIX seconds.
+- The login uses the key served on its own connection (whether the venue rotates it is unknown).
+- Each pair's tick and lot, a minimum of one lot and no minimum value
+  (``adapters.midchains.instruments.PAIRS``).
+
+Assumed by the simulator (``adapters.midchains.trading_simulator``) beyond these: a private request
+before login is answered ``"not logged in"``; only a socket that asked for trading is closed at the
+end of the login window (``"login timeout"``), a market-data-only one never; an order's reply comes
+before its pushed rows; a fill pushes its ``sale`` row, then its ``order`` row, then the two
+``position`` rows; an order done at once pushes no row for its acceptance; ``exptime`` may also be
+in milliseconds; the refusal texts ``"invalid order"``, ``"post only order would take liquidity"``,
+``"duplicate clientorderid"`` (a client id of an open order), ``"invalid price"``, ``"invalid qty"``
+and ``"qty below minimum"`` (off the grid). Documented, and used as written: ``"OK"``,
+``"invalid user/password"``, ``"cannot use qty for market buy order"``, ``"order not found"``,
+``"no position"``, ``"not enough fund"``.
 """
 
 from __future__ import annotations
