@@ -497,6 +497,8 @@ class AccountSession:
         order = self._in_doubt.get(answer.client_order_id)
         if order is None:
             return []  # settled meanwhile
+        if answer.failed is not None:
+            return self.lookup_failed(order, answer.failed, now, wall_ns)
         events: list[TradingEvent] = []
         if answer.heuristic and answer.found is not None:
             message = (

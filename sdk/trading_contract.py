@@ -93,11 +93,14 @@ class LoggedIn:
 class LookupAnswer:
     """An in-band order lookup answered: where the order named by ``client_order_id`` stands, None
     when the venue shows no such order. ``heuristic`` says the venue did not echo the client id and
-    the order was matched by its terms (symbol, side, quantity, price, time), which may be wrong."""
+    the order was matched by its terms (symbol, side, quantity, price, time), which may be wrong.
+    ``failed`` is the venue's text when it refused the lookup itself (a rate limit): that proves
+    nothing about the order, which stays in doubt and is looked up again."""
 
     client_order_id: str
     found: OrderUpdate | None
     heuristic: bool = False
+    failed: str | None = None
 
 
 Decoded = TradingEvent | Instrument | Answer | SnapshotDone | Challenge | LoggedIn | LookupAnswer

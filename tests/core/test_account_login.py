@@ -92,6 +92,8 @@ class InBandCodec(TradingCodec):
                     ts_received=received_ns,
                 )
                 return [LookupAnswer(message["cid"], found, heuristic=True)]
+            case "refused":
+                return [LookupAnswer(message["cid"], None, failed="rate limit exceeded")]
             case "reply":
                 return [Answer(message["id"], message.get("method", "addorder"), message.get("ok", True))]
             case "open" | "partial":
@@ -258,3 +260,20 @@ def test_a_login_within_the_window_clears_the_deadline() -> None:
     assert session.next_deadline() == float("inf")
     session.tick(31.0, 2)
     assert session.drop_reason is None
+
+
+def test_a_refused_lookup_proves_nothing_and_is_asked_again() -> None:
+    session = ready_session()
+    session.place(ORDER, 0.2)
+    sent(session)
+    session.connection_lost("gone", 0.3, 3)
+    session.connection_made(0.4, 4)
+    session.receive(
+        ['{"type": "challenge", "key": "K"}', '{"type": "login", "result": "OK"}', '{"type": "snapshot"}'], 0.5, 5
+    )
+    assert [f["type"] for f in sent(session)][-1] == "query"
+    (error,) = session.receive(['{"type": "refused", "cid": "c1"}'], 0.6, 6)
+    assert isinstance(error, ErrorEvent) and error.message == "order c1 lookup failed: rate limit exceeded"
+    assert session.orders["c1"].state == "unknown" and session.state == "rebuilding"
+    session.tick(0.6 + session.lookup_retry, 7)
+    assert [f["type"] for f in sent(session)] == ["query"]
