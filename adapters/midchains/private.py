@@ -301,8 +301,12 @@ class MidchainsPrivateCodec(TradingCodec):
         raise NotImplementedError("Midchains has no cancel-all: cancel each open order by its refno")
 
     def cancel_all_orders_after(self, timeout_s: int, token: Secret | None) -> SignedFrame:
-        how = "the account emulates it (dialect T7)" if self.dialect.dead_man == "emulated" else "none is emulated"
-        raise NotImplementedError(f"Midchains has no dead man's switch on its socket; {how}")
+        """Midchains has no dead man's switch on its socket: ``NotImplementedError`` has the account
+        emulate one (dialect T7 ``emulated``); ``ValueError`` where none is to be emulated."""
+        absent = "Midchains has no dead man's switch on its socket"
+        if self.dialect.dead_man == "none":
+            raise ValueError(f"{absent}, and none is emulated (dialect T7)")
+        raise NotImplementedError(f"{absent}; the account emulates it (dialect T7)")
 
     def query_order(self, order: OrderUpdate, token: Secret | None) -> SignedFrame:
         """Look up an order in doubt: ``queryorder`` by its ``refno`` where known, else the orders
