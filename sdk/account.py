@@ -395,6 +395,7 @@ class Account:
             with anyio.move_on_after(session.next_deadline() - anyio.current_time()):
                 await self._deadline_moved.wait()
             await self._deliver(session.tick(anyio.current_time(), time.time_ns()))
+            self._wake()  # what the tick queued goes out now: a local dead man's switch's cancels, lookups due again
             self._start_side_work(tasks)
             if session.drop_reason is not None:
                 await connection.abort(session.drop_reason)

@@ -124,7 +124,8 @@ class MidchainsDialect:
     before sending it (it cannot know the security)."""
     dead_man: Literal["emulated", "none"] = "emulated"
     """T7: the venue has no dead man's switch on the socket; ``emulated`` arms a local timer that
-    cancels every known order when it fires (only while connected: documented as such)."""
+    cancels every known order when it fires (only while connected: documented as such); ``none``
+    refuses to arm one (``cancel_all_after`` raises ``ValueError``)."""
 
 
 DEFAULT_DIALECT = MidchainsDialect()

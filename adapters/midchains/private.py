@@ -301,8 +301,12 @@ class MidchainsPrivateCodec(TradingCodec):
         raise NotImplementedError("Midchains has no cancel-all: cancel each open order by its refno")
 
     def cancel_all_orders_after(self, timeout_s: int, token: Secret | None) -> SignedFrame:
-        how = "the account emulates it (dialect T7)" if self.dialect.dead_man == "emulated" else "none is emulated"
-        raise NotImplementedError(f"Midchains has no dead man's switch on its socket; {how}")
+        """Midchains has no dead man's switch on its socket: ``NotImplementedError`` has the account
+        emulate one (dialect T7 ``emulated``); ``ValueError`` where none is to be emulated."""
+        absent = "Midchains has no dead man's switch on its socket"
+        if self.dialect.dead_man == "none":
+            raise ValueError(f"{absent}, and none is emulated (dialect T7)")
+        raise NotImplementedError(f"{absent}; the account emulates it (dialect T7)")
 
     def query_order(self, order: OrderUpdate, token: Secret | None) -> SignedFrame:
         """Look up an order in doubt: ``queryorder`` by its ``refno`` where known, else the orders
@@ -489,18 +493,25 @@ class MidchainsPrivateCodec(TradingCodec):
 
     def _looked_up(self, lookup: _Lookup, rows: list[OrderRow], frame: bytes | str, received_ns: int) -> LookupAnswer:
         """The row of the order looked up: the one echoing its client id, or (``by_terms``) the
-        oldest the account does not know yet whose security, side, quantities and prices agree."""
+        oldest whose security, side, quantities and prices agree among those no order of the
+        account's claims: not known here, or known only from rows without a client id (as the
+        order in doubt is once the reconnect's snapshot has shown it, before this lookup)."""
         order = lookup.order
         cid = order.client_order_id
         assert cid is not None
         if lookup.by_terms:
             security = self.symbols.to_wire(order.symbol)
-            matches = [row for row in rows if row.refno not in self._orders and _same_terms(row, security, order)]
+            matches = [row for row in rows if self._unclaimed(row.refno) and _same_terms(row, security, order)]
             matches.sort(key=lambda row: ms_to_ns(row.updtime) if row.updtime is not None else 0)
         else:
             matches = [row for row in rows if row.clientorderid == cid]
         found = self._track_row(matches[0], frame, received_ns, [], cid) if matches else None
         return LookupAnswer(cid, found, heuristic=lookup.by_terms)
+
+    def _unclaimed(self, refno: str) -> bool:
+        """Whether no client id is attached to order ``refno`` here (it may be one in doubt)."""
+        known = self._orders.get(refno)
+        return known is None or known.client_order_id is None
 
     # -- pushes -----------------------------------------------------------------------------
 

@@ -412,6 +412,27 @@ def test_t3_client_ids_sent_and_matched_or_orders_matched_by_terms(echo: bool) -
     assert answer.found is not None and (answer.found.venue_order_id, answer.found.client_order_id) == ("R1", "c1")
 
 
+def test_t3_an_order_in_doubt_already_shown_without_its_client_id_is_matched_by_terms() -> None:
+    """The reconnect's snapshot shows the order in doubt (no client id) before the lookup lists it:
+    it is still the match, while an order of the same terms placed with a client id is not."""
+    codec = MidchainsPrivateCodec(dialect=MidchainsDialect(client_id_echo=False))
+    placed(codec, limit(client_order_id="c0"), refno="R0")  # the same terms, its reply received
+    codec.add_order(limit(), None)
+    codec.forget_requests()  # the reply is lost with the connection
+    (shown,) = codec.decode_frame(frame(**order_row("R1", updtime="1700000061000")), 2)
+    assert isinstance(shown, OrderUpdate) and shown.client_order_id is None
+    in_doubt = OrderUpdate(
+        exchange="midchains", symbol="BTC/USD", side="buy", state="unknown", client_order_id="c1", qty=Decimal(2),
+        price=Decimal(100), filled_qty=Decimal(0), ts_received=1_700_000_060 * 10**9,
+    )  # fmt: skip
+    codec.query_order(in_doubt, None)
+    rows = [order_row("R0", updtime="1700000059000"), order_row("R1", updtime="1700000061000")]
+    listing = {"type": "querymultiorders", "result": "OK", "data": rows, "total_rec": 2}
+    (answer,) = codec.decode_frame(json.dumps(listing), 3)
+    assert isinstance(answer, LookupAnswer) and answer.heuristic
+    assert answer.found is not None and (answer.found.venue_order_id, answer.found.client_order_id) == ("R1", "c1")
+
+
 @pytest.mark.parametrize("finished_short", ["canceled", "expired"])
 def test_t4_an_order_done_short(finished_short: str) -> None:
     codec = MidchainsPrivateCodec(dialect=MidchainsDialect(finished_short=finished_short))  # type: ignore[arg-type]
@@ -452,8 +473,10 @@ def test_t6_post_only_refused() -> None:
 
 @pytest.mark.parametrize("dead_man", ["emulated", "none"])
 def test_t7_no_dead_mans_switch_on_the_socket(dead_man: str) -> None:
+    """``NotImplementedError`` has the account emulate the switch; ``ValueError`` refuses to arm one."""
     codec = MidchainsPrivateCodec(dialect=MidchainsDialect(dead_man=dead_man))  # type: ignore[arg-type]
-    with pytest.raises(NotImplementedError, match="emulates" if dead_man == "emulated" else "none is emulated"):
+    refusal = NotImplementedError if dead_man == "emulated" else ValueError
+    with pytest.raises(refusal, match="emulates" if dead_man == "emulated" else "none is emulated"):
         codec.cancel_all_orders_after(60, None)
 
 
