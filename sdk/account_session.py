@@ -650,6 +650,9 @@ class AccountSession:
         return []
 
     def _snapshot_done(self, done: SnapshotDone, now: float, wall_ns: int) -> list[TradingEvent]:
+        if done.failed is not None:
+            self.drop_reason = f"the venue refused the {done.channel} snapshot ({done.failed}); reconnecting"
+            return [ErrorEvent(exchange=self.exchange, message=self.drop_reason, ts_received=wall_ns)]
         if done.channel == "balances":
             self._rebuild.balances = True
         else:

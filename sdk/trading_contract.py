@@ -68,6 +68,9 @@ class SnapshotDone:
 
     channel: Literal["orders", "balances"]
     open_orders: tuple[str, ...] = ()
+    failed: str | None = None
+    """The venue's text when it refused the snapshot: the account cannot be rebuilt on this
+    socket, which is then replaced (a fresh connection asks again)."""
 
 
 @dataclass(frozen=True, slots=True, repr=False)

@@ -426,7 +426,10 @@ class MidchainsPrivateCodec(TradingCodec):
     def _queryorder(self, reply: QueryOrderReply, frame: bytes | str, received_ns: int) -> list[Decoded]:
         lookup = next((lk for lk in self._order_lookups if reply.refno in (None, lk.order.venue_order_id)), None)
         if reply.result not in (OK, ORDER_NOT_FOUND):
-            return [self._refused(f"queryorder {reply.refno}", reply.result, frame, received_ns)]
+            if lookup is None or lookup.order.client_order_id is None:
+                return [self._refused(f"queryorder {reply.refno}", reply.result, frame, received_ns)]
+            self._order_lookups.remove(lookup)  # refused: proves nothing, the account asks again
+            return [LookupAnswer(lookup.order.client_order_id, None, failed=reply.result)]
         if lookup is not None:
             self._order_lookups.remove(lookup)
         events: list[Decoded] = []
@@ -448,8 +451,13 @@ class MidchainsPrivateCodec(TradingCodec):
             return events
         if not done:
             return events
+        refused = reply.result if reply.result != OK else None
         if isinstance(query.purpose, _Lookup):
+            if refused is not None and query.purpose.order.client_order_id is not None:
+                return [LookupAnswer(query.purpose.order.client_order_id, None, failed=refused)]
             return [*events, self._looked_up(query.purpose, query.rows, frame, received_ns)]
+        if refused is not None:
+            return [SnapshotDone("orders", failed=refused)]
         rows: list[OrderRow] = query.rows
         open_ids: list[str] = []
         for row in rows:
@@ -465,8 +473,9 @@ class MidchainsPrivateCodec(TradingCodec):
     def _querypos(self, reply: PositionsReply, frame: bytes | str, received_ns: int) -> list[Decoded]:
         query, done, events = self._query_frame("querypos", reply, frame, received_ns)
         events.extend(self._balances(reply.data if reply.result == OK else [], received_ns))
-        if query is not None and done and query.purpose == "snapshot" and reply.result in (OK, *NO_POSITION):
-            events.append(SnapshotDone("balances"))
+        if query is not None and done and query.purpose == "snapshot":
+            refused = None if reply.result in (OK, *NO_POSITION) else reply.result
+            return [event for event in events if refused is None] + [SnapshotDone("balances", failed=refused)]
         return events
 
     def _querypendingpos(self, reply: PositionsReply, frame: bytes | str, received_ns: int) -> list[Decoded]:

@@ -92,6 +92,8 @@ class InBandCodec(TradingCodec):
                     ts_received=received_ns,
                 )
                 return [LookupAnswer(message["cid"], found, heuristic=True)]
+            case "snapfail":
+                return [SnapshotDone("orders", failed=message["result"])]
             case "refused":
                 return [LookupAnswer(message["cid"], None, failed="rate limit exceeded")]
             case "reply":
@@ -277,3 +279,13 @@ def test_a_refused_lookup_proves_nothing_and_is_asked_again() -> None:
     assert session.orders["c1"].state == "unknown" and session.state == "rebuilding"
     session.tick(0.6 + session.lookup_retry, 7)
     assert [f["type"] for f in sent(session)] == ["query"]
+
+
+def test_a_refused_snapshot_replaces_the_socket() -> None:
+    session = new_session()
+    session.connection_made(0.0, 0)
+    session.receive(['{"type": "challenge", "key": "K"}', '{"type": "login", "result": "OK"}'], 0.1, 1)
+    (error,) = session.receive(['{"type": "snapfail", "result": "rate limit exceeded"}'], 0.2, 2)
+    assert session.drop_reason == "the venue refused the orders snapshot (rate limit exceeded); reconnecting"
+    assert isinstance(error, ErrorEvent) and error.message == session.drop_reason
+    assert session.state == "rebuilding"

@@ -569,3 +569,28 @@ def test_a_fill_pushed_and_listed_again_after_a_reconnect_is_delivered_once() ->
     assert trades == {"type": "querytrade", "fromtime": str(1700000000000 - 60_000)}
     listed = frame(type="querytrade", result="OK", data=[sale, sale | {"traderefno": "T2"}], total_rec=2)
     assert [f.fill_id for f in codec.decode_frame(listed, 4) if isinstance(f, Fill)] == ["T2"]
+
+
+def test_refused_lookups_and_snapshots_say_so_instead_of_proving_anything() -> None:
+    codec = MidchainsPrivateCodec()
+    in_doubt = OrderUpdate(
+        exchange="midchains", symbol="BTC/USD", side="buy", state="unknown", venue_order_id="R9",
+        client_order_id="c9", filled_qty=Decimal(0), ts_received=0,
+    )  # fmt: skip
+    codec.query_order(in_doubt, None)
+    refused = {"result": "rate limit exceeded", "refno": "R9", "security": "BTCUSD"}
+    assert codec.decode_frame(frame(type="queryorder", **refused), 1) == [
+        LookupAnswer("c9", None, failed="rate limit exceeded")
+    ]
+    by_terms = OrderUpdate(**{**{f: getattr(in_doubt, f) for f in in_doubt.__struct_fields__}, "venue_order_id": None})
+    codec.query_order(by_terms, None)
+    assert codec.decode_frame(frame(type="querymultiorders", result="rate limit exceeded"), 2) == [
+        LookupAnswer("c9", None, failed="rate limit exceeded")
+    ]
+    codec.subscribe_private(None)
+    assert codec.decode_frame(frame(type="querymultiorders", result="rate limit exceeded"), 3) == [
+        SnapshotDone("orders", failed="rate limit exceeded")
+    ]
+    assert codec.decode_frame(frame(type="querypos", result="rate limit exceeded"), 4) == [
+        SnapshotDone("balances", failed="rate limit exceeded")
+    ]
