@@ -97,7 +97,7 @@ def _writer_factory(to: Format, row_group_rows: int | None) -> Callable[[Path, T
 def _path_part(name: str) -> str:
     """``name`` as one safe path component (exchange names are plain, but nothing here trusts that)."""
     quoted = urllib.parse.quote(name, safe="-_.")
-    return quoted if quoted.strip(".") else quoted.replace(".", "%2E") or "%00"
+    return quoted if quoted.strip(".") else quoted.replace(".", "%2E") or "%"  # "%" alone is no quoted name
 
 
 class Exporter:
