@@ -1,6 +1,8 @@
 """Export normalized events for research: Parquet (exact decimals, ns times) or tardis-style CSV.
 
-    result = await sdk.export(events, "data", to="parquet")
+    from sdk.export import export
+
+    result = await export(events, "data", to="parquet")
 
 writes ``data/<exchange>/<channel>/<YYYY-MM-DD>.parquet`` files that polars and pandas read as they
 are. Parquet needs the ``parquet`` extra (pyarrow); CSV needs nothing.
