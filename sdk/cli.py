@@ -1,5 +1,5 @@
 """The ``xfeeds`` command: watch a feed, show a trading account and send orders, run a simulator,
-show the offline demo."""
+export recordings for research, show the offline demo."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ from sdk.simulation.venue import TradingVenue
 from sdk.trading_contract import TokenRequestFailed
 
 if TYPE_CHECKING:
+    from sdk.export import ExportResult
     from sdk.simulation.simulator import Simulator
 
 CHANNELS = ("trades", "book", "ticker", "quotes", "candles")
@@ -90,6 +91,17 @@ def _parser() -> argparse.ArgumentParser:
     watch.set_defaults(run=_watch)
 
     _add_account_parser(commands)
+
+    export = commands.add_parser(
+        "export",
+        help="export recordings' events to Parquet or CSV for research",
+        description="Replay recordings and write their market data to OUT/<exchange>/<channel>/<YYYY-MM-DD>.parquet "
+        "(exact decimals, ns times; needs the parquet extra) or .csv.gz (tardis' CSV columns).",
+    )
+    export.add_argument("files", nargs="+", metavar="FILE", help="recording files, replayed in order")
+    export.add_argument("--to", choices=("parquet", "csv"), default="parquet", help="file format (default parquet)")
+    export.add_argument("--out", metavar="DIR", required=True, help="folder to write the files under")
+    export.set_defaults(run=_export)
 
     simulate = commands.add_parser("simulate", help="serve an exchange simulator on loopback")
     simulate.add_argument("exchange")
@@ -388,6 +400,26 @@ def _account_cancel_all(args: argparse.Namespace) -> int:
         return 0
 
     return _on_account(args, cancel_all)
+
+
+def _export(args: argparse.Namespace) -> int:
+    """Replays the recordings through the exporter, with a progress bar; prints what was written."""
+    from sdk import replay  # type: ignore[attr-defined]  # noqa: PLC0415  # only this command needs it
+    from sdk.export import export  # noqa: PLC0415  # only this command needs it
+    from sdk.export.progress import progress_bar  # noqa: PLC0415
+
+    async def run() -> ExportResult:
+        with progress_bar() as report:
+            async with replay(args.files) as events:
+                return await export(events, args.out, to=args.to, progress=report)
+
+    result = anyio.run(run)
+    for file in result.files:
+        print(f"{file.path}  {file.rows:,} rows")
+    for (exchange, symbol), count in sorted(result.skipped_updates.items()):
+        print(f"# {exchange} {symbol}: {count:,} book updates before a snapshot not written")
+    print(f"# {result.events:,} events, {result.rows:,} rows in {len(result.files)} files")
+    return 0
 
 
 def _simulate(args: argparse.Namespace) -> int:
