@@ -230,6 +230,15 @@ class EventsDropped(_Event, frozen=True, kw_only=True):
     total: int
 
 
+class RecordingGap(_Event, frozen=True, kw_only=True):
+    """The feed's recording lost ``dropped`` records here (``total`` so far), because the disk could
+    not keep up or could not be written (``reason``); the feed itself lost nothing."""
+
+    dropped: int
+    total: int
+    reason: str
+
+
 class Disconnected(_Event, frozen=True, kw_only=True):
     """The connection closed; the feed will reconnect unless it says ``final``."""
 
@@ -258,6 +267,7 @@ ControlEvent = (
     | SubscriptionStale
     | ErrorEvent
     | EventsDropped
+    | RecordingGap
     | Disconnected
     | Reconnected
 )

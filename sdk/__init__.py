@@ -10,11 +10,13 @@
     async with sdk.account("kraken", sdk.Credentials.from_env("XFEEDS_KRAKEN")) as account:
         update = await account.place(OrderRequest(symbol="BTC/USD", side="buy", ...))
 
-``account_sync`` is its blocking twin.
+``account_sync`` is its blocking twin. ``connect(..., record=DIR)`` records a feed and
+``replay(DIR)`` gives its events again, through the same decoders, books and checksums.
 """
 
 from __future__ import annotations
 
+import os
 from typing import TypedDict, Unpack
 
 from sdk import registry
@@ -40,6 +42,8 @@ from sdk.feed import Feed
 from sdk.pretrade import check_order
 from sdk.ratelimit import CostTable, RateTier, TradingRateCounter, TransactionCost
 from sdk.reconnect import ReconnectPolicy
+from sdk.recording import Recorder, Rotation
+from sdk.replay import Replay, replay, replay_sync
 from sdk.session import FeedSession, FeedSettings, FeedStats
 from sdk.source import EventSource
 from sdk.subscriptions import book, candles, instruments, quotes, ticker, trades
@@ -63,6 +67,7 @@ class FeedOptions(TypedDict, total=False):
     resync_interval: float
     allow_plaintext: bool
     seed: int
+    record: Recorder | str | os.PathLike[str]
 
 
 class AccountOptions(TypedDict, total=False):
@@ -145,7 +150,10 @@ __all__ = [
     "RateLimited",
     "RateTier",
     "ReconnectPolicy",
+    "Recorder",
+    "Replay",
     "RequestRejected",
+    "Rotation",
     "SyncAccount",
     "SyncFeed",
     "SyncSource",
@@ -163,6 +171,8 @@ __all__ = [
     "connect_sync",
     "instruments",
     "quotes",
+    "replay",
+    "replay_sync",
     "ticker",
     "trades",
 ]

@@ -1,5 +1,5 @@
-"""The ``xfeeds`` command: watch a feed, show a trading account and send orders, run a simulator,
-export recordings for research, show the offline demo."""
+"""The ``xfeeds`` command: watch or record a feed, replay a recording or export it for research,
+show a trading account and send orders, run a simulator, show the offline demo."""
 
 from __future__ import annotations
 
@@ -53,11 +53,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.run(args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _reader_gone()
     except BaseExceptionGroup as group:
         if group.subgroup(BrokenPipeError) is not None:
-            # the reader (``| head``) went away: a normal end; silence the final flush too
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            return 0
+            return _reader_gone()
         # an error raised inside a simulator's task group arrives wrapped by it
         error = sole_error(group) if isinstance(group, ExceptionGroup) else group
         if not isinstance(error, USAGE_ERRORS):
@@ -66,6 +66,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except USAGE_ERRORS as exc:
         return _usage_error(exc)
     return code
+
+
+def _reader_gone() -> int:
+    """The reader (``| head``) went away: a normal end; silence the final flush too."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
 
 
 def _usage_error(error: Exception) -> int:
@@ -89,6 +95,24 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("--count", type=int, help="stop after this many events")
     watch.add_argument("--seconds", type=float, help="stop after this many seconds")
     watch.set_defaults(run=_watch)
+
+    record = commands.add_parser("record", help="record an exchange's raw frames for replay")
+    record.add_argument("exchange", help=f"adapter name: {', '.join(registry.names())}")
+    record.add_argument("channel", choices=CHANNELS)
+    record.add_argument("symbols", nargs="+", metavar="SYMBOL", help="e.g. BTC/USD")
+    record.add_argument("--out", required=True, metavar="DIR", help="directory to write the recording into")
+    record.add_argument("--depth", type=int, default=10, help="book depth (default 10)")
+    record.add_argument("--interval", default="1m", help="candle interval (default 1m)")
+    record.add_argument("--url", help="endpoint to use instead of the exchange's")
+    record.add_argument("--simulate", action="store_true", help="record the exchange's simulator, run in-process")
+    record.add_argument("--seconds", type=float, help="stop after this many seconds (default: Ctrl-C)")
+    record.set_defaults(run=_record)
+
+    replay = commands.add_parser("replay", help="replay a recording: the events the live feed delivered")
+    replay.add_argument("files", nargs="+", metavar="FILE", help="recording files, or directories of them")
+    replay.add_argument("--speed", type=float, help="recorded pace times this (default: as fast as possible)")
+    replay.add_argument("--json", action="store_true", help="one JSON object per line")
+    replay.set_defaults(run=_replay)
 
     _add_account_parser(commands)
 
@@ -168,6 +192,58 @@ def _watch(args: argparse.Namespace) -> int:
                     seen += 1
                     if args.count is not None and seen >= args.count:
                         break
+
+    anyio.run(run)
+    return 0
+
+
+def _record(args: argparse.Namespace) -> int:
+    requests = [_subscription(args.channel, s, args.depth, args.interval) for s in args.symbols]
+    adapter = registry.get(args.exchange)
+    for request in requests:
+        adapter.check(request)
+    recorder = sdk.Recorder(args.out)
+
+    async def progress(feed: Feed) -> None:
+        started = anyio.current_time()
+        while True:
+            await anyio.sleep(0.5)
+            print(f"\r{_progress(feed, recorder, anyio.current_time() - started)}", end="", file=sys.stderr, flush=True)
+
+    async def run() -> None:
+        async with (
+            _endpoint(args.exchange, args.url, args.simulate, 0.05) as url,
+            Feed(adapter, url, record=recorder) as feed,
+        ):
+            await feed.subscribe(*requests)
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(progress, feed)
+                with anyio.move_on_after(args.seconds):
+                    async for _ in feed:  # read, so the feed never waits for a consumer
+                        pass
+                tasks.cancel_scope.cancel()
+        print(f"\r{_progress(feed, recorder, None)}", file=sys.stderr)
+
+    anyio.run(run)
+    return 0
+
+
+def _progress(feed: Feed, recorder: sdk.Recorder, seconds: float | None) -> str:
+    """``1,234 frames  56,789 B  246/s  kraken-2026….jsonl.zst``: how a recording goes."""
+    frames = feed.stats.frames
+    rate = f"  {frames / seconds:,.0f} frames/s" if seconds else ""
+    lost = f"  {recorder.lost:,} lost" if recorder.lost else ""
+    where = recorder.file or (recorder.files[-1] if recorder.files else recorder.directory)
+    return f"{frames:,} frames  {recorder.bytes:,} B{rate}{lost}  {where}"
+
+
+def _replay(args: argparse.Namespace) -> int:
+    encoder = msgspec.json.Encoder()
+
+    async def run() -> None:
+        async with sdk.replay(args.files, speed=args.speed) as source:
+            async for event in source:
+                print(encoder.encode(event).decode() if args.json else describe(event), flush=args.speed is not None)
 
     anyio.run(run)
     return 0

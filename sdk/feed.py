@@ -9,6 +9,7 @@ module only waits, reads, writes and keeps the tasks inside one task group.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -29,6 +30,7 @@ from sdk.errors import ConnectFailed, FeedClosed, sole_error
 from sdk.ledger import SubscriptionState
 from sdk.pacing import TokenBucket
 from sdk.reconnect import ReconnectPolicy
+from sdk.recording import Recorder, Settings
 from sdk.session import FeedSession, FeedSettings, FeedStats
 from sdk.transport import DEFAULT_MAX_MESSAGE
 
@@ -61,6 +63,10 @@ class Feed:
 
     ``connector`` opens the connections (default: WebSocket over TCP with ``max_message`` and
     ``allow_plaintext``); tests and replays pass their own.
+
+    ``record`` (a ``Recorder``, or a directory for one with default settings) records everything
+    the session sees, frames and times, so ``sdk.replay`` can give the same events again; a
+    recording that cannot keep up is reported in the stream as ``RecordingGap``, never a stall.
     """
 
     def __init__(
@@ -81,6 +87,7 @@ class Feed:
         resync_interval: float = 0.5,
         allow_plaintext: bool = False,
         seed: int | None = None,
+        record: Recorder | str | os.PathLike[str] | None = None,
     ) -> None:
         self.adapter = adapter
         self.url = url or adapter.default_url
@@ -105,6 +112,8 @@ class Feed:
         self._failure: Exception | None = None
         self._overflowed = False
         self._lifecycle: Literal["new", "open", "closed"] = "new"
+        self.recorder = record if record is None or isinstance(record, Recorder) else Recorder(record)
+        """What records this feed, if anything."""
 
     # -- what the session knows -------------------------------------------------------------
 
@@ -156,11 +165,25 @@ class Feed:
         if self._lifecycle != "new":
             raise RuntimeError(f"this feed is {self._lifecycle}: a feed is entered once; make a new one")
         self._lifecycle = "open"
+        if self.recorder is not None:
+            settings = self.session.settings
+            self.recorder.start(
+                self.adapter.name,
+                self.url,
+                Settings(
+                    ack_timeout=settings.ack_timeout,
+                    stale_after=settings.stale_after,
+                    ping_interval=settings.ping_interval,
+                    idle_timeout=settings.idle_timeout,
+                    resync_interval=settings.resync_interval,
+                ),
+            )
         try:
             connection = await self._connector.connect(self.url)
         except _CONNECT_ERRORS as exc:
+            await self._stop_recording()
             raise ConnectFailed(self.url, exc) from exc
-        self._connected(connection)
+        self._connected(connection, attempts=0)
         async with AsyncExitStack() as stack:
             self._task_group = await stack.enter_async_context(anyio.create_task_group())
             self._task_group.start_soon(self._run, connection)
@@ -186,6 +209,14 @@ class Feed:
         if stack is not None and self._task_group is not None:
             self._task_group.cancel_scope.cancel()
             await stack.aclose()  # the tasks never raise, so nothing is wrapped in a group
+        await self._stop_recording()
+
+    async def _stop_recording(self) -> None:
+        """Write what the recorder holds and stop it, off the event loop."""
+        recorder = self.recorder
+        if recorder is not None:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(recorder.close)
 
     # -- subscriptions ----------------------------------------------------------------------
 
@@ -199,12 +230,16 @@ class Feed:
         """
         self._refuse_if_closed()
         self.session.subscribe(subscriptions, verify=verify)
+        if self.recorder is not None:
+            self.recorder.subscribed(subscriptions, verify, anyio.current_time(), time.time_ns())
         self._wake()
 
     async def unsubscribe(self, *subscriptions: Subscription) -> None:
         """Stop streams; the exchange confirms each with ``Unsubscribed``."""
         self._refuse_if_closed()
         self.session.unsubscribe(subscriptions)
+        if self.recorder is not None:
+            self.recorder.unsubscribed(subscriptions, anyio.current_time(), time.time_ns())
         self._wake()
 
     def _refuse_if_closed(self) -> None:
@@ -236,12 +271,17 @@ class Feed:
         """Serve connections for the life of the feed; an unexpected error ends it and reaches the reader."""
         try:
             while True:
-                reason = await self._serve(connection)
+                reason, code = await self._serve(connection)
+                now, wall = anyio.current_time(), time.time_ns()
                 if self._overflowed:
-                    self._notices([self.session.ended(reason, time.time_ns())])
+                    if self.recorder is not None:
+                        self.recorder.ended(reason, now, wall)
+                    self._notices([self.session.ended(reason, wall)])
                     self._buffer.close(reason, failed=True)
                     return
-                self._notices(self.session.connection_lost(reason, anyio.current_time(), time.time_ns()))
+                if self.recorder is not None:
+                    self.recorder.connection_lost(reason, code, now, wall)
+                self._notices(self.session.connection_lost(reason, now, wall))
                 reconnected = await self._reconnect()
                 if reconnected is None:
                     return
@@ -254,47 +294,68 @@ class Feed:
         finally:
             self._lifecycle = "closed"  # however it ended, nothing is sent any more
 
-    async def _serve(self, connection: Connection) -> str:
-        """Run one connection until it ends; returns why it ended."""
+    async def _serve(self, connection: Connection) -> tuple[str, int | None]:
+        """Run one connection until it ends; returns why it ended, and the close code if it had one."""
         self._connection = connection
         try:
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(self._send, connection)
                 tasks.start_soon(self._keep_time, connection)
-                reason = await self._read(connection)
+                ending = await self._read(connection)
                 tasks.cancel_scope.cancel()
-            return reason
+            return ending
         finally:
             self._connection = None
             with anyio.move_on_after(1, shield=True):
                 await connection.close(*((1011, "consumer too slow") if self._overflowed else (1000, "")))
 
-    async def _read(self, connection: Connection) -> str:
-        session, buffer = self.session, self._buffer
+    async def _read(self, connection: Connection) -> tuple[str, int | None]:
+        session, buffer, recorder = self.session, self._buffer, self.recorder
         try:
             while True:
                 messages = await connection.receive_batch()
-                events = session.receive(messages, anyio.current_time(), time.time_ns())
+                now, wall = anyio.current_time(), time.time_ns()
+                if recorder is not None:
+                    recorder.received(messages, now, wall)
+                events = session.receive(messages, now, wall)
                 if buffer.will_wait:  # the consumer is behind: while we wait, silence is ours, not the venue's
-                    session.reader_waiting(anyio.current_time())
+                    self._reader_waiting(True)
                     dropped = await buffer.put(events)
-                    session.reader_resumed(anyio.current_time())
+                    self._reader_waiting(False)
                 else:
                     dropped = await buffer.put(events)
                 if dropped:
                     buffer.notify_gap(session.events_dropped(dropped, anyio.current_time(), time.time_ns()))
+                if recorder is not None:
+                    self._report_recording_gap(recorder)
                 self._wake()
                 if session.drop_reason is not None:
                     await connection.abort(session.drop_reason)
         except CONNECTION_ERRORS as exc:
-            return str(exc) or type(exc).__name__
+            return str(exc) or type(exc).__name__, getattr(exc, "code", None)
         except BufferOverflow as exc:
             self._overflowed = True
-            return f"{exc}; the overflow policy is fail"
+            return f"{exc}; the overflow policy is fail", None
+
+    def _reader_waiting(self, waiting: bool) -> None:
+        """Tell the session (and the recording) that the reader waits for the consumer, or reads again."""
+        now = anyio.current_time()
+        if self.recorder is not None:
+            record = self.recorder.reader_waiting if waiting else self.recorder.reader_resumed
+            record(now, time.time_ns())
+        if waiting:
+            self.session.reader_waiting(now)
+        else:
+            self.session.reader_resumed(now)
+
+    def _report_recording_gap(self, recorder: Recorder) -> None:
+        gap = recorder.gap(self.adapter.name, anyio.current_time(), time.time_ns())
+        if gap is not None:
+            self._notices([gap])
 
     async def _send(self, connection: Connection) -> None:
         """Send what the session queues, in order; a request's ack clock starts when it has left."""
-        session = self.session
+        session, recorder = self.session, self.recorder
         try:
             while True:
                 for outgoing in session.take_outgoing():
@@ -304,7 +365,10 @@ class Feed:
                         if outgoing.paced and self._pacer is not None:
                             await self._pacer.acquire()
                         await connection.send_text(outgoing.text)
-                    session.sent(outgoing, anyio.current_time())
+                    now = anyio.current_time()
+                    if recorder is not None:
+                        recorder.sent(outgoing.text, now, time.time_ns())
+                    session.sent(outgoing, now)
                 self._wake()
                 if not session.has_outgoing:
                     self._outbox_ready = anyio.Event()
@@ -314,13 +378,18 @@ class Feed:
 
     async def _keep_time(self, connection: Connection) -> None:
         """Sleep until the session's next deadline (or until it moves), then tick."""
-        session = self.session
+        session, recorder = self.session, self.recorder
         while True:
             self._deadline_moved = anyio.Event()
             session.deadline_moved = False
             with anyio.move_on_after(session.next_deadline() - anyio.current_time()):
                 await self._deadline_moved.wait()
-            self._notices(session.tick(anyio.current_time(), time.time_ns()))
+            now, wall = anyio.current_time(), time.time_ns()
+            if recorder is not None:
+                recorder.ticked(now, wall)
+            self._notices(session.tick(now, wall))
+            if recorder is not None:
+                self._report_recording_gap(recorder)
             self._wake()
             if session.drop_reason is not None:  # the reader sees the connection end; nothing is left to time
                 await connection.abort(session.drop_reason)
@@ -328,10 +397,14 @@ class Feed:
 
     async def _reconnect(self) -> Connection | None:
         """Wait as the session says and connect again; None once the policy gives up."""
+        attempts = 0
         while True:
+            attempts += 1
             delay = self.session.reconnect_delay()
             if delay is None:
                 final = self.session.gave_up(time.time_ns())
+                if self.recorder is not None:
+                    self.recorder.ended(final.reason, anyio.current_time(), final.ts_received)
                 self._notices([final])
                 self._buffer.close(final.reason, failed=True)
                 return None
@@ -341,12 +414,15 @@ class Feed:
             except _CONNECT_ERRORS as exc:
                 logger.info("%s: reconnect failed: %s", self.adapter.name, exc)
                 continue
-            self._connected(connection)
+            self._connected(connection, attempts)
             return connection
 
-    def _connected(self, connection: Connection) -> None:
+    def _connected(self, connection: Connection, attempts: int) -> None:
         self._connection = connection
-        self._notices(self.session.connection_made(anyio.current_time(), time.time_ns()))
+        now, wall = anyio.current_time(), time.time_ns()
+        if self.recorder is not None:
+            self.recorder.connection_made(now, wall, attempts)
+        self._notices(self.session.connection_made(now, wall))
         self._wake()
 
     def _notices(self, events: list[Event]) -> None:

@@ -20,6 +20,7 @@ from schemas.events import (
     Instrument,
     Quote,
     Reconnected,
+    RecordingGap,
     Status,
     Subscribed,
     SubscriptionError,
@@ -97,6 +98,8 @@ def _body(event: Event | TradingEvent) -> str:
             return f"STALE     {event.subscription}: no data for {event.silent_for / 1e9:.1f} s"
         case EventsDropped():
             return f"DROPPED   {event.count} events (consumer too slow; {event.total} so far)"
+        case RecordingGap():
+            return f"RECORDING GAP {event.dropped} records lost ({event.reason}; {event.total} so far)"
         case Disconnected():
             return f"DISCONNECTED {event.reason}{' (final)' if event.final else ''}"
         case Reconnected():

@@ -30,6 +30,7 @@ from sdk.deprecation import deprecated_alias
 from sdk.errors import FeedClosed
 from sdk.feed import Feed
 from sdk.ledger import SubscriptionState
+from sdk.recording import Recorder
 from sdk.session import FeedStats
 from sdk.source import EventSource
 
@@ -181,6 +182,11 @@ class SyncFeed(SyncSource[Feed, Event]):
     @property
     def connected(self) -> bool:
         return self._source.connected
+
+    @property
+    def recorder(self) -> Recorder | None:
+        """As ``Feed.recorder``: its counters are safe to read from any thread."""
+        return self._source.recorder
 
     @property
     def buffered(self) -> int:

@@ -15,12 +15,17 @@ the ack timeout, refusals naming what they refuse, unsubscribe stopping the data
 the market's at every declared depth, events labelled with the adapter's name and the shared
 symbols, and books that recover from a failed checksum, lost events and a reconnect. Each failure
 names the rule broken. Needs the ``test`` extra (hypothesis, pytest).
+
+Real traffic joins in through ``recordings`` (made with ``xfeeds record``, see docs/recording.md):
+every recorded frame, and every prefix of one, must decode without raising, and a replay of each
+recording through the feed's session must decode every frame and verify every book.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
+import os
 import types
 import typing
 from collections.abc import Callable, Iterable
@@ -52,6 +57,8 @@ from sdk import registry
 from sdk.contract import Adapter, Codec, undecodable_frame
 from sdk.feed import Feed
 from sdk.reconnect import ReconnectPolicy
+from sdk.recording import Header
+from sdk.replay import Player, inbound_frames, read_records
 from sdk.session import CHANNEL_OF
 from sdk.source import EventSource
 from sdk.subscriptions import book, candles, instruments, quotes, ticker, trades
@@ -110,6 +117,14 @@ def decode(codec: Codec, frame: bytes | str, received_ns: int) -> list[Event]:
         return codec.decode_frame(frame, received_ns)
     except Exception as exc:
         return [undecodable_frame(codec, frame, exc, received_ns)]
+
+
+def recorded_frames(recordings: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> st.SearchStrategy[bytes]:
+    """The frames a recording received, verbatim: hypothesis input drawn from real traffic."""
+    frames = [frame for frame, _ in inbound_frames(recordings)]
+    if not frames:
+        raise ValueError(f"{recordings} received no frame")
+    return st.sampled_from(frames)
 
 
 def wire_decimals(max_places: int = 10) -> st.SearchStrategy[Decimal]:
@@ -301,6 +316,8 @@ class AdapterConformance:
     """Seconds within which every (un)subscribe request must be answered (the feed's ``ack_timeout``)."""
     tick_interval: ClassVar[float] = 0.002
     """Seconds between the simulator's market steps: fast, so every check sees activity at once."""
+    recordings: ClassVar[tuple[str, ...]] = ()
+    """Recordings of this adapter's real traffic (files or directories), checked frame by frame."""
 
     @property
     def adapter(self) -> Adapter:
@@ -315,6 +332,39 @@ class AdapterConformance:
         decoded = decode(self.adapter.new_codec(), garbage, 1)
         assert isinstance(decoded, list)
         assert all(isinstance(e, get_args(Event)) for e in decoded)
+
+    @_SHARED
+    @given(st.data())
+    def test_recorded_frames_decode_even_cut_short(self, data: st.DataObject) -> None:
+        """Real frames, whole or cut at any byte, never make the codec raise."""
+        if not self.recordings:
+            return
+        frame = data.draw(recorded_frames(self.recordings))
+        cut = data.draw(st.integers(min_value=0, max_value=len(frame)))
+        for piece in (frame, frame[:cut]):
+            decoded = decode(self.adapter.new_codec(), piece, 1)
+            assert all(isinstance(e, get_args(Event)) for e in decoded)
+
+    def test_recordings_replay_cleanly(self) -> None:
+        """Each recording, replayed through the feed's session, decodes every frame and verifies every book."""
+        for recording in self.recordings:
+            self.assert_replays_cleanly(recording)
+
+    def assert_replays_cleanly(self, recording: str | os.PathLike[str]) -> None:
+        """Replay ``recording`` through a fresh session: no frame the codec raised on, no book that failed."""
+        records = read_records(recording)
+        header = next(records)
+        assert isinstance(header, Header), f"{recording} does not start with a header"
+        assert header.adapter == self.adapter.name, f"{recording} records {header.adapter}, not {self.adapter.name}"
+        player = Player(header)
+        for record in records:
+            for event in player.play(record):
+                assert not (isinstance(event, ErrorEvent) and event.message.startswith("undecodable frame")), (
+                    f"{self.adapter.name}: a recorded frame broke the codec: {event.message}: {event.raw[:200]}"
+                )
+                assert not (isinstance(event, BookInvalidated) and event.reason in ("checksum", "crossed")), (
+                    f"{self.adapter.name}: {event.symbol} book failed its {event.reason} check on recorded traffic"
+                )
 
     @_SHARED
     @given(st.data())
