@@ -96,36 +96,8 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("--seconds", type=float, help="stop after this many seconds")
     watch.set_defaults(run=_watch)
 
-    record = commands.add_parser("record", help="record an exchange's raw frames for replay")
-    record.add_argument("exchange", help=f"adapter name: {', '.join(registry.names())}")
-    record.add_argument("channel", choices=CHANNELS)
-    record.add_argument("symbols", nargs="+", metavar="SYMBOL", help="e.g. BTC/USD")
-    record.add_argument("--out", required=True, metavar="DIR", help="directory to write the recording into")
-    record.add_argument("--depth", type=int, default=10, help="book depth (default 10)")
-    record.add_argument("--interval", default="1m", help="candle interval (default 1m)")
-    record.add_argument("--url", help="endpoint to use instead of the exchange's")
-    record.add_argument("--simulate", action="store_true", help="record the exchange's simulator, run in-process")
-    record.add_argument("--seconds", type=float, help="stop after this many seconds (default: Ctrl-C)")
-    record.set_defaults(run=_record)
-
-    replay = commands.add_parser("replay", help="replay a recording: the events the live feed delivered")
-    replay.add_argument("files", nargs="+", metavar="FILE", help="recording files, or directories of them")
-    replay.add_argument("--speed", type=float, help="recorded pace times this (default: as fast as possible)")
-    replay.add_argument("--json", action="store_true", help="one JSON object per line")
-    replay.set_defaults(run=_replay)
-
+    _add_recording_parsers(commands)
     _add_account_parser(commands)
-
-    export = commands.add_parser(
-        "export",
-        help="export recordings' events to Parquet or CSV for research",
-        description="Replay recordings and write their market data to OUT/<exchange>/<channel>/<YYYY-MM-DD>.parquet "
-        "(exact decimals, ns times; needs the parquet extra) or .csv.gz (tardis' CSV columns).",
-    )
-    export.add_argument("files", nargs="+", metavar="FILE", help="recording files, replayed in order")
-    export.add_argument("--to", choices=("parquet", "csv"), default="parquet", help="file format (default parquet)")
-    export.add_argument("--out", metavar="DIR", required=True, help="folder to write the files under")
-    export.set_defaults(run=_export)
 
     simulate = commands.add_parser("simulate", help="serve an exchange simulator on loopback")
     simulate.add_argument("exchange")
@@ -252,6 +224,38 @@ def _replay(args: argparse.Namespace) -> int:
 def credentials_prefix(exchange: str) -> str:
     """``XFEEDS_KRAKEN`` for ``kraken``: the environment holds ``{prefix}_KEY`` and ``{prefix}_SECRET``."""
     return f"XFEEDS_{exchange.upper().replace('-', '_')}"
+
+
+def _add_recording_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``record``, ``replay`` and ``export``: what is kept of a feed, and what is made of it."""
+    record = commands.add_parser("record", help="record an exchange's raw frames for replay")
+    record.add_argument("exchange", help=f"adapter name: {', '.join(registry.names())}")
+    record.add_argument("channel", choices=CHANNELS)
+    record.add_argument("symbols", nargs="+", metavar="SYMBOL", help="e.g. BTC/USD")
+    record.add_argument("--out", required=True, metavar="DIR", help="directory to write the recording into")
+    record.add_argument("--depth", type=int, default=10, help="book depth (default 10)")
+    record.add_argument("--interval", default="1m", help="candle interval (default 1m)")
+    record.add_argument("--url", help="endpoint to use instead of the exchange's")
+    record.add_argument("--simulate", action="store_true", help="record the exchange's simulator, run in-process")
+    record.add_argument("--seconds", type=float, help="stop after this many seconds (default: Ctrl-C)")
+    record.set_defaults(run=_record)
+
+    replay = commands.add_parser("replay", help="replay a recording: the events the live feed delivered")
+    replay.add_argument("files", nargs="+", metavar="FILE", help="recording files, or directories of them")
+    replay.add_argument("--speed", type=float, help="recorded pace times this (default: as fast as possible)")
+    replay.add_argument("--json", action="store_true", help="one JSON object per line")
+    replay.set_defaults(run=_replay)
+
+    export = commands.add_parser(
+        "export",
+        help="export recordings' events to Parquet or CSV for research",
+        description="Replay recordings and write their market data to OUT/<exchange>/<channel>/<YYYY-MM-DD>.parquet "
+        "(exact decimals, ns times; needs the parquet extra) or .csv.gz (tardis' CSV columns).",
+    )
+    export.add_argument("files", nargs="+", metavar="FILE", help="recording files, replayed in order")
+    export.add_argument("--to", choices=("parquet", "csv"), default="parquet", help="file format (default parquet)")
+    export.add_argument("--out", metavar="DIR", required=True, help="folder to write the files under")
+    export.set_defaults(run=_export)
 
 
 def _add_account_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -480,7 +484,7 @@ def _account_cancel_all(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     """Replays the recordings through the exporter, with a progress bar; prints what was written."""
-    from sdk import replay  # type: ignore[attr-defined]  # noqa: PLC0415  # only this command needs it
+    from sdk import replay  # noqa: PLC0415  # only this command needs it
     from sdk.export import export  # noqa: PLC0415  # only this command needs it
     from sdk.export.progress import progress_bar  # noqa: PLC0415
 

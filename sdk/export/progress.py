@@ -22,8 +22,10 @@ def _words(progress: ExportProgress) -> str:
 
 
 @contextmanager
-def progress_bar(stream: TextIO = sys.stderr) -> Iterator[Report]:
-    """A progress callback for ``export`` drawing on ``stream`` while the block runs."""
+def progress_bar(stream: TextIO | None = None) -> Iterator[Report]:
+    """A progress callback for ``export`` drawing on ``stream`` (standard error as it is when the
+    block starts) while the block runs."""
+    stream = stream if stream is not None else sys.stderr
     try:
         from rich.console import Console  # noqa: PLC0415  # rich is an optional extra
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn  # noqa: PLC0415

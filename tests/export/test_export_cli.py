@@ -23,7 +23,6 @@ def test_export_help_names_its_options(capsys: pytest.CaptureFixture[str]) -> No
 
 
 @pytest.mark.loopback
-@pytest.mark.skipif(not hasattr(sdk, "replay"), reason="needs sdk.replay")
 @pytest.mark.parametrize("to", ["parquet", "csv"])
 def test_export_writes_a_recorded_session(to: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     recordings = tmp_path / "recordings"
@@ -31,7 +30,7 @@ def test_export_writes_a_recorded_session(to: str, tmp_path: Path, capsys: pytes
     async def record() -> None:
         async with (
             KrakenSimulator(tick_interval=0.005) as simulator,
-            sdk.connect("kraken", simulator.url, record=recordings) as feed,  # type: ignore[call-arg]
+            sdk.connect("kraken", simulator.url, record=recordings) as feed,
         ):
             await feed.subscribe(sdk.trades("BTC/USD"), sdk.book("BTC/USD", 10))
             await collect_until(feed, lambda es: len(of(Trade, es)) >= 3 and len(of(BookUpdate, es)) >= 3)
