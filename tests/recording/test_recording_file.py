@@ -45,10 +45,20 @@ def records() -> st.SearchStrategy[Record]:
         st.builds(Inbound, ns=times, mono=monos, conn=conns, data=st.binary()),
         st.builds(Outbound, ns=times, mono=monos, conn=conns, text=st.none() | st.text()),
         st.builds(Connect, ns=times, mono=monos, conn=conns, attempts=st.integers(0, 100)),
-        st.builds(Disconnect, ns=times, mono=monos, conn=conns, reason=st.text(), code=st.none() | st.integers(1000, 4999)),
-        st.builds(Subscribe, ns=times, mono=monos, subscriptions=st.lists(subscriptions(kraken)).map(tuple), verify=st.booleans()),
+        st.builds(
+            Disconnect, ns=times, mono=monos, conn=conns, reason=st.text(), code=st.none() | st.integers(1000, 4999)
+        ),
+        st.builds(
+            Subscribe,
+            ns=times,
+            mono=monos,
+            subscriptions=st.lists(subscriptions(kraken)).map(tuple),
+            verify=st.booleans(),
+        ),
         st.builds(Tick, ns=times, mono=monos),
-        st.builds(Gap, ns=times, mono=monos, dropped=st.integers(0, 10**6), total=st.integers(0, 10**9), reason=st.text()),
+        st.builds(
+            Gap, ns=times, mono=monos, dropped=st.integers(0, 10**6), total=st.integers(0, 10**9), reason=st.text()
+        ),
     )
 
 
@@ -87,7 +97,9 @@ def test_a_file_cut_short_replays_up_to_its_last_complete_block(tmp_path: Path) 
 def test_files_rotate_by_size_each_with_its_header(tmp_path: Path) -> None:
     subscribe = Subscribe(ns=0, mono=0.0, subscriptions=(book("BTC/USD", 10),))
     written: list[Record] = [Connect(ns=0, mono=0.0, conn=1), subscribe]
-    written += [Inbound(ns=i, mono=i / 10, conn=1, text=f'{{"n":{i}, "pad": "{i * 7919 % 104729}"}}') for i in range(1, 2000)]
+    written += [
+        Inbound(ns=i, mono=i / 10, conn=1, text=f'{{"n":{i}, "pad": "{i * 7919 % 104729}"}}') for i in range(1, 2000)
+    ]
     recorder = write(tmp_path, written, block_records=50, rotation=Rotation(max_bytes=2000))
     files = sorted(tmp_path.iterdir())
     assert len(files) > 2 and files == recorder.files
@@ -105,7 +117,9 @@ def test_a_full_queue_reports_a_gap_and_the_feed_goes_on(tmp_path: Path) -> None
             recorder = Recorder(tmp_path, queue_size=1, block_seconds=0.5)
             async with Feed(adapter, simulator.url, record=recorder) as feed:
                 await feed.subscribe(trades("BTC/USD"), book("BTC/USD", 10))
-                events = await collect_until(feed, lambda seen: bool(of(RecordingGap, seen)) and len(of(Trade, seen)) > 5)
+                events = await collect_until(
+                    feed, lambda seen: bool(of(RecordingGap, seen)) and len(of(Trade, seen)) > 5
+                )
         gaps = of(RecordingGap, events)
         assert gaps[0].dropped > 0 and gaps[-1].total <= recorder.lost
         assert "did not keep up" in gaps[0].reason
@@ -125,7 +139,9 @@ def test_an_unwritable_directory_reports_a_gap_and_the_feed_goes_on(tmp_path: Pa
             recorder = Recorder(blocker / "recording", block_records=1)
             async with Feed(adapter, simulator.url, record=recorder) as feed:
                 await feed.subscribe(trades("BTC/USD"))
-                events = await collect_until(feed, lambda seen: bool(of(RecordingGap, seen)) and len(of(Trade, seen)) > 5)
+                events = await collect_until(
+                    feed, lambda seen: bool(of(RecordingGap, seen)) and len(of(Trade, seen)) > 5
+                )
         gap = of(RecordingGap, events)[0]
         assert gap.dropped > 0 and "cannot open" in gap.reason
         assert len(of(Trade, events)) > 5
@@ -153,3 +169,48 @@ def test_a_recorder_never_blocks_its_caller(tmp_path: Path) -> None:
     assert time.perf_counter() - started < 1.0
     recorder.close()
     assert recorder.records + recorder.lost == 10_000
+
+
+DISK_FULL = """
+import json, resource, signal, sys
+import anyio
+from sdk import registry
+from sdk.feed import Feed
+from sdk.recording import Recorder
+from sdk.subscriptions import trades
+from sdk.testing import collect_until, of
+from schemas.events import RecordingGap, Trade
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG) instead of killing us
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+
+async def main():
+    adapter = registry.get("kraken")
+    async with adapter.make_simulator(tick_interval=0.002) as simulator:
+        recorder = Recorder(sys.argv[1], block_records=1, retry_seconds=60)
+        async with Feed(adapter, simulator.url, record=recorder) as feed:
+            await feed.subscribe(trades("BTC/USD"))
+            events = await collect_until(feed, lambda seen: bool(of(RecordingGap, seen)) and len(of(Trade, seen)) > 50)
+    gap = of(RecordingGap, events)[0]
+    print(json.dumps({"reason": gap.reason, "dropped": gap.dropped, "trades": len(of(Trade, events))}))
+
+anyio.run(main)
+"""
+
+
+@pytest.mark.loopback
+@pytest.mark.skipif(not hasattr(__import__("resource"), "RLIMIT_FSIZE"), reason="needs POSIX file size limits")
+def test_a_full_disk_reports_a_gap_and_the_feed_goes_on(tmp_path: Path) -> None:
+    """A file size limit makes every write past 4 KB fail as a full disk does (EFBIG, in a child
+    process so the limit touches nothing else): the recording reports a gap, the feed keeps going."""
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", DISK_FULL, str(tmp_path)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    outcome = json.loads(done.stdout.strip().splitlines()[-1])
+    assert outcome["dropped"] > 0 and outcome["trades"] > 50
+    assert "File too large" in outcome["reason"], outcome["reason"]
