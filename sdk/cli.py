@@ -346,7 +346,7 @@ def _add_account_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     place.set_defaults(run=_account_place)
 
     cancel = actions.add_parser("cancel", help="cancel orders by the venue's ids, after asking")
-    cancel.add_argument("order_ids", nargs="+", metavar="ORDER_ID")
+    cancel.add_argument("order_ids", nargs="+", metavar="ORDER_ID", help="the venue's order id, one or more")
     cancel.set_defaults(run=_account_cancel)
 
     cancel_all = actions.add_parser("cancel-all", help="cancel every open order, after asking")
@@ -553,6 +553,12 @@ def _account_cancel_all(args: argparse.Namespace) -> int:
 
 def _simulate(args: argparse.Namespace) -> int:
     simulator = registry.get(args.exchange).make_simulator(port=args.port, seed=args.seed, tick_interval=args.tick)
+
+    log = logging.getLogger("xfeeds.simulator")
+    log.setLevel(logging.INFO)
+    shown = logging.StreamHandler(sys.stdout)
+    shown.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    log.addHandler(shown)
 
     async def run() -> None:
         async with simulator:

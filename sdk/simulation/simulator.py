@@ -10,6 +10,7 @@ exchange.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
@@ -35,6 +36,9 @@ from sdk.transport import (
     read_upgrade,
     send_pending,
 )
+
+logger = logging.getLogger("xfeeds.simulator")
+"""Each connection, what its client sends (subscriptions) and its end, at INFO (``xfeeds simulate`` shows it)."""
 
 _GONE = (ConnectionClosed, anyio.BrokenResourceError, anyio.ClosedResourceError)
 """What a send or receive raises once the client has gone."""
@@ -67,7 +71,9 @@ async def accept(
 class _Connection:
     """One served client: its WebSocket and session, and when it was last sent anything."""
 
-    def __init__(self, websocket: WebSocket, session: Session) -> None:
+    def __init__(self, websocket: WebSocket, session: Session, number: int) -> None:
+        self.number = number
+        """The how-manyth connection this simulator accepted, as its log names it."""
         self.websocket = websocket
         self.session = session
         self.last_sent = time.monotonic()
@@ -246,8 +252,13 @@ class Simulator(ABC):
         except (HandshakeFailed, *_GONE):
             return
         self.connections_accepted += 1
+        number = self.connections_accepted
+        address = stream.extra(SocketAttribute.remote_address)
+        logger.info(
+            "connection %d from %s", number, address if isinstance(address, str) else f"{address[0]}:{address[1]}"
+        )
         websocket.muted = self._silent
-        connection = _Connection(websocket, self.new_session())
+        connection = _Connection(websocket, self.new_session(), number)
         self._connections.add(connection)
         try:
             async with anyio.create_task_group() as group:
@@ -257,6 +268,7 @@ class Simulator(ABC):
         finally:
             self._connections.discard(connection)
             await websocket.abort()
+            logger.info("connection %d closed", number)
 
     async def _converse(self, connection: _Connection) -> None:
         """Greet the client, then answer its messages until it goes away."""
@@ -275,6 +287,7 @@ class Simulator(ABC):
         """Send the session's reply to ``message``, refused, withheld or delayed as the switches say;
         False when the reply is to cut the connection instead."""
         now_ns = time.time_ns()
+        logger.info("connection %d sent %s", connection.number, message[:300].decode(errors="replace"))
         if self.reject_subscriptions is not None:
             refusal = connection.session.refuse(message, self.reject_subscriptions, now_ns)
             if refusal is not None:

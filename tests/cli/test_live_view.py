@@ -15,6 +15,7 @@ from schemas import Trade
 from sdk import registry
 from sdk.books import BookTop
 from sdk.view import LadderView, levels_for, watch_live
+from tests.cli.test_cli import xfeeds
 
 pytestmark = [pytest.mark.anyio, pytest.mark.loopback]
 
@@ -97,12 +98,6 @@ def test_live_without_rich_names_the_extra() -> None:
 
 
 def test_live_from_the_command_line_exits_cleanly() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "sdk.cli", "watch", "kraken", "book", "BTC/USD", "--simulate", "--live", "--count", "30"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = xfeeds("watch", "kraken", "book", "BTC/USD", "--simulate", "--live", "--count", "30")
     assert result.returncode == 0, result.stderr
     assert "spread" in result.stdout and "book valid" in result.stdout
