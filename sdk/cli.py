@@ -132,6 +132,19 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("--seconds", metavar="S", type=_seconds, help="stop after this many seconds (default: Ctrl-C)")
     watch.set_defaults(run=_watch)
 
+    plot = commands.add_parser(
+        "plot",
+        help="chart one symbol of a recording",
+        description="Draw the mid price with the trades, the spread, and the book depth as a heatmap, over "
+        "the receive time, from recorded files (needs the plot extra: pip install 'xfeeds[plot]').",
+    )
+    plot.add_argument("files", nargs="+", metavar="FILE", help="recording files, in the order they were written")
+    plot.add_argument("--symbol", metavar="S", required=True, help="the symbol to chart, e.g. BTC/USD")
+    plot.add_argument(
+        "--out", metavar="PATH", default="chart.png", help="image to write; .png, .svg or .pdf (default chart.png)"
+    )
+    plot.set_defaults(run=_plot)
+
     _add_account_parser(commands)
 
     simulate = commands.add_parser(
@@ -310,6 +323,28 @@ def _watch_live(args: argparse.Namespace, adapter: Adapter, book: Subscription) 
         return 0
 
     return anyio.run(run)
+
+
+def _plot(args: argparse.Namespace) -> int:
+    """The chart of one symbol, drawn while the recording is replayed (never held in memory whole)."""
+    try:
+        from sdk.plot import ChartData, draw  # noqa: PLC0415 - matplotlib is an optional extra
+    except ImportError as missing:
+        raise LookupError(f"plot needs matplotlib ({missing}): pip install 'xfeeds[plot]'") from None
+    replay = getattr(sdk, "replay", None)
+    if replay is None:
+        raise LookupError("this build of xfeeds cannot replay recordings")
+    data = ChartData(subscriptions.normalize_symbol(args.symbol))
+
+    async def read() -> None:
+        async with replay(args.files) as recording:
+            async for event in recording:
+                data.add(event)
+
+    anyio.run(read)
+    draw(data, args.out)
+    print(f"wrote {args.out}: {data.symbol}, {len(data.samples)} book states, {len(data.trades)} trades", flush=True)
+    return 0
 
 
 def credentials_prefix(exchange: str) -> str:
