@@ -27,6 +27,7 @@ from websockets.server import ServerProtocol
 from sdk.simulation.http import HttpRequest, HttpResponse, Upgrade, serve_http
 from sdk.simulation.market import Instrument, MarketStep, SyntheticMarket
 from sdk.simulation.session import Session
+from sdk.simulation.venue import TradingVenue
 from sdk.transport import (
     DEFAULT_MAX_MESSAGE,
     ConnectionClosed,
@@ -66,6 +67,14 @@ async def accept(
         await stream.aclose()
         raise HandshakeFailed(f"refused upgrade: {response.status_code} {response.reason_phrase}")
     return open_websocket(protocol, stream, leftover)
+
+
+def _peer(stream: anyio.abc.SocketStream) -> str:
+    """``host:port`` of the client, or "a gone client" once its socket has closed."""
+    address = stream.extra(SocketAttribute.remote_address, None)
+    if address is None:
+        return "a gone client"
+    return address if isinstance(address, str) else f"{address[0]}:{address[1]}"
 
 
 class _Connection:
@@ -253,10 +262,7 @@ class Simulator(ABC):
             return
         self.connections_accepted += 1
         number = self.connections_accepted
-        address = stream.extra(SocketAttribute.remote_address)
-        logger.info(
-            "connection %d from %s", number, address if isinstance(address, str) else f"{address[0]}:{address[1]}"
-        )
+        logger.info("connection %d from %s", number, _peer(stream))
         websocket.muted = self._silent
         connection = _Connection(websocket, self.new_session(), number)
         self._connections.add(connection)
@@ -287,7 +293,8 @@ class Simulator(ABC):
         """Send the session's reply to ``message``, refused, withheld or delayed as the switches say;
         False when the reply is to cut the connection instead."""
         now_ns = time.time_ns()
-        logger.info("connection %d sent %s", connection.number, message[:300].decode(errors="replace"))
+        if logger.isEnabledFor(logging.INFO):
+            logger.info("connection %d sent %s", connection.number, self._shown(message))
         if self.reject_subscriptions is not None:
             refusal = connection.session.refuse(message, self.reject_subscriptions, now_ns)
             if refusal is not None:
@@ -305,6 +312,16 @@ class Simulator(ABC):
             await connection.websocket.close()
             return False
         return True
+
+    def _shown(self, message: bytes) -> str:
+        """A client's message as logged: the test account's key and secret and every token issued
+        blanked out, since a log is shown (and secrets never are, not even the simulator's)."""
+        text = message.decode(errors="replace")
+        if isinstance(self, TradingVenue):
+            credentials = self.credentials
+            for secret in (credentials.key, credentials.secret.reveal(), *self.issued_secrets()):
+                text = text.replace(secret, "<hidden>")
+        return text[:300]
 
     async def _send(self, connection: _Connection, frames: Iterable[str]) -> None:
         for frame in frames:
