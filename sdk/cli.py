@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.metadata
 import logging
+import math
 import os
 import sys
 import threading
+import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import anyio
 import anyio.from_thread
@@ -20,11 +23,13 @@ import anyio.lowlevel
 import msgspec
 
 import sdk
+from schemas.events import SubscriptionError
 from schemas.jsonschema import SCHEMA_PATH, TRADING_SCHEMA_PATH, render, render_trading, write
 from schemas.subscription import Subscription
 from schemas.trading import AccountReady, OrderRequest, TradingEvent
 from sdk import registry, subscriptions
 from sdk.account import Account
+from sdk.contract import Adapter
 from sdk.credentials import Credentials
 from sdk.errors import AccountNotReady, OutcomeUnknown, RateLimited, RequestRejected, sole_error
 from sdk.feed import Feed
@@ -33,12 +38,15 @@ from sdk.reconnect import ReconnectPolicy
 from sdk.render import describe, describe_order
 from sdk.simulation.venue import TradingVenue
 from sdk.trading_contract import TokenRequestFailed
+from sdk.transport import InsecureURL
 
 if TYPE_CHECKING:
     from sdk.export import ExportResult
     from sdk.simulation.simulator import Simulator
 
-CHANNELS = ("trades", "book", "ticker", "quotes", "candles")
+CHANNELS = ("trades", "book", "ticker", "quotes", "candles", "instruments")
+DEFAULT_DEPTH = 10
+DEFAULT_INTERVAL = "1m"
 USAGE_ERRORS: tuple[type[Exception], ...] = (LookupError, ValueError, OSError, TokenRequestFailed)
 """What the user can fix (a name, a number, an endpoint, a key): one line on stderr and exit 2."""
 REQUEST_FAILURES: tuple[type[Exception], ...] = (RequestRejected, OutcomeUnknown, AccountNotReady, RateLimited)
@@ -75,40 +83,80 @@ def _reader_gone() -> int:
 
 
 def _usage_error(error: Exception) -> int:
+    if isinstance(error, InsecureURL):  # worded for the command line, where the guard is an option
+        error = InsecureURL(error.url, "use wss://, or pass --allow-plaintext")
     print(f"xfeeds: {error}", file=sys.stderr)
     return 2
 
 
+class _Parser(argparse.ArgumentParser):
+    """A usage error in one line that names the command and where its options are listed
+    (argparse would print the whole usage first), with exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="xfeeds", description=__doc__)
+    parser = _Parser(prog="xfeeds", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"xfeeds {_version()}")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    watch = commands.add_parser("watch", help="print normalized events from an exchange")
-    watch.add_argument("exchange", help=f"adapter name: {', '.join(registry.names())}")
-    watch.add_argument("channel", choices=CHANNELS)
-    watch.add_argument("symbols", nargs="+", metavar="SYMBOL", help="e.g. BTC/USD")
-    watch.add_argument("--depth", type=int, default=10, help="book depth (default 10)")
-    watch.add_argument("--interval", default="1m", help="candle interval (default 1m)")
-    watch.add_argument("--url", help="endpoint to use instead of the exchange's")
-    watch.add_argument("--simulate", action="store_true", help="run the exchange's simulator in-process")
-    watch.add_argument("--json", action="store_true", help="one JSON object per line")
-    watch.add_argument("--count", type=int, help="stop after this many events")
-    watch.add_argument("--seconds", type=float, help="stop after this many seconds")
+    watch = commands.add_parser(
+        "watch",
+        help="print normalized events from an exchange",
+        description="Print every event of the subscriptions, one readable line each (or JSON, or a live "
+        "view of a book). Exit status 1 once the exchange refused every subscription.",
+    )
+    watch.add_argument("exchange", metavar="EXCHANGE", help=f"adapter name: {', '.join(registry.names())}")
+    watch.add_argument("channel", metavar="CHANNEL", choices=CHANNELS, help=f"one of {', '.join(CHANNELS)}")
+    watch.add_argument(
+        "symbols", nargs="*", metavar="SYMBOL", help="e.g. BTC/USD; one or more, none for instruments (every pair)"
+    )
+    watch.add_argument(
+        "--depth", metavar="N", type=_count, help=f"book levels a side (book only; default {DEFAULT_DEPTH})"
+    )
+    watch.add_argument("--interval", metavar="I", help=f"candle interval (candles only; default {DEFAULT_INTERVAL})")
+    where = watch.add_mutually_exclusive_group()
+    where.add_argument(
+        "--url", metavar="URL", type=_websocket_url, help="ws:// or wss:// endpoint (default: the exchange's)"
+    )
+    where.add_argument("--simulate", action="store_true", help="run the exchange's simulator in-process and watch it")
+    watch.add_argument(
+        "--allow-plaintext",
+        action="store_true",
+        help="allow an unencrypted ws:// URL to another machine (default: refused)",
+    )
+    output = watch.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="one JSON object per line (default: readable lines)")
+    output.add_argument(
+        "--live",
+        action="store_true",
+        help="full-screen ladder of one book, its trades, the message rate and the connection (book only; "
+        "needs the view extra: pip install 'xfeeds[view]')",
+    )
+    watch.add_argument("--count", metavar="N", type=_count, help="stop after this many events (default: no limit)")
+    watch.add_argument("--seconds", metavar="S", type=_seconds, help="stop after this many seconds (default: Ctrl-C)")
     watch.set_defaults(run=_watch)
 
     _add_recording_parsers(commands)
     _add_account_parser(commands)
 
-    simulate = commands.add_parser("simulate", help="serve an exchange simulator on loopback")
-    simulate.add_argument("exchange")
-    simulate.add_argument("--port", type=int, default=8765)
-    simulate.add_argument("--seed", type=int, default=1)
-    simulate.add_argument("--tick", type=float, default=0.05, help="seconds between market steps")
+    simulate = commands.add_parser(
+        "simulate",
+        help="serve an exchange simulator on loopback",
+        description="Serve an exchange simulator on 127.0.0.1, logging each connection, what its client "
+        "sends (subscriptions) and its end.",
+    )
+    simulate.add_argument("exchange", metavar="EXCHANGE", help=f"adapter name: {', '.join(registry.names())}")
+    simulate.add_argument("--port", type=_port, default=8765, help="TCP port, 0 for any free one (default 8765)")
+    simulate.add_argument("--seed", type=int, default=1, help="seed of the synthetic market (default 1)")
+    simulate.add_argument("--tick", type=_seconds, default=0.05, help="seconds between market steps (default 0.05)")
     simulate.set_defaults(run=_simulate)
 
     demo = commands.add_parser("demo", help="offline showcase against the local simulator")
-    demo.add_argument("--exchange", default="kraken")
-    demo.add_argument("--seconds", type=float, default=6.0)
+    demo.add_argument("--exchange", default="kraken", help="adapter to show (default kraken)")
+    demo.add_argument("--seconds", type=_seconds, default=6.0, help="how long to stream (default 6)")
     demo.set_defaults(run=_demo)
 
     schema = commands.add_parser("schema", help="print or write the JSON Schemas of the events")
@@ -123,17 +171,99 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _subscription(channel: str, symbol: str, depth: int, interval: str) -> Subscription:
+def _version() -> str:
+    try:
+        return importlib.metadata.version("xfeeds")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+def _count(text: str) -> int:
+    """A positive whole number (of events, of levels)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds."""
+    return _positive(text, "a positive number of seconds")
+
+
+def _speed(text: str) -> float:
+    """A positive, finite factor of the recorded pace."""
+    return _positive(text, "a positive speed (1 is the recorded pace)")
+
+
+def _positive(text: str, expected: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (0 < value < math.inf):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a TCP port from 0 to 65535, got {text!r}")
+    return value
+
+
+def _url(text: str, schemes: tuple[str, ...]) -> str:
+    parts = urllib.parse.urlsplit(text)
+    if parts.scheme not in schemes or not parts.hostname:
+        wanted = " or ".join(f"{scheme}://" for scheme in schemes)
+        raise argparse.ArgumentTypeError(f"{text!r} is not a {wanted} URL, e.g. {schemes[-1]}://host/path")
+    return text
+
+
+def _websocket_url(text: str) -> str:
+    return _url(text, ("ws", "wss"))
+
+
+def _http_url(text: str) -> str:
+    return _url(text, ("http", "https"))
+
+
+def _requests(args: argparse.Namespace) -> list[Subscription]:
+    """The subscriptions ``watch`` or ``record`` asks for; ValueError for options that do not apply
+    to the channel."""
+    channel = args.channel
+    if args.depth is not None and channel != "book":
+        raise ValueError(f"--depth applies to the book channel, not {channel}")
+    if args.interval is not None and channel != "candles":
+        raise ValueError(f"--interval applies to the candles channel, not {channel}")
+    live = getattr(args, "live", False)  # watch's option; record has none
+    if live and channel != "book":
+        raise ValueError(f"--live shows a book: use it with the book channel, not {channel}")
+    if live and len(args.symbols) != 1:
+        raise ValueError("--live shows one book: name one SYMBOL")
+    if channel == "instruments":
+        if args.symbols:
+            raise ValueError("instruments takes no SYMBOL: it covers every pair the exchange lists")
+        return [subscriptions.instruments()]
+    if not args.symbols:
+        raise ValueError(f"{channel} needs at least one SYMBOL, e.g. BTC/USD")
     if channel == "book":
-        return subscriptions.book(symbol, depth)
+        return [subscriptions.book(s, args.depth or DEFAULT_DEPTH) for s in args.symbols]
     if channel == "candles":
-        return subscriptions.candles(symbol, interval)
+        return [subscriptions.candles(s, args.interval or DEFAULT_INTERVAL) for s in args.symbols]
     builders = {
         "trades": subscriptions.trades,
         "ticker": subscriptions.ticker,
         "quotes": subscriptions.quotes,
     }
-    return builders[channel](symbol)
+    return [builders[channel](s) for s in args.symbols]
 
 
 @asynccontextmanager
@@ -147,14 +277,19 @@ async def _endpoint(exchange: str, url: str | None, simulate: bool, tick: float)
 
 
 def _watch(args: argparse.Namespace) -> int:
-    requests = [_subscription(args.channel, s, args.depth, args.interval) for s in args.symbols]
+    requests = _requests(args)
     adapter = registry.get(args.exchange)
     for request in requests:
         adapter.check(request)
+    if args.live:
+        return _watch_live(args, adapter, requests[0])
     encoder = msgspec.json.Encoder()
 
-    async def run() -> None:
-        async with _endpoint(args.exchange, args.url, args.simulate, 0.05) as url, Feed(adapter, url) as feed:
+    async def run() -> int:
+        async with (
+            _endpoint(args.exchange, args.url, args.simulate, 0.05) as url,
+            Feed(adapter, url, allow_plaintext=args.allow_plaintext) as feed,
+        ):
             await feed.subscribe(*requests)
             with anyio.move_on_after(args.seconds):
                 seen = 0
@@ -162,15 +297,63 @@ def _watch(args: argparse.Namespace) -> int:
                     line = encoder.encode(event).decode() if args.json else describe(event)
                     print(line, flush=True)
                     seen += 1
+                    if isinstance(event, SubscriptionError) and feed.all_refused(requests):
+                        print(f"xfeeds: {adapter.name} refused every subscription", file=sys.stderr)
+                        return 1
                     if args.count is not None and seen >= args.count:
                         break
+        return 0
 
-    anyio.run(run)
+    return anyio.run(run)
+
+
+def _watch_live(args: argparse.Namespace, adapter: Adapter, book: Subscription) -> int:
+    """The full-screen view of one book, with its symbol's trades subscribed alongside when served."""
+    try:
+        from sdk.view import watch_live  # noqa: PLC0415 - rich is an optional extra
+    except ImportError as missing:
+        raise LookupError(f"--live needs rich ({missing}): pip install 'xfeeds[view]'") from None
+    trades = subscriptions.trades(book.symbol)
+    requests = [book, trades] if "trades" in adapter.capabilities.channels else [book]
+
+    async def run() -> int:
+        async with (
+            _endpoint(args.exchange, args.url, args.simulate, 0.05) as url,
+            Feed(adapter, url, allow_plaintext=args.allow_plaintext) as feed,
+        ):
+            await feed.subscribe(*requests)
+            refused = await watch_live(feed, book, requests, seconds=args.seconds, count=args.count)
+        if refused:
+            print(f"xfeeds: {adapter.name} refused every subscription", file=sys.stderr)
+            return 1
+        return 0
+
+    return anyio.run(run)
+
+
+def _plot(args: argparse.Namespace) -> int:
+    """The chart of one symbol, drawn while the recording is replayed (never held in memory whole)."""
+    try:
+        from sdk.plot import ChartData, draw  # noqa: PLC0415 - matplotlib is an optional extra
+    except ImportError as missing:
+        raise LookupError(f"plot needs matplotlib ({missing}): pip install 'xfeeds[plot]'") from None
+    from sdk import replay  # noqa: PLC0415  # only this command needs it
+
+    data = ChartData(subscriptions.normalize_symbol(args.symbol))
+
+    async def read() -> None:
+        async with replay(args.files) as recording:
+            async for event in recording:
+                data.add(event)
+
+    anyio.run(read)
+    draw(data, args.out)
+    print(f"wrote {args.out}: {data.symbol}, {len(data.samples)} book states, {len(data.trades)} trades", flush=True)
     return 0
 
 
 def _record(args: argparse.Namespace) -> int:
-    requests = [_subscription(args.channel, s, args.depth, args.interval) for s in args.symbols]
+    requests = _requests(args)
     adapter = registry.get(args.exchange)
     for request in requests:
         adapter.check(request)
@@ -226,23 +409,30 @@ def credentials_prefix(exchange: str) -> str:
     return f"XFEEDS_{exchange.upper().replace('-', '_')}"
 
 
-def _add_recording_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_recording_parsers(commands: argparse._SubParsersAction[_Parser]) -> None:
     """``record``, ``replay`` and ``export``: what is kept of a feed, and what is made of it."""
     record = commands.add_parser("record", help="record an exchange's raw frames for replay")
-    record.add_argument("exchange", help=f"adapter name: {', '.join(registry.names())}")
-    record.add_argument("channel", choices=CHANNELS)
-    record.add_argument("symbols", nargs="+", metavar="SYMBOL", help="e.g. BTC/USD")
+    record.add_argument("exchange", metavar="EXCHANGE", help=f"adapter name: {', '.join(registry.names())}")
+    record.add_argument("channel", metavar="CHANNEL", choices=CHANNELS, help=f"one of {', '.join(CHANNELS)}")
+    record.add_argument("symbols", nargs="*", metavar="SYMBOL", help="e.g. BTC/USD; none for instruments")
     record.add_argument("--out", required=True, metavar="DIR", help="directory to write the recording into")
-    record.add_argument("--depth", type=int, default=10, help="book depth (default 10)")
-    record.add_argument("--interval", default="1m", help="candle interval (default 1m)")
-    record.add_argument("--url", help="endpoint to use instead of the exchange's")
-    record.add_argument("--simulate", action="store_true", help="record the exchange's simulator, run in-process")
-    record.add_argument("--seconds", type=float, help="stop after this many seconds (default: Ctrl-C)")
+    record.add_argument(
+        "--depth", metavar="N", type=_count, help=f"book levels a side (book only; default {DEFAULT_DEPTH})"
+    )
+    record.add_argument("--interval", metavar="I", help=f"candle interval (candles only; default {DEFAULT_INTERVAL})")
+    where = record.add_mutually_exclusive_group()
+    where.add_argument(
+        "--url", metavar="URL", type=_websocket_url, help="ws:// or wss:// endpoint (default: the exchange's)"
+    )
+    where.add_argument("--simulate", action="store_true", help="record the exchange's simulator, run in-process")
+    record.add_argument("--seconds", metavar="S", type=_seconds, help="stop after this many seconds (default: Ctrl-C)")
     record.set_defaults(run=_record)
 
     replay = commands.add_parser("replay", help="replay a recording: the events the live feed delivered")
     replay.add_argument("files", nargs="+", metavar="FILE", help="recording files, or directories of them")
-    replay.add_argument("--speed", type=float, help="recorded pace times this (default: as fast as possible)")
+    replay.add_argument(
+        "--speed", metavar="N", type=_speed, help="recorded pace times this (default: as fast as possible)"
+    )
     replay.add_argument("--json", action="store_true", help="one JSON object per line")
     replay.set_defaults(run=_replay)
 
@@ -257,8 +447,21 @@ def _add_recording_parsers(commands: argparse._SubParsersAction[argparse.Argumen
     export.add_argument("--out", metavar="DIR", required=True, help="folder to write the files under")
     export.set_defaults(run=_export)
 
+    plot = commands.add_parser(
+        "plot",
+        help="chart one symbol of a recording",
+        description="Draw the mid price with the trades, the spread, and the book depth as a heatmap, over "
+        "the receive time, from recorded files (needs the plot extra: pip install 'xfeeds[plot]').",
+    )
+    plot.add_argument("files", nargs="+", metavar="FILE", help="recording files, in the order they were written")
+    plot.add_argument("--symbol", metavar="S", required=True, help="the symbol to chart, e.g. BTC/USD")
+    plot.add_argument(
+        "--out", metavar="PATH", default="chart.png", help="image to write; .png, .svg or .pdf (default chart.png)"
+    )
+    plot.set_defaults(run=_plot)
 
-def _add_account_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+
+def _add_account_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     account = commands.add_parser(
         "account",
         help="show a trading account, or place and cancel orders",
@@ -287,7 +490,7 @@ def _add_account_parser(commands: argparse._SubParsersAction[argparse.ArgumentPa
     place.set_defaults(run=_account_place)
 
     cancel = actions.add_parser("cancel", help="cancel orders by the venue's ids, after asking")
-    cancel.add_argument("order_ids", nargs="+", metavar="ORDER_ID")
+    cancel.add_argument("order_ids", nargs="+", metavar="ORDER_ID", help="the venue's order id, one or more")
     cancel.set_defaults(run=_account_cancel)
 
     cancel_all = actions.add_parser("cancel-all", help="cancel every open order, after asking")
@@ -303,16 +506,24 @@ def _add_endpoint_options(parser: argparse.ArgumentParser, *, inherited: bool) -
     what was given before it (argparse would otherwise reset it to the default)."""
     unset = argparse.SUPPRESS if inherited else None
     parser.add_argument(
-        "--url", metavar="URL", default=unset, help="authenticated WebSocket endpoint instead of the exchange's"
+        "--url",
+        metavar="URL",
+        type=_websocket_url,
+        default=unset,
+        help="authenticated ws:// or wss:// endpoint (default: the exchange's)",
     )
     parser.add_argument(
-        "--rest-url", metavar="URL", default=unset, help="REST base for session tokens instead of the exchange's"
+        "--rest-url",
+        metavar="URL",
+        type=_http_url,
+        default=unset,
+        help="http(s):// REST base for session tokens (default: the exchange's)",
     )
     parser.add_argument(
         "--simulate",
         action="store_true",
         default=argparse.SUPPRESS if inherited else False,
-        help="trade on the exchange's simulator, run in-process",
+        help="trade on the exchange's simulator, run in-process (default: the real exchange)",
     )
 
 
@@ -330,6 +541,8 @@ async def _account(args: argparse.Namespace) -> AsyncIterator[Account]:
     adapter = registry.get(args.exchange)
     if adapter.trading is None:
         raise LookupError(f"{adapter.name} does not trade (market data only)")
+    if args.simulate and (args.url or args.rest_url):
+        raise ValueError("--simulate trades on its own simulator: leave out --url and --rest-url")
     if not args.simulate:
         credentials = Credentials.from_env(credentials_prefix(adapter.name))
         async with sdk.account(adapter, credentials, args.url, args.rest_url) as account:
@@ -504,6 +717,12 @@ def _export(args: argparse.Namespace) -> int:
 
 def _simulate(args: argparse.Namespace) -> int:
     simulator = registry.get(args.exchange).make_simulator(port=args.port, seed=args.seed, tick_interval=args.tick)
+
+    log = logging.getLogger("xfeeds.simulator")
+    log.setLevel(logging.INFO)
+    shown = logging.StreamHandler(sys.stdout)
+    shown.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    log.addHandler(shown)
 
     async def run() -> None:
         async with simulator:

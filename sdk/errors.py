@@ -3,6 +3,8 @@ refusals by the venue, outcomes a lost connection left open)."""
 
 from __future__ import annotations
 
+import os
+
 from schemas.trading import InvalidOrder
 
 
@@ -26,8 +28,17 @@ class ConnectFailed(OSError):
     """The first connection of a feed could not be made; names the URL and the cause."""
 
     def __init__(self, url: str, cause: BaseException) -> None:
-        super().__init__(f"could not connect to {url}: {str(cause) or type(cause).__name__}")
+        super().__init__(f"could not connect to {url}: {connect_failure(cause)}")
         self.url = url
+
+
+def connect_failure(cause: BaseException) -> str:
+    """Why a connection attempt failed, in words: the system's reason when the error wraps one
+    (anyio reports "All connection attempts failed" over the refusals it saw)."""
+    underlying = cause.__cause__ if isinstance(cause.__cause__, OSError) else cause
+    if isinstance(underlying, OSError) and underlying.errno is not None and underlying.errno > 0:
+        return f"{os.strerror(underlying.errno).lower()} ({underlying})"
+    return str(underlying) or type(underlying).__name__
 
 
 class AccountNotReady(Exception):

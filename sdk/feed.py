@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Literal, Self
@@ -130,6 +130,10 @@ class Feed:
         """Where a subscription stands: ``pending`` until the exchange confirms it (again after
         each reconnect), ``active``, ``failed`` once refused, ``unsubscribed``; None if never asked."""
         return self.session.state(subscription)
+
+    def all_refused(self, subscriptions: Iterable[Subscription]) -> bool:
+        """Whether the exchange refused every one of ``subscriptions``: none of them will stream."""
+        return all(self.session.state(subscription) == "failed" for subscription in subscriptions)
 
     @property
     def connected(self) -> bool:

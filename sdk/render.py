@@ -40,7 +40,8 @@ TIME_IN_FORCE_WORDS: Final[dict[TimeInForce, str]] = {
 
 
 def describe(event: Event | TradingEvent) -> str:
-    """``HH:MM:SS.mmm exchange symbol kind details`` for any event."""
+    """``HH:MM:SS.mmm exchange symbol kind details`` for any event. A book update names only the
+    sides it changes, each level as ``qty@price`` or ``price removed``."""
     clock = time.strftime("%H:%M:%S", time.localtime(event.ts_received / 1e9))
     millis = event.ts_received // 1_000_000 % 1000
     return f"{clock}.{millis:03d} {event.exchange:<10} {_body(event)}"
@@ -58,7 +59,10 @@ def _body(event: Event | TradingEvent) -> str:
             )
         case BookUpdate():
             checksum = f" checksum {event.checksum}" if event.checksum is not None else ""
-            return f"{event.symbol:<9} book      bids {_levels(event.bids)} asks {_levels(event.asks)}{checksum}"
+            sides = [
+                f"{name} {_changes(levels)}" for name, levels in (("bids", event.bids), ("asks", event.asks)) if levels
+            ]
+            return f"{event.symbol:<9} book      {'; '.join(sides) or 'no level changed'}{checksum}"
         case Ticker():
             return (
                 f"{event.symbol:<9} ticker    bid {event.bid:f} ask {event.ask:f} last {event.last:f} "
@@ -174,7 +178,8 @@ def _price(levels: tuple[BookLevel, ...]) -> str:
     return f"{levels[0].price:f}" if levels else "-"
 
 
-def _levels(levels: tuple[BookLevel, ...]) -> str:
-    if not levels:
-        return "-"
-    return ", ".join(f"{level.qty:f}@{level.price:f}" for level in levels)
+def _changes(levels: tuple[BookLevel, ...]) -> str:
+    """Each changed level as ``qty@price``, or ``price removed`` for a zero quantity (a deletion)."""
+    return ", ".join(
+        f"{level.price:f} removed" if not level.qty else f"{level.qty:f}@{level.price:f}" for level in levels
+    )

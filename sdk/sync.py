@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import AbstractAsyncContextManager, ExitStack
 from decimal import Decimal
@@ -203,6 +203,10 @@ class SyncFeed(SyncSource[Feed, Event]):
     def state(self, subscription: Subscription) -> SubscriptionState | None:
         """As ``Feed.state``."""
         return self._source.state(subscription)
+
+    def all_refused(self, subscriptions: Iterable[Subscription]) -> bool:
+        """As ``Feed.all_refused``."""
+        return self._source.all_refused(subscriptions)
 
     def orderbook(self, symbol: str, depth: int | None = None) -> BookView:
         """As ``Feed.orderbook``: the same view type, each read taken on the feed's thread so it is consistent."""

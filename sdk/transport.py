@@ -48,6 +48,10 @@ class HandshakeFailed(ConnectionError):
 class InsecureURL(ValueError):
     """A plain ``ws://`` URL to another machine, which would send market data in the clear."""
 
+    def __init__(self, url: str, remedy: str = "use wss://, or pass allow_plaintext=True") -> None:
+        super().__init__(f"refusing unencrypted {url}: {remedy}")
+        self.url = url
+
 
 def is_loopback(host: str) -> bool:
     """Whether ``host`` is this machine, where plain text never crosses a network."""
@@ -227,7 +231,7 @@ async def connect(
     """
     uri = parse_uri(url)
     if not uri.secure and not allow_plaintext and not is_loopback(uri.host):
-        raise InsecureURL(f"refusing unencrypted {url}: use wss://, or pass allow_plaintext=True")
+        raise InsecureURL(url)
     with anyio.fail_after(timeout):
         return await _connect(url, max_message, ssl_context, write_timeout, log_frames)
 

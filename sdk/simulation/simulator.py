@@ -10,6 +10,7 @@ exchange.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
@@ -26,6 +27,7 @@ from websockets.server import ServerProtocol
 from sdk.simulation.http import HttpRequest, HttpResponse, Upgrade, serve_http
 from sdk.simulation.market import Instrument, MarketStep, SyntheticMarket
 from sdk.simulation.session import Session
+from sdk.simulation.venue import TradingVenue
 from sdk.transport import (
     DEFAULT_MAX_MESSAGE,
     ConnectionClosed,
@@ -35,6 +37,9 @@ from sdk.transport import (
     read_upgrade,
     send_pending,
 )
+
+logger = logging.getLogger("xfeeds.simulator")
+"""Each connection, what its client sends (subscriptions) and its end, at INFO (``xfeeds simulate`` shows it)."""
 
 _GONE = (ConnectionClosed, anyio.BrokenResourceError, anyio.ClosedResourceError)
 """What a send or receive raises once the client has gone."""
@@ -64,10 +69,20 @@ async def accept(
     return open_websocket(protocol, stream, leftover)
 
 
+def _peer(stream: anyio.abc.SocketStream) -> str:
+    """``host:port`` of the client, or "a gone client" once its socket has closed."""
+    address = stream.extra(SocketAttribute.remote_address, None)
+    if address is None:
+        return "a gone client"
+    return address if isinstance(address, str) else f"{address[0]}:{address[1]}"
+
+
 class _Connection:
     """One served client: its WebSocket and session, and when it was last sent anything."""
 
-    def __init__(self, websocket: WebSocket, session: Session) -> None:
+    def __init__(self, websocket: WebSocket, session: Session, number: int) -> None:
+        self.number = number
+        """The how-manyth connection this simulator accepted, as its log names it."""
         self.websocket = websocket
         self.session = session
         self.last_sent = time.monotonic()
@@ -246,8 +261,10 @@ class Simulator(ABC):
         except (HandshakeFailed, *_GONE):
             return
         self.connections_accepted += 1
+        number = self.connections_accepted
+        logger.info("connection %d from %s", number, _peer(stream))
         websocket.muted = self._silent
-        connection = _Connection(websocket, self.new_session())
+        connection = _Connection(websocket, self.new_session(), number)
         self._connections.add(connection)
         try:
             async with anyio.create_task_group() as group:
@@ -257,6 +274,7 @@ class Simulator(ABC):
         finally:
             self._connections.discard(connection)
             await websocket.abort()
+            logger.info("connection %d closed", number)
 
     async def _converse(self, connection: _Connection) -> None:
         """Greet the client, then answer its messages until it goes away."""
@@ -275,6 +293,8 @@ class Simulator(ABC):
         """Send the session's reply to ``message``, refused, withheld or delayed as the switches say;
         False when the reply is to cut the connection instead."""
         now_ns = time.time_ns()
+        if logger.isEnabledFor(logging.INFO):
+            logger.info("connection %d sent %s", connection.number, self._shown(message))
         if self.reject_subscriptions is not None:
             refusal = connection.session.refuse(message, self.reject_subscriptions, now_ns)
             if refusal is not None:
@@ -292,6 +312,16 @@ class Simulator(ABC):
             await connection.websocket.close()
             return False
         return True
+
+    def _shown(self, message: bytes) -> str:
+        """A client's message as logged: the test account's key and secret and every token issued
+        blanked out, since a log is shown (and secrets never are, not even the simulator's)."""
+        text = message.decode(errors="replace")
+        if isinstance(self, TradingVenue):
+            credentials = self.credentials
+            for secret in (credentials.key, credentials.secret.reveal(), *self.issued_secrets()):
+                text = text.replace(secret, "<hidden>")
+        return text[:300]
 
     async def _send(self, connection: _Connection, frames: Iterable[str]) -> None:
         for frame in frames:
