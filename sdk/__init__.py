@@ -21,7 +21,7 @@ from typing import TypedDict, Unpack
 
 from sdk import registry
 from sdk.account import Account
-from sdk.account_session import AccountState, AccountStats
+from sdk.account_session import AccountEvent, AccountState, AccountStats
 from sdk.books import BookTop, BookView
 from sdk.buffer import Overflow
 from sdk.capabilities import Capabilities, UnsupportedSubscription
@@ -123,6 +123,7 @@ def connect_sync(
 
 __all__ = [
     "Account",
+    "AccountEvent",
     "AccountNotReady",
     "AccountOptions",
     "AccountState",

@@ -22,8 +22,10 @@ import anyio.abc
 import httpx
 
 from schemas.events import Instrument
-from schemas.trading import AccountReady, Balance, OrderRequest, OrderUpdate, TradingEvent
-from sdk.account_session import AccountSession, AccountState, AccountStats, OrderLookup, Pending
+from schemas.subscription import Subscription
+from schemas.trading import AccountReady, Balance, OrderRequest, OrderUpdate
+from sdk.account_session import AccountEvent, AccountSession, AccountState, AccountStats, OrderLookup, Pending
+from sdk.books import BookView
 from sdk.connection import CONNECTION_ERRORS, Connection, Connector, WebSocketConnector
 from sdk.contract import Adapter
 from sdk.credentials import Credentials, Secret
@@ -31,6 +33,7 @@ from sdk.errors import ConnectFailed, FeedClosed, LoginRefused, OutcomeUnknown, 
 from sdk.pacing import TokenBucket
 from sdk.ratelimit import RateTier
 from sdk.reconnect import ReconnectPolicy
+from sdk.session import FeedSession, Outgoing
 from sdk.trading_contract import (
     Answer,
     Authenticator,
@@ -66,6 +69,12 @@ class Account:
     (``TimeoutError`` naming what did not arrive). ``rate_tier`` is the account's tier of the
     venue's trading rate counter (Kraken: ``adapters.kraken.ratelimits.PRO``...), the lowest when
     not given: the counter then refuses early rather than late.
+
+    Where the venue carries market data on the trading socket (Midchains), ``subscribe`` takes
+    market subscriptions on the account's own socket: their events (``Trade``, ``BookSnapshot``,
+    ``Subscribed``...) come in the same iteration, ``orderbook`` reads the books maintained, and
+    they are subscribed again after each reconnect. Elsewhere ``subscribe`` raises ``LookupError``:
+    market data has a socket of its own there (``sdk.connect``).
     """
 
     def __init__(
@@ -102,9 +111,12 @@ class Account:
             lookup_retry=lookup_retry,
             login=credentials if self._trading.authenticator is None else None,
             login_window=self._trading.login_window_s,
+            market_adapter=adapter if self._trading.shares_market_socket else None,
         )
         self._pacer = TokenBucket(self._trading.request_limit) if self._trading.request_limit else None
-        self._send_events, self._events = anyio.create_memory_object_stream[TradingEvent](buffer_size)
+        self._market_pacer = TokenBucket(adapter.request_limit) if adapter.request_limit is not None else None
+        """Market requests are paced as a feed paces them."""
+        self._send_events, self._events = anyio.create_memory_object_stream[AccountEvent](buffer_size)
         self._nonces = NonceSource()
         self._http: httpx.AsyncClient | None = None
         self._stack: AsyncExitStack | None = None
@@ -146,6 +158,10 @@ class Account:
     def instruments(self) -> Mapping[str, Instrument]:
         """The venue's reference data by symbol, which the pre-trade check reads."""
         return MappingProxyType(self.session.instruments)
+
+    def orderbook(self, symbol: str, depth: int | None = None) -> BookView:
+        """As ``Feed.orderbook``, for the books subscribed on this account (``subscribe``)."""
+        return self.session.orderbook(symbol, depth)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -291,12 +307,34 @@ class Account:
             raise pending.error
         return pending.result
 
+    # -- market data on the account's socket ----------------------------------------------
+
+    async def subscribe(self, *subscriptions: Subscription, verify: bool = True) -> None:
+        """As ``Feed.subscribe``, on the account's own socket; ``LookupError`` where the venue's
+        market data has a socket of its own (use ``sdk.connect`` there)."""
+        self._refuse_if_closed()
+        self._market().subscribe(subscriptions, verify=verify)
+        self._wake()
+
+    async def unsubscribe(self, *subscriptions: Subscription) -> None:
+        """As ``Feed.unsubscribe``, on the account's own socket."""
+        self._refuse_if_closed()
+        self._market().unsubscribe(subscriptions)
+        self._wake()
+
+    def _market(self) -> FeedSession:
+        return self.session.market_data(anyio.current_time(), time.time_ns())
+
+    def _refuse_if_closed(self) -> None:
+        if self._closed:
+            raise FeedClosed("the account is closed")
+
     # -- consuming --------------------------------------------------------------------------
 
-    def __aiter__(self) -> AsyncIterator[TradingEvent]:
+    def __aiter__(self) -> AsyncIterator[AccountEvent]:
         return self
 
-    async def __anext__(self) -> TradingEvent:
+    async def __anext__(self) -> AccountEvent:
         try:
             return await self._events.receive()
         except (anyio.EndOfStream, anyio.ClosedResourceError):
@@ -304,7 +342,7 @@ class Account:
                 raise self._failure from None
             raise StopAsyncIteration from None
 
-    async def next_batch(self) -> list[TradingEvent]:
+    async def next_batch(self) -> list[AccountEvent]:
         """Every event available now (at least one, waiting for it); ``FeedClosed`` at the end."""
         try:
             batch = [await self._events.receive()]
@@ -381,12 +419,25 @@ class Account:
                         await self._pacer.acquire()
                     session.sending(frame, anyio.current_time())
                     await connection.send_text(frame.text)
+                if session.market is not None:
+                    for outgoing in session.market.take_outgoing():
+                        await self._send_market(connection, session.market, outgoing)
                 self._deadline_moved.set()
                 if not session.has_outgoing:
                     self._outbox_ready = anyio.Event()
                     await self._outbox_ready.wait()
         except CONNECTION_ERRORS as exc:
             logger.info("%s account: send failed: %s", self.adapter.name, exc)
+
+    async def _send_market(self, connection: Connection, market: FeedSession, outgoing: Outgoing) -> None:
+        """One frame of the market session, sent as a feed sends it (a ping when it has no text)."""
+        if outgoing.text is None:
+            await connection.ping()
+        else:
+            if outgoing.paced and self._market_pacer is not None:
+                await self._market_pacer.acquire()
+            await connection.send_text(outgoing.text)
+        market.sent(outgoing, anyio.current_time())
 
     async def _keep_time(self, connection: Connection, tasks: anyio.abc.TaskGroup) -> None:
         session = self.session
@@ -397,8 +448,8 @@ class Account:
             await self._deliver(session.tick(anyio.current_time(), time.time_ns()))
             self._wake()  # what the tick queued goes out now: a local dead man's switch's cancels, lookups due again
             self._start_side_work(tasks)
-            if session.drop_reason is not None:
-                await connection.abort(session.drop_reason)
+            if session.dropping is not None:
+                await connection.abort(session.dropping)
                 return
 
     def _start_side_work(self, tasks: anyio.abc.TaskGroup) -> None:
@@ -495,7 +546,7 @@ class Account:
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    async def _deliver(self, events: list[TradingEvent]) -> None:
+    async def _deliver(self, events: Sequence[AccountEvent]) -> None:
         for event in events:
             if isinstance(event, AccountReady):
                 self._ready.set()

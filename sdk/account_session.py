@@ -20,6 +20,9 @@ The safety rules live here, once for every venue:
 - **Fills once.** The codec lives as long as the account and keeps the ids of the fills it
   delivered (Kraken's: the last 4,096, far more than the 50 a snapshot re-sends), so a snapshot that
   re-sends fills delivers only the ones made while away.
+- **One socket, one connection story.** Where the venue carries market data on the trading
+  socket (Midchains), a market ``FeedSession`` started by the first market subscription reads
+  every frame beside the trading codec; the connection events are the account's, said once.
 - **Only possible moves.** Every order update goes through ``sdk.orders.apply`` whatever the
   adapter: an impossible one (``filled`` back to ``new``, a filled quantity going down) is reported
   as an ``ErrorEvent`` and the order stays as it was.
@@ -28,6 +31,7 @@ The safety rules live here, once for every venue:
 from __future__ import annotations
 
 import logging
+import math
 import random
 import uuid
 from collections.abc import Sequence
@@ -37,15 +41,17 @@ from typing import Final, Literal
 
 import msgspec
 
-from schemas.events import Disconnected, ErrorEvent, Instrument, Reconnected
+from schemas.events import Disconnected, ErrorEvent, Event, Instrument, Reconnected
 from schemas.trading import AccountReady, Balance, Fill, OrderRequest, OrderUpdate, TradingEvent
-from sdk.contract import frame_error
+from sdk.books import BookView, ReadOnLoop, read_here
+from sdk.contract import Adapter, frame_error
 from sdk.credentials import Credentials, Secret
 from sdk.errors import AccountNotReady, OutcomeUnknown, RateLimited, RequestRejected
 from sdk.orders import FINAL, OrderTransitionError, apply
 from sdk.pretrade import check_order
 from sdk.ratelimit import TradingRateCounter
 from sdk.reconnect import ReconnectPolicy
+from sdk.session import NEVER, FeedSession, FeedSettings
 from sdk.trading_contract import (
     Answer,
     Challenge,
@@ -60,6 +66,13 @@ from sdk.wiretext import WireValueError
 logger = logging.getLogger("xfeeds.account")
 
 AccountState = Literal["connecting", "rebuilding", "ready", "disconnected"]
+
+AccountEvent = TradingEvent | Event
+"""What an account yields: its trading events and, where the venue shares the socket, market data."""
+
+MARKET_ON_ACCOUNT: Final = FeedSettings(idle_timeout=math.inf)
+"""The market rules on an account's socket: the account judges the socket by its replies, so a
+socket quiet while nothing is subscribed is not dropped; streams are still judged stale."""
 
 NOT_PLACED: Final = "the venue has no record of this order after reconnecting: it was not placed"
 VALIDATED: Final = "validate only: the venue accepted the order and placed nothing"
@@ -149,8 +162,13 @@ class AccountSession:
         seed: int | None = None,
         login: Credentials | None = None,
         login_window: float | None = None,
+        market_adapter: Adapter | None = None,
     ) -> None:
         self.codec = codec
+        self._market_adapter = market_adapter
+        self.market: FeedSession | None = None
+        """The market data carried on this socket (where ``market_adapter`` says the venue shares
+        it), from the first market subscription on."""
         self._login = login
         """Credentials for a venue that logs in on the socket (and looks orders up there); None for
         one authenticated by a REST token, whose lookups the driver sends over REST."""
@@ -201,7 +219,7 @@ class AccountSession:
 
     # -- the connection ---------------------------------------------------------------------
 
-    def connection_made(self, now: float, wall_ns: int) -> list[TradingEvent]:
+    def connection_made(self, now: float, wall_ns: int) -> list[AccountEvent]:
         """A socket is open; the session waits for a token to subscribe with, or logs in."""
         self.state = "connecting"
         self.drop_reason = None
@@ -210,7 +228,9 @@ class AccountSession:
         self._outbox.extend(self.codec.open_session())
         if self._login is not None and self.login_window is not None:
             self._login_due = now + self.login_window
-        events: list[TradingEvent] = []
+        if self.market is not None:  # its subscriptions go out again; the Reconnected is the account's
+            self.market.connection_made(now, wall_ns)
+        events: list[AccountEvent] = []
         if self._down_since is not None:
             self.stats.reconnects += 1
             downtime = round((now - self._down_since) * 1e9)
@@ -231,10 +251,12 @@ class AccountSession:
             if self._dead_man is not None:  # an armed switch stays armed across reconnects
                 self._send("cancel_all_orders_after", self.codec.cancel_all_orders_after(self._dead_man, token))
 
-    def connection_lost(self, reason: str, now: float, wall_ns: int) -> list[TradingEvent]:
+    def connection_lost(self, reason: str, now: float, wall_ns: int) -> list[AccountEvent]:
         """The socket is gone. Placements in flight become ``unknown``; other requests fail with
         ``OutcomeUnknown``. Nothing is re-sent."""
-        events: list[TradingEvent] = []
+        events: list[AccountEvent] = []
+        if self.market is not None:  # its books wait for fresh snapshots; the Disconnected is the account's
+            self.market.connection_lost(reason, now, wall_ns)
         if self._connected_at is not None and now - self._connected_at >= self.policy.healthy_after:
             self._backoff = 0
         self._connected_at = None
@@ -306,6 +328,35 @@ class AccountSession:
         reason = f"gave up after {self._backoff - 1} reconnect attempts"
         logger.error("%s account: %s", self.exchange, reason)
         return Disconnected(exchange=self.exchange, reason=reason, final=True, ts_received=wall_ns)
+
+    # -- market data on the socket -------------------------------------------------------------
+
+    def market_data(self, now: float, wall_ns: int) -> FeedSession:
+        """The market session on this socket, started on first use (its subscriptions go out at
+        once when connected, else with the next connection). ``LookupError`` where the venue's
+        market data has a socket of its own."""
+        adapter = self._require_market_adapter()
+        if self.market is None:
+            self.market = FeedSession(adapter, MARKET_ON_ACCOUNT)
+            if self._connected_at is not None:
+                self.market.connection_made(now, wall_ns)
+        return self.market
+
+    def orderbook(self, symbol: str, depth: int | None = None, run: ReadOnLoop = read_here) -> BookView:
+        """As ``FeedSession.orderbook``; ``KeyError`` before any book is subscribed, and
+        ``LookupError`` where the venue's market data has a socket of its own."""
+        self._require_market_adapter()
+        if self.market is None:
+            raise KeyError(f"no book subscription covers {symbol!r}")
+        return self.market.orderbook(symbol, depth, run)
+
+    def _require_market_adapter(self) -> Adapter:
+        if self._market_adapter is None:
+            raise LookupError(
+                f"{self.exchange}: market data does not share the trading socket; "
+                f"subscribe on a feed instead (sdk.connect({self.exchange!r}))"
+            )
+        return self._market_adapter
 
     # -- user requests ----------------------------------------------------------------------
 
@@ -458,7 +509,8 @@ class AccountSession:
 
     @property
     def has_outgoing(self) -> bool:
-        return bool(self._outbox)
+        """Frames wait to be sent: the account's, or its market session's."""
+        return bool(self._outbox) or (self.market is not None and self.market.has_outgoing)
 
     def take_outgoing(self) -> list[SignedFrame]:
         outgoing, self._outbox = self._outbox, []
@@ -513,32 +565,42 @@ class AccountSession:
 
     # -- frames -----------------------------------------------------------------------------
 
-    def receive(self, frames: Sequence[bytes | str], now: float, wall_ns: int) -> list[TradingEvent]:
-        """Decode frames; a frame that cannot be read is an ``ErrorEvent`` and changes nothing."""
-        events: list[TradingEvent] = []
+    def receive(self, frames: Sequence[bytes | str], now: float, wall_ns: int) -> list[AccountEvent]:
+        """Decode frames; a frame that cannot be read is an ``ErrorEvent`` and changes nothing.
+        Where market data shares the socket, every frame is read by the market session too, in
+        turn, so trades and fills keep the order they arrived in."""
+        events: list[AccountEvent] = []
+        market = self.market
         for frame in frames:
-            try:
-                decoded = self.codec.decode_frame(frame, wall_ns)
-            except (WireValueError, msgspec.MsgspecError, ValueError) as error:
-                self.stats.decode_errors += 1
-                events.append(frame_error(self.exchange, f"unreadable frame: {error}", frame, wall_ns))
-                continue
-            for item in decoded:
-                if isinstance(item, Answer):
-                    events.extend(self._answered(item, now, wall_ns))
-                elif isinstance(item, SnapshotDone):
-                    events.extend(self._snapshot_done(item, now, wall_ns))
-                elif isinstance(item, Challenge):
-                    self._answer_challenge(item)
-                elif isinstance(item, LoggedIn):
-                    self._logged_in(item)
-                elif isinstance(item, LookupAnswer):
-                    events.extend(self._looked_up(item, now, wall_ns))
-                elif isinstance(item, Instrument):
-                    self.instruments[item.symbol] = item
-                    events.extend(self._ready_if_rebuilt(wall_ns))
-                else:
-                    events.extend(self._event(item, now))
+            events.extend(self._receive_private(frame, now, wall_ns))
+            if market is not None:
+                events.extend(market.receive([frame], now, wall_ns))
+        return events
+
+    def _receive_private(self, frame: bytes | str, now: float, wall_ns: int) -> list[TradingEvent]:
+        events: list[TradingEvent] = []
+        try:
+            decoded = self.codec.decode_frame(frame, wall_ns)
+        except (WireValueError, msgspec.MsgspecError, ValueError) as error:
+            self.stats.decode_errors += 1
+            events.append(frame_error(self.exchange, f"unreadable frame: {error}", frame, wall_ns))
+            return events
+        for item in decoded:
+            if isinstance(item, Answer):
+                events.extend(self._answered(item, now, wall_ns))
+            elif isinstance(item, SnapshotDone):
+                events.extend(self._snapshot_done(item, now, wall_ns))
+            elif isinstance(item, Challenge):
+                self._answer_challenge(item)
+            elif isinstance(item, LoggedIn):
+                self._logged_in(item)
+            elif isinstance(item, LookupAnswer):
+                events.extend(self._looked_up(item, now, wall_ns))
+            elif isinstance(item, Instrument):
+                self.instruments[item.symbol] = item
+                events.extend(self._ready_if_rebuilt(wall_ns))
+            else:
+                events.extend(self._event(item, now))
         return events
 
     def _event(self, event: TradingEvent, now: float) -> list[TradingEvent]:
@@ -745,11 +807,26 @@ class AccountSession:
             deadlines.append(self._dead_man_at)
         if self._login_due is not None:
             deadlines.append(self._login_due)
-        return min(deadlines, default=float("inf"))
+        if self.market is not None:
+            deadlines.append(self.market.next_deadline())
+        return min(deadlines, default=NEVER)
 
-    def tick(self, now: float, wall_ns: int) -> list[TradingEvent]:
+    def tick(self, now: float, wall_ns: int) -> list[AccountEvent]:
         """A reply overdue drops the connection as dead (its reconnect snapshot settles what is in
-        doubt); lookups due go out again."""
+        doubt); lookups due go out again; the market session does what is due to it."""
+        events: list[AccountEvent] = self._tick_trading(now, wall_ns)
+        if self.market is not None:
+            events.extend(self.market.tick(now, wall_ns))
+        return events
+
+    @property
+    def dropping(self) -> str | None:
+        """Why the connection must be dropped, if the account or its market session wants it."""
+        if self.drop_reason is None and self.market is not None:
+            return self.market.drop_reason
+        return self.drop_reason
+
+    def _tick_trading(self, now: float, wall_ns: int) -> list[AccountEvent]:
         for pending in self._pending.values():
             if pending.sent_at is not None and now - pending.sent_at >= self.reply_timeout:
                 self.drop_reason = f"no reply to {pending.method} within {self.reply_timeout:g} s"
@@ -762,7 +839,7 @@ class AccountSession:
             self._login_due = None
             self.drop_reason = f"login not completed within {self.login_window:g} s of connecting"
         if self._dead_man_at is not None and now >= self._dead_man_at and self.state == "ready":
-            return self._dead_man_fires(wall_ns)
+            return [*self._dead_man_fires(wall_ns)]
         return []
 
     def _dead_man_fires(self, wall_ns: int) -> list[TradingEvent]:

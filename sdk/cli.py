@@ -26,9 +26,10 @@ import sdk
 from schemas.events import SubscriptionError
 from schemas.jsonschema import SCHEMA_PATH, TRADING_SCHEMA_PATH, render, render_trading, write
 from schemas.subscription import Subscription
-from schemas.trading import AccountReady, OrderRequest, TradingEvent
+from schemas.trading import AccountReady, OrderRequest
 from sdk import registry, subscriptions
 from sdk.account import Account
+from sdk.account_session import AccountEvent
 from sdk.contract import Adapter
 from sdk.credentials import Credentials
 from sdk.errors import AccountNotReady, OutcomeUnknown, RateLimited, RequestRejected, sole_error
@@ -603,7 +604,7 @@ def _account_show(args: argparse.Namespace) -> int:
     """Balances and open orders as the account holds them once ready, then every event after."""
     encoder = msgspec.json.Encoder()
 
-    def emit(event: TradingEvent) -> None:
+    def emit(event: AccountEvent) -> None:
         print(encoder.encode(event).decode() if args.json else describe(event), flush=True)
 
     def note(text: str) -> None:

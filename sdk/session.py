@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -232,7 +232,7 @@ class FeedSession:
         self.deadline_moved = True
         return events
 
-    def receive(self, frames: list[bytes], now: float, wall_ns: int) -> list[Event]:
+    def receive(self, frames: Sequence[bytes | str], now: float, wall_ns: int) -> list[Event]:
         """The events of frames received together, each followed by what it caused.
 
         A frame the codec raises on becomes one ``ErrorEvent`` and costs only itself.

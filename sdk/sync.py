@@ -21,9 +21,9 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from schemas.events import Event, Instrument
 from schemas.subscription import Subscription
-from schemas.trading import Balance, OrderRequest, OrderUpdate, TradingEvent
+from schemas.trading import Balance, OrderRequest, OrderUpdate
 from sdk.account import Account
-from sdk.account_session import AccountState, AccountStats
+from sdk.account_session import AccountEvent, AccountState, AccountStats
 from sdk.books import BookStats, BookView
 from sdk.contract import Adapter
 from sdk.deprecation import deprecated_alias
@@ -226,7 +226,7 @@ class SyncFeed(SyncSource[Feed, Event]):
         self._source.stats.callback_errors += 1
 
 
-class SyncAccount(SyncSource[Account, TradingEvent]):
+class SyncAccount(SyncSource[Account, AccountEvent]):
     """An ``Account`` driven from ordinary threads: the same methods, blocking instead of awaiting.
 
     The views (``open_orders``, ``balances``, ``instruments``) are copies taken on the account's
@@ -304,6 +304,18 @@ class SyncAccount(SyncSource[Account, TradingEvent]):
     def cancel_all_after(self, timeout_s: int) -> int | None:
         """As ``Account.cancel_all_after``."""
         return self._await(lambda: self._source.cancel_all_after(timeout_s))
+
+    def orderbook(self, symbol: str, depth: int | None = None) -> BookView:
+        """As ``Account.orderbook``: each read taken on the account's thread so it is consistent."""
+        return self._source.session.orderbook(symbol, depth, ReadOnPortal(self._require_portal()))
+
+    def subscribe(self, *subscriptions: Subscription, verify: bool = True) -> None:
+        """As ``Account.subscribe``."""
+        self._await(lambda: self._source.subscribe(*subscriptions, verify=verify))
+
+    def unsubscribe(self, *subscriptions: Subscription) -> None:
+        """As ``Account.unsubscribe``."""
+        self._await(lambda: self._source.unsubscribe(*subscriptions))
 
     def _copied(self, read: Callable[[], Mapping[K, V]]) -> Mapping[K, V]:
         if self._portal is None:

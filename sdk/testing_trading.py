@@ -42,10 +42,10 @@ from schemas.trading import (
     OrderState,
     OrderUpdate,
     TimeInForce,
-    TradingEvent,
 )
 from sdk import registry
 from sdk.account import Account
+from sdk.account_session import AccountEvent
 from sdk.contract import Adapter
 from sdk.errors import PreTradeRefused, RequestRejected
 from sdk.orders import FINAL, TRANSITIONS
@@ -210,10 +210,10 @@ def _updates(events: Sequence[object], client_order_id: str, *states: OrderState
     return [e for e in of(OrderUpdate, events) if e.client_order_id == client_order_id and e.state in states]
 
 
-def _settled(client_order_id: str) -> Callable[[list[TradingEvent]], bool]:
+def _settled(client_order_id: str) -> Callable[[list[AccountEvent]], bool]:
     """Whether the order in doubt has settled and the account is ready again after the reconnect."""
 
-    def done(events: list[TradingEvent]) -> bool:
+    def done(events: list[AccountEvent]) -> bool:
         reconnected = [n for n, e in enumerate(events) if isinstance(e, Reconnected)]
         ready = [n for n, e in enumerate(events) if isinstance(e, AccountReady)]
         settled = [u for u in of(OrderUpdate, events) if u.client_order_id == client_order_id and u.state != "unknown"]
@@ -393,7 +393,7 @@ class TradingConformance:
             client_order_id=client_order_id,
         )
 
-    async def events(self, account: Account, done: Callable[[list[TradingEvent]], bool]) -> list[TradingEvent]:
+    async def events(self, account: Account, done: Callable[[list[AccountEvent]], bool]) -> list[AccountEvent]:
         """Events until ``done(events)`` holds, or ``timeout`` seconds (the check then says what is missing)."""
         self._step = "waiting for the account's events"
         return await _collect(account, done, self.timeout)

@@ -291,3 +291,6 @@ class TradingAdapter:
     login_window_s: float | None = None
     """How long the venue gives a socket to log in on it (Midchains: 30 s); the account drops a
     socket whose login has not completed by then rather than wait for the venue to."""
+    shares_market_socket: bool = False
+    """Market data and trading share one socket (Midchains): an account then carries market data
+    on its own socket; elsewhere market data has a socket of its own (``sdk.connect``)."""

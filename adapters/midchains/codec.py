@@ -18,8 +18,10 @@ import msgspec
 from adapters.midchains.dialect import DEFAULT_DIALECT, MidchainsDialect
 from adapters.midchains.orders import OrderLevelBook
 from adapters.midchains.wire import (
+    MARKET_TYPES,
     BookMessage,
     Entry,
+    Envelope,
     ErrorReply,
     Heartbeat,
     OpenNotice,
@@ -119,6 +121,7 @@ class MidchainsCodec(Codec):
         super().__init__(exchange, symbols)
         self._dialect = dialect
         self._decoder = msgspec.json.Decoder(ServerMessage)
+        self._envelope = msgspec.json.Decoder(Envelope)
         self._encoder = msgspec.json.Encoder()
         self._securities: dict[str, _Security] = {}
         self._streams: WireStreams[_Stream] = WireStreams()
@@ -207,7 +210,15 @@ class MidchainsCodec(Codec):
     # -- messages ---------------------------------------------------------------------------
 
     def decode_frame(self, frame: bytes | str, received_ns: int) -> list[Event]:
-        message = self._decoder.decode(frame)
+        """The events of one frame; a message of a type the market side does not read (the
+        trading side's, on the shared socket, or one the venue added) says nothing, as the venue
+        documents unknown types are to be ignored."""
+        try:
+            message = self._decoder.decode(frame)
+        except msgspec.ValidationError:
+            if self._envelope.decode(frame).type not in MARKET_TYPES:
+                return []
+            raise
         if type(message) is BookMessage:
             return self._book(message, frame, received_ns)
         if type(message) is TradeMessage:

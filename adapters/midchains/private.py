@@ -37,7 +37,6 @@ from adapters.midchains.private_wire import (
     ORDER_NOT_FOUND,
     AddOrder,
     AddOrderReply,
-    Envelope,
     Login,
     OrderPush,
     OrderRef,
@@ -57,6 +56,7 @@ from adapters.midchains.private_wire import (
     ms_to_ns,
 )
 from adapters.midchains.symbols import SYMBOLS
+from adapters.midchains.wire import Envelope
 from schemas.events import Side
 from schemas.trading import Balance, Fill, OrderKind, OrderRequest, OrderState, OrderUpdate
 from sdk.contract import frame_error

@@ -8,7 +8,7 @@ decoded, nothing read from it can fail. Fields the venue adds that are not read 
 (the documentation warns that new ones may appear).
 
 Every server message is an object tagged by ``type``; the codec reads that tag first
-(``Envelope``) and decodes the rest by it, so an unknown type is skipped rather than refused.
+(``adapters.midchains.wire.Envelope``) and decodes the rest by it, so an unknown type is skipped rather than refused.
 """
 
 from __future__ import annotations
@@ -178,12 +178,6 @@ class PositionPush(msgspec.Struct, gc=False):
 
 
 # -- replies ---------------------------------------------------------------------------------
-
-
-class Envelope(msgspec.Struct, gc=False):
-    """What every server message has: its ``type``, read first to choose the decoder."""
-
-    type: str
 
 
 class Result(msgspec.Struct, gc=False):

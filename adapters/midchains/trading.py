@@ -41,4 +41,5 @@ trading = TradingAdapter(
     rate_tier=NO_COUNTER,
     request_limit=PRIVATE_REQUEST_LIMIT,
     login_window_s=DEFAULT_DIALECT.login_window_s,
+    shares_market_socket=True,
 )

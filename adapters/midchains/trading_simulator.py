@@ -179,10 +179,13 @@ class MidchainsDesk(TradingDesk["MidchainsTradingSession"]):
         self.public_key = base64.b64encode(der).decode()
         """What ``challenge`` serves: base64 DER SubjectPublicKeyInfo."""
         self.refuse_logins: str | None = None
+        self.logins = 0
+        """Login requests answered, whatever their result."""
         self.allowances: dict[str, RequestAllowance] = {}
 
     def login(self, userid: str, encrypted: str) -> str:
         """The ``result`` of a login: ``OK`` when ``encrypted`` is the user's password."""
+        self.logins += 1
         if self.refuse_logins is not None:
             return self.refuse_logins
         try:

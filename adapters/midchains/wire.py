@@ -8,6 +8,7 @@ entry ids are integers beyond 2^53 and stay exact Python ints (some feeds send t
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import get_args
 
 import msgspec
 
@@ -86,7 +87,19 @@ class OpenNotice(msgspec.Struct, tag_field="type", tag="open", gc=False):
     time: str | int | None = None
 
 
+class Envelope(msgspec.Struct, gc=False):
+    """What every server message has: its ``type``, read first to choose the decoder (or to skip
+    a type this side does not read: market data and trading share one socket)."""
+
+    type: str
+
+
 ServerMessage = BookMessage | TradeMessage | SubscribeReply | UnsubscribeReply | ErrorReply | Heartbeat | OpenNotice
+
+MARKET_TYPES: frozenset[str] = frozenset(
+    kind.__struct_config__.tag for kind in get_args(ServerMessage) if isinstance(kind.__struct_config__.tag, str)
+)
+"""The ``type`` of every message the market codec reads; the others (the trading side's) it skips."""
 
 
 class Request(msgspec.Struct, gc=False):

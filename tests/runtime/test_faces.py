@@ -59,6 +59,11 @@ ACCOUNT_ONE_FACE_ONLY = {
 CREDENTIALS = sdk.Credentials(key="face-test-key", secret="c2VjcmV0")
 
 
+def test_both_account_faces_return_the_same_book_view_type() -> None:
+    account, sync = account_faces()
+    assert inspect.signature(account.orderbook).return_annotation == inspect.signature(sync.orderbook).return_annotation
+
+
 def account_faces() -> tuple[sdk.Account, sdk.SyncAccount]:
     return sdk.account("kraken", CREDENTIALS), sdk.account_sync("kraken", CREDENTIALS)
 
@@ -70,7 +75,10 @@ def test_every_public_account_name_exists_on_both_faces() -> None:
     assert async_names == sync_names, f"only async: {async_names - sync_names}; only sync: {sync_names - async_names}"
 
 
-@pytest.mark.parametrize("name", ["place", "place_batch", "amend", "cancel", "cancel_all", "cancel_all_after", "next_batch"])
+@pytest.mark.parametrize(
+    "name",
+    ["place", "place_batch", "amend", "cancel", "cancel_all", "cancel_all_after", "next_batch", "subscribe", "unsubscribe", "orderbook"],
+)
 def test_shared_account_methods_take_the_same_parameters(name: str) -> None:
     account, sync = account_faces()
     async_parameters = list(inspect.signature(getattr(account, name)).parameters.values())
