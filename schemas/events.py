@@ -112,6 +112,25 @@ class Quote(_SymbolEvent, frozen=True, kw_only=True):
     ask_qty: Decimal
 
 
+class ConsolidatedQuote(_SymbolEvent, frozen=True, kw_only=True):
+    """The best bid and ask of one symbol across the venues of a merged stream, read from their
+    maintained books; each side names its venue (``exchange`` is ``consolidated``: no one venue).
+
+    A side is None while no venue has a valid book with a level on it. ``crossed`` (the best bid
+    above the best ask) and ``locked`` (equal) are reported as they are, never smoothed over: they
+    are the arbitrage, or a stale book, that a consumer of several venues must see.
+    """
+
+    bid: Decimal | None
+    bid_qty: Decimal | None
+    bid_venue: str | None
+    ask: Decimal | None
+    ask_qty: Decimal | None
+    ask_venue: str | None
+    crossed: bool
+    locked: bool
+
+
 class Candle(_SymbolEvent, frozen=True, kw_only=True):
     """An OHLC candle; exchanges re-send the running candle as trades arrive.
 
@@ -256,7 +275,7 @@ class Reconnected(_Event, frozen=True, kw_only=True):
     downtime: int
 
 
-MarketEvent = Trade | BookSnapshot | BookUpdate | Ticker | Quote | Candle | Instrument
+MarketEvent = Trade | BookSnapshot | BookUpdate | Ticker | Quote | ConsolidatedQuote | Candle | Instrument
 ControlEvent = (
     Status
     | BookInvalidated

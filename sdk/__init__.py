@@ -12,6 +12,8 @@
 
 ``account_sync`` is its blocking twin. ``connect(..., record=DIR)`` records a feed and
 ``replay(DIR)`` gives its events again, through the same decoders, books and checksums.
+``merge(feed_a, feed_b, consolidate=["BTC/USD"])`` reads several sources as one stream, with the
+best bid and offer across their venues (``ConsolidatedQuote``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import os
 from typing import TypedDict, Unpack
 
+from schemas.events import ConsolidatedQuote
 from sdk import registry
 from sdk.account import Account
 from sdk.account_session import AccountEvent, AccountState, AccountStats
@@ -39,6 +42,7 @@ from sdk.errors import (
     RequestRejected,
 )
 from sdk.feed import Feed
+from sdk.merge import Merge, SyncMerge, merge, merge_sync
 from sdk.pretrade import check_order
 from sdk.ratelimit import CostTable, RateTier, TradingRateCounter, TransactionCost
 from sdk.reconnect import ReconnectPolicy
@@ -136,6 +140,7 @@ __all__ = [
     "ConnectFailed",
     "Connection",
     "Connector",
+    "ConsolidatedQuote",
     "CostTable",
     "Credentials",
     "EventSource",
@@ -146,6 +151,7 @@ __all__ = [
     "FeedSettings",
     "FeedStats",
     "LoginRefused",
+    "Merge",
     "OutcomeUnknown",
     "PreTradeRefused",
     "RateLimited",
@@ -157,6 +163,7 @@ __all__ = [
     "Rotation",
     "SyncAccount",
     "SyncFeed",
+    "SyncMerge",
     "SyncSource",
     "TokenRequestFailed",
     "TradingRateCounter",
@@ -171,6 +178,8 @@ __all__ = [
     "connect",
     "connect_sync",
     "instruments",
+    "merge",
+    "merge_sync",
     "quotes",
     "replay",
     "replay_sync",

@@ -4,6 +4,7 @@ for the question asked before it is sent."""
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 from typing import Final
 
 from schemas.events import (
@@ -13,6 +14,7 @@ from schemas.events import (
     BookSnapshot,
     BookUpdate,
     Candle,
+    ConsolidatedQuote,
     Disconnected,
     ErrorEvent,
     Event,
@@ -70,6 +72,12 @@ def _body(event: Event | TradingEvent) -> str:
             )
         case Quote():
             return f"{event.symbol:<9} quote     {event.bid_qty:f} @ {event.bid:f} / {event.ask_qty:f} @ {event.ask:f}"
+        case ConsolidatedQuote():
+            flags = " CROSSED" if event.crossed else " LOCKED" if event.locked else ""
+            return (
+                f"{event.symbol:<9} best      {_side(event.bid_qty, event.bid, event.bid_venue)} / "
+                f"{_side(event.ask_qty, event.ask, event.ask_venue)}{flags}"
+            )
         case Candle():
             start = time.strftime("%H:%M", time.localtime(event.start / 1e9))
             return (
@@ -172,6 +180,10 @@ def describe_order(order: OrderRequest) -> str:
     if order.validate_only:
         parts.append("validate only (the venue checks it and places nothing)")
     return ", ".join(parts)
+
+
+def _side(qty: Decimal | None, price: Decimal | None, venue: str | None) -> str:
+    return f"{qty:f} @ {price:f} ({venue})" if price is not None and qty is not None else "none"
 
 
 def _price(levels: tuple[BookLevel, ...]) -> str:
