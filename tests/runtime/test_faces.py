@@ -84,3 +84,12 @@ def test_shared_account_methods_take_the_same_parameters(name: str) -> None:
     async_parameters = list(inspect.signature(getattr(account, name)).parameters.values())
     sync_parameters = list(inspect.signature(getattr(sync, name)).parameters.values())
     assert [(p.name, p.kind, p.default) for p in async_parameters] == [(p.name, p.kind, p.default) for p in sync_parameters]
+
+
+@pytest.mark.parametrize("name", ["subscribe", "next_batch"])
+def test_both_merge_faces_take_the_same_parameters(name: str) -> None:
+    merged = sdk.merge(sdk.connect(toy_adapter(), connector=MemoryConnector()))
+    blocking = sdk.merge_sync(sdk.connect(toy_adapter(), connector=MemoryConnector()))
+    async_parameters = inspect.signature(getattr(merged, name)).parameters.values()
+    sync_parameters = inspect.signature(getattr(blocking, name)).parameters.values()
+    assert [(p.name, p.kind, p.default) for p in async_parameters] == [(p.name, p.kind, p.default) for p in sync_parameters]
