@@ -39,6 +39,7 @@ from sdk.errors import (
     RequestRejected,
 )
 from sdk.feed import Feed
+from sdk.identity import event_key
 from sdk.pretrade import check_order
 from sdk.ratelimit import CostTable, RateTier, TradingRateCounter, TransactionCost
 from sdk.reconnect import ReconnectPolicy
@@ -170,6 +171,7 @@ __all__ = [
     "check_order",
     "connect",
     "connect_sync",
+    "event_key",
     "instruments",
     "quotes",
     "replay",
