@@ -42,6 +42,7 @@ from sdk.errors import (
     RequestRejected,
 )
 from sdk.feed import Feed
+from sdk.identity import event_key
 from sdk.merge import Merge, SyncMerge, merge, merge_sync
 from sdk.pretrade import check_order
 from sdk.ratelimit import CostTable, RateTier, TradingRateCounter, TransactionCost
@@ -177,6 +178,7 @@ __all__ = [
     "check_order",
     "connect",
     "connect_sync",
+    "event_key",
     "instruments",
     "merge",
     "merge_sync",
