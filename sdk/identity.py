@@ -45,11 +45,15 @@ def event_key(event: MarketEvent) -> str:
 
     Equal for every copy of one venue event whichever collector received it, whenever it did;
     different for events the venue tells apart. Control events (connections, subscriptions,
-    drops) describe one collector, not the venue, and have no key: they raise ``TypeError``.
+    drops) describe one collector, not the venue, and a ``ConsolidatedQuote`` is xfeeds' own view
+    across venues: neither has a key, and they raise ``TypeError``.
     """
     channel = CHANNEL_OF.get(type(event))
     if channel is None:
-        raise TypeError(f"{type(event).__name__} is not a market event and has no venue identity")
+        raise TypeError(
+            f"{type(event).__name__} has no venue identity: it describes one collector's connection, "
+            "or is derived by xfeeds from several venues"
+        )
     stream = f"{_text(event.exchange)}:{channel}:{_text(event.symbol)}"
     if type(event) is Trade:
         return f"{stream}:{_trade_identity(event)}"

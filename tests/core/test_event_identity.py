@@ -21,6 +21,7 @@ from schemas.events import (
     BookSnapshot,
     BookUpdate,
     Candle,
+    ConsolidatedQuote,
     Event,
     Instrument,
     MarketEvent,
@@ -197,3 +198,12 @@ def test_two_collectors_key_the_events_both_saw_alike_and_a_replay_keys_them_as_
 
     again = anyio.run(replayed)
     assert keys(again)[: len(keys(early))] == keys(early)
+
+
+def test_a_consolidated_quote_is_xfeeds_own_view_and_has_no_venue_identity() -> None:
+    quote = ConsolidatedQuote(
+        exchange="consolidated", symbol="BTC/USD", bid=Decimal(1), bid_qty=Decimal(1), bid_venue="kraken",
+        ask=Decimal(2), ask_qty=Decimal(1), ask_venue="midchains", crossed=False, locked=False, ts_received=1,
+    )  # fmt: skip
+    with pytest.raises(TypeError, match="derived by xfeeds"):
+        sdk.event_key(quote)
