@@ -116,3 +116,20 @@ def test_the_blocking_face_spreads_and_reads_books_from_the_connection_holding_t
             assert feed.orderbook("BTC/USD").valid
             assert feed.state(sdk.trades("ETH/USD")) == "active"
             assert feed.stats.events >= len(events)
+
+
+async def test_a_connection_that_cannot_be_opened_fails_the_subscribe_and_leaves_the_feed_running() -> None:
+    async with (
+        KrakenSimulator(tick_interval=0.005) as simulator,
+        sdk.connect("kraken", simulator.url, allow_plaintext=True, subscriptions_per_connection=1) as feed,
+    ):
+        assert isinstance(feed, sdk.ShardedFeed)
+        await feed.subscribe(STREAMS[0])
+        simulator.refuse_connections = True
+        with pytest.raises(sdk.ConnectFailed):
+            await feed.subscribe(STREAMS[2])
+        assert len(feed.connections) == 1
+        assert of(Trade, await collect_until(feed, lambda es: bool(of(Trade, es)), timeout=10))
+        simulator.refuse_connections = False
+        await feed.subscribe(STREAMS[2])
+        assert len(feed.connections) == 2
