@@ -12,6 +12,8 @@
 
 ``account_sync`` is its blocking twin. ``connect(..., record=DIR)`` records a feed and
 ``replay(DIR)`` gives its events again, through the same decoders, books and checksums.
+``connect(..., subscriptions_per_connection=N)`` spreads a feed's subscriptions over connections
+of at most N each (``ShardedFeed``), each reconnecting on its own.
 ``merge(feed_a, feed_b, consolidate=["BTC/USD"])`` reads several sources as one stream, with the
 best bid and offer across their venues (``ConsolidatedQuote``).
 """
@@ -50,6 +52,7 @@ from sdk.reconnect import ReconnectPolicy
 from sdk.recording import Recorder, Rotation
 from sdk.replay import Replay, replay, replay_sync
 from sdk.session import FeedSession, FeedSettings, FeedStats
+from sdk.sharded import ShardedFeed
 from sdk.source import EventSource
 from sdk.subscriptions import book, candles, instruments, quotes, ticker, trades
 from sdk.sync import SyncAccount, SyncFeed, SyncSource
@@ -113,17 +116,36 @@ def account_sync(
     return SyncAccount(account(exchange, credentials, url, rest_url, **options), backend=backend)
 
 
-def connect(exchange: str | Adapter, url: str | None = None, **options: Unpack[FeedOptions]) -> Feed:
-    """An async feed for ``exchange`` (an adapter name or object); ``url`` overrides the endpoint."""
+def connect(
+    exchange: str | Adapter,
+    url: str | None = None,
+    *,
+    subscriptions_per_connection: int | None = None,
+    **options: Unpack[FeedOptions],
+) -> Feed | ShardedFeed:
+    """An async feed for ``exchange`` (an adapter name or object); ``url`` overrides the endpoint.
+
+    Where a limit on subscriptions per connection applies (``subscriptions_per_connection``, or
+    the one the adapter declares), the feed is a ``ShardedFeed`` spreading them over connections.
+    """
     adapter = registry.get(exchange) if isinstance(exchange, str) else exchange
+    limit = subscriptions_per_connection or adapter.subscriptions_per_connection
+    if limit is not None:
+        return ShardedFeed(adapter, url, limit, **options)
     return Feed(adapter, url, **options)
 
 
 def connect_sync(
-    exchange: str | Adapter, url: str | None = None, *, backend: str = "asyncio", **options: Unpack[FeedOptions]
+    exchange: str | Adapter,
+    url: str | None = None,
+    *,
+    backend: str = "asyncio",
+    subscriptions_per_connection: int | None = None,
+    **options: Unpack[FeedOptions],
 ) -> SyncFeed:
     """A blocking feed for ``exchange``, run on a background event loop (``backend``)."""
-    return SyncFeed(connect(exchange, url, **options), backend=backend)
+    feed = connect(exchange, url, subscriptions_per_connection=subscriptions_per_connection, **options)
+    return SyncFeed(feed, backend=backend)
 
 
 __all__ = [
@@ -162,6 +184,7 @@ __all__ = [
     "Replay",
     "RequestRejected",
     "Rotation",
+    "ShardedFeed",
     "SyncAccount",
     "SyncFeed",
     "SyncMerge",

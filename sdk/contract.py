@@ -164,6 +164,9 @@ class Adapter:
     """Makes one connection's codec from the adapter's name and symbols (usually the codec class)."""
     request_limit: RequestLimit | None = None
     """The exchange's published limit on client requests; the feed paces its frames to it."""
+    subscriptions_per_connection: int | None = None
+    """The venue's published limit on subscriptions one connection may hold; a feed spreads the
+    rest over more connections. None where the venue publishes none."""
     simulator: str | None = None
     """``"module:attribute"`` of the exchange's simulator class, imported only when one is made."""
     tolerates_crossed_books: bool = False

@@ -159,6 +159,10 @@ class Feed:
 
     book = deprecated_alias(orderbook, "Feed.book", "Feed.orderbook")
 
+    def _book_session(self, symbol: str, depth: int | None) -> FeedSession:
+        """The session maintaining ``symbol``'s book: this feed's only one (a blocking face reads it)."""
+        return self.session
+
     # -- lifecycle --------------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:

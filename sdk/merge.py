@@ -169,6 +169,31 @@ class Merge:
             raise TypeError(f"a {type(source).__name__} takes no subscriptions")
         await source.subscribe(*subscriptions, verify=verify)
 
+    async def add(self, source: EventSource[Event]) -> None:
+        """Take one more source (not yet entered) into the open merge.
+
+        It is entered, read and closed by a task of its own, so whichever task adds it (a blocking
+        face's portal call, say) need not be the one that closes the merge. A failure to enter it
+        (``ConnectFailed``) is raised here and leaves the merge as it was.
+        """
+        if self._task_group is None or self._stack is None:
+            raise RuntimeError("sources are added to an open merge")
+        index = len(self.sources)
+        self.sources.append(source)
+        self._tops.append({})
+        self._running += 1
+        try:
+            await self._task_group.start(self._enter_and_read, index, source)
+        except BaseException:
+            del self.sources[index], self._tops[index]
+            self._running -= 1
+            raise
+
+    @property
+    def buffered(self) -> int:
+        """Events merged and not yet read."""
+        return len(self._buffer)
+
     def __aiter__(self) -> AsyncIterator[Event]:
         return self
 
@@ -202,6 +227,17 @@ class Merge:
             logger.error("merge stopped by an unexpected error of a source", exc_info=error)
             self._failure = error
             self._buffer.close(str(error), error=error)
+
+    async def _enter_and_read(
+        self, index: int, source: EventSource[Event], *, task_status: anyio.abc.TaskStatus[None]
+    ) -> None:
+        """Enter an added source, read it until it ends, and close it however the reading ended."""
+        await source.__aenter__()
+        try:
+            task_status.started()
+            await self._read(index, source)
+        finally:
+            await source.aclose()  # not shielded: a source's own task group must close in the scope it opened in
 
     def _read_tops(self, source: EventSource[Event], batch: list[Event]) -> dict[str, VenueTop | None]:
         """The tops of the consolidated symbols whose books ``batch`` touched (all of them after a disconnect)."""

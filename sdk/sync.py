@@ -15,7 +15,7 @@ from concurrent.futures import Future
 from contextlib import AbstractAsyncContextManager, ExitStack
 from decimal import Decimal
 from types import MappingProxyType, TracebackType
-from typing import Any, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
@@ -28,11 +28,14 @@ from sdk.books import BookStats, BookView
 from sdk.contract import Adapter
 from sdk.deprecation import deprecated_alias
 from sdk.errors import FeedClosed
-from sdk.feed import Feed
 from sdk.ledger import SubscriptionState
 from sdk.recording import Recorder
 from sdk.session import FeedStats
 from sdk.source import EventSource
+
+if TYPE_CHECKING:  # a sharded feed is made of merged feeds, and merging imports this module
+    from sdk.feed import Feed  # noqa: F401
+    from sdk.sharded import ShardedFeed  # noqa: F401
 
 logger = logging.getLogger("xfeeds")
 
@@ -160,8 +163,8 @@ class SyncSource(Generic[S, E]):
         return self._portal
 
 
-class SyncFeed(SyncSource[Feed, Event]):
-    """A ``Feed`` driven from ordinary threads: the same methods, blocking instead of awaiting."""
+class SyncFeed(SyncSource["Feed | ShardedFeed", Event]):
+    """A ``Feed`` or ``ShardedFeed`` driven from ordinary threads: the same methods, blocking instead of awaiting."""
 
     @property
     def adapter(self) -> Adapter:
@@ -210,7 +213,9 @@ class SyncFeed(SyncSource[Feed, Event]):
 
     def orderbook(self, symbol: str, depth: int | None = None) -> BookView:
         """As ``Feed.orderbook``: the same view type, each read taken on the feed's thread so it is consistent."""
-        return self._source.session.orderbook(symbol, depth, ReadOnPortal(self._require_portal()))
+        portal = self._require_portal()
+        session = portal.call(lambda: self._source._book_session(symbol, depth))
+        return session.orderbook(symbol, depth, ReadOnPortal(portal))
 
     book = deprecated_alias(orderbook, "SyncFeed.book", "SyncFeed.orderbook")
 

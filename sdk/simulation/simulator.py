@@ -205,6 +205,15 @@ class Simulator(ABC):
             await stream.aclose()
         return len(streams)
 
+    async def drop_connection(self, number: int) -> bool:
+        """Cut the ``number``-th connection accepted (as the log numbers them) without a closing
+        handshake, leaving the others up; False if it is not open."""
+        for connection in list(self._connections):
+            if connection.number == number:
+                await connection.websocket.abort()
+                return True
+        return False
+
     async def close_connections(self, code: int = 1001, reason: str = "going away") -> int:
         """Close every connection with a closing handshake and ``code``; returns how many."""
         connections = list(self._connections)

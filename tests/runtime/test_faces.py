@@ -93,3 +93,21 @@ def test_both_merge_faces_take_the_same_parameters(name: str) -> None:
     async_parameters = inspect.signature(getattr(merged, name)).parameters.values()
     sync_parameters = inspect.signature(getattr(blocking, name)).parameters.values()
     assert [(p.name, p.kind, p.default) for p in async_parameters] == [(p.name, p.kind, p.default) for p in sync_parameters]
+
+
+SHARDED_ONLY = {
+    "connections": "the feeds it spreads its subscriptions over",
+    "limit": "how many subscriptions each of them holds at most",
+}
+"""What a feed over several connections has beyond a feed of one (it has no one ``session``)."""
+
+
+def test_a_feed_over_several_connections_has_the_surface_of_a_feed() -> None:
+    feed = sdk.connect(toy_adapter(), connector=MemoryConnector())
+    spread = sdk.connect(toy_adapter(), connector=MemoryConnector(), subscriptions_per_connection=2)
+    assert isinstance(spread, sdk.ShardedFeed)
+    assert surface(spread) - SHARDED_ONLY.keys() == surface(feed) - {"session"}
+    for name in ["subscribe", "unsubscribe", "state", "orderbook", "book", "next_batch"]:
+        expected = [(p.name, p.kind, p.default) for p in inspect.signature(getattr(feed, name)).parameters.values()]
+        got = [(p.name, p.kind, p.default) for p in inspect.signature(getattr(spread, name)).parameters.values()]
+        assert got == expected, name
