@@ -47,7 +47,7 @@ from sdk.books import BookView, ReadOnLoop, read_here
 from sdk.contract import Adapter, frame_error
 from sdk.credentials import Credentials, Secret
 from sdk.errors import AccountNotReady, OutcomeUnknown, RateLimited, RequestRejected
-from sdk.orders import FINAL, OrderTransitionError, apply
+from sdk.orders import FINAL, OrderTransitionError, apply, requested
 from sdk.pretrade import check_order
 from sdk.ratelimit import TradingRateCounter
 from sdk.reconnect import ReconnectPolicy
@@ -285,7 +285,13 @@ class AccountSession:
     def _lost(self, pending: Pending, reason: str, wall_ns: int) -> list[TradingEvent]:
         """A placement whose reply will never come: each order is ``unknown`` until reconciled."""
         updates = [
-            _without_venue_id(self.exchange, order, f"reply lost with the connection ({reason})", wall_ns, "unknown")
+            requested(
+                self.exchange,
+                order,
+                "unknown",
+                reason=f"reply lost with the connection ({reason})",
+                received_ns=wall_ns,
+            )
             for order in pending.orders
         ]
         for unknown in updates:
@@ -300,7 +306,13 @@ class AccountSession:
     def _not_sent(self, pending: Pending, reason: str, wall_ns: int) -> list[TradingEvent]:
         """A placement the connection dropped before it left: certainly not placed."""
         updates = [
-            _without_venue_id(self.exchange, order, f"not sent: the connection dropped first ({reason})", wall_ns)
+            requested(
+                self.exchange,
+                order,
+                "rejected",
+                reason=f"not sent: the connection dropped first ({reason})",
+                received_ns=wall_ns,
+            )
             for order in pending.orders
         ]
         pending.settle(updates=tuple(updates))
@@ -673,7 +685,8 @@ class AccountSession:
             updates = answer.updates
             if not updates and answer.ok:  # accepted and placed nothing: validate-only orders
                 updates = tuple(
-                    _without_venue_id(self.exchange, o, VALIDATED, wall_ns, "canceled") for o in pending.orders
+                    requested(self.exchange, o, "canceled", reason=VALIDATED, received_ns=wall_ns)
+                    for o in pending.orders
                 )
                 events.extend(updates)
             pending.settle(updates=updates)
@@ -849,28 +862,3 @@ class AccountSession:
         message = f"dead man's switch fired (emulated locally): cancelling {len(self.orders)} open orders"
         logger.warning("%s account: %s", self.exchange, message)
         return [ErrorEvent(exchange=self.exchange, message=message, ts_received=wall_ns)]
-
-
-def _without_venue_id(
-    exchange: str,
-    order: OrderRequest,
-    reason: str,
-    wall_ns: int,
-    state: Literal["unknown", "rejected", "canceled"] = "rejected",
-) -> OrderUpdate:
-    """An update for an order the venue has given no id: in doubt, not placed, or only validated."""
-    return OrderUpdate(
-        exchange=exchange,
-        symbol=order.symbol,
-        side=order.side,
-        state=state,
-        client_order_id=order.client_order_id,
-        order_type=order.order_type,
-        qty=order.qty,
-        quote_qty=order.quote_qty,
-        filled_qty=Decimal(0),
-        price=order.price,
-        stop_price=order.stop_price,
-        reason=reason,
-        ts_received=wall_ns,
-    )

@@ -8,11 +8,12 @@ subscription ledger's table, rather than in the schema. Sans-I/O: updates in, or
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Final
 
 import msgspec
 
-from schemas.trading import OrderState, OrderUpdate
+from schemas.trading import OrderRequest, OrderState, OrderUpdate
 
 _SETTLING: Final[frozenset[OrderState]] = frozenset(
     {"pending_new", "new", "partially_filled", "filled", "canceled", "rejected", "expired", "unknown"}
@@ -41,6 +42,37 @@ FINAL: Final[frozenset[OrderState]] = frozenset(
     state for state, after in TRANSITIONS.items() if state is not None and after == {state}
 )
 """States no update leaves: filled, canceled, rejected, expired."""
+
+
+def requested(
+    exchange: str,
+    order: OrderRequest,
+    state: OrderState,
+    *,
+    received_ns: int,
+    venue_order_id: str | None = None,
+    reason: str | None = None,
+    ts_exchange: int | None = None,
+) -> OrderUpdate:
+    """The order as requested, nothing filled: its first update (``pending_new`` with the venue's
+    id, ``rejected``), or one for an order the venue has given no id (in doubt, not sent, validated)."""
+    return OrderUpdate(
+        exchange=exchange,
+        symbol=order.symbol,
+        side=order.side,
+        state=state,
+        venue_order_id=venue_order_id,
+        client_order_id=order.client_order_id,
+        order_type=order.order_type,
+        qty=order.qty,
+        quote_qty=order.quote_qty,
+        filled_qty=Decimal(0),
+        price=order.price,
+        stop_price=order.stop_price,
+        reason=reason,
+        ts_exchange=ts_exchange,
+        ts_received=received_ns,
+    )
 
 
 class OrderTransitionError(ValueError):

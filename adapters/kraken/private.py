@@ -45,7 +45,7 @@ from schemas.events import ErrorEvent, Instrument, Status
 from schemas.trading import Balance, Fill, OrderKind, OrderRequest, OrderState, OrderUpdate
 from sdk.contract import frame_error
 from sdk.credentials import Secret
-from sdk.orders import FINAL, OrderTransitionError, apply
+from sdk.orders import FINAL, OrderTransitionError, apply, requested
 from sdk.subscriptions import instruments
 from sdk.symbols import SymbolMap
 from sdk.trading_contract import Answer, Decoded, SignedFrame, SnapshotDone, TradingCodec
@@ -319,7 +319,7 @@ class KrakenPrivateCodec(TradingCodec):
         if not reply.success:
             reason = reply.error or "refused without a reason"
             rejected = [
-                self._requested(order, "rejected", venue_order_id=None, reason=reason, ts=ts, received_ns=received_ns)
+                requested(self.exchange, order, "rejected", reason=reason, ts_exchange=ts, received_ns=received_ns)
                 for order in placing.orders
             ]
             return rejected, tuple(rejected)
@@ -333,40 +333,17 @@ class KrakenPrivateCodec(TradingCodec):
                 continue
             known = self._orders.get(result.order_id)
             if known is None:
-                known = self._orders[result.order_id] = self._requested(
-                    order, "pending_new", venue_order_id=result.order_id, reason=None, ts=ts, received_ns=received_ns
+                known = self._orders[result.order_id] = requested(
+                    self.exchange,
+                    order,
+                    "pending_new",
+                    venue_order_id=result.order_id,
+                    ts_exchange=ts,
+                    received_ns=received_ns,
                 )
                 fresh.append(known)
             settled.append(known)
         return fresh, tuple(settled)
-
-    def _requested(
-        self,
-        order: OrderRequest,
-        state: OrderState,
-        *,
-        venue_order_id: str | None,
-        reason: str | None,
-        ts: int | None,
-        received_ns: int,
-    ) -> OrderUpdate:
-        return OrderUpdate(
-            exchange=self.exchange,
-            symbol=order.symbol,
-            side=order.side,
-            state=state,
-            venue_order_id=venue_order_id,
-            client_order_id=order.client_order_id,
-            order_type=order.order_type,
-            qty=order.qty,
-            quote_qty=order.quote_qty,
-            filled_qty=Decimal(0),
-            price=order.price,
-            stop_price=order.stop_price,
-            reason=reason,
-            ts_exchange=ts,
-            ts_received=received_ns,
-        )
 
     # -- executions -------------------------------------------------------------------------
 

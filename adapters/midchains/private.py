@@ -61,7 +61,7 @@ from schemas.events import Side
 from schemas.trading import Balance, Fill, OrderKind, OrderRequest, OrderState, OrderUpdate
 from sdk.contract import frame_error
 from sdk.credentials import Credentials, Secret
-from sdk.orders import FINAL, OrderTransitionError, apply
+from sdk.orders import FINAL, OrderTransitionError, apply, requested
 from sdk.symbols import SymbolMap
 from sdk.trading_contract import (
     Answer,
@@ -394,13 +394,13 @@ class MidchainsPrivateCodec(TradingCodec):
         self._placing.remove(placement)
         if reply.result != OK or reply.refno is None:
             reason = reply.result if reply.result != OK else "accepted without a refno"
-            rejected = _requested(self.exchange, placement.order, "rejected", None, reason, received_ns=received_ns)
+            rejected = requested(self.exchange, placement.order, "rejected", reason=reason, received_ns=received_ns)
             return [rejected, Answer(placement.req_id, "addorder", False, reason, (rejected,))]
         events: list[Decoded] = []
         known = self._orders.get(reply.refno)
         if known is None:  # the usual case: the reply comes before any row of the order
-            known = _requested(
-                self.exchange, placement.order, "pending_new", reply.refno, None, received_ns=received_ns
+            known = requested(
+                self.exchange, placement.order, "pending_new", venue_order_id=reply.refno, received_ns=received_ns
             )
             self._orders[reply.refno] = known
             events.append(known)
@@ -696,26 +696,4 @@ def _essence(update: OrderUpdate) -> tuple[object, ...]:
         update.stop_price,
         update.client_order_id,
         update.order_type,
-    )
-
-
-def _requested(
-    exchange: str, order: OrderRequest, state: OrderState, refno: str | None, reason: str | None, *, received_ns: int
-) -> OrderUpdate:
-    """The order as requested: its first update, ``pending_new`` with the venue's id or ``rejected``."""
-    return OrderUpdate(
-        exchange=exchange,
-        symbol=order.symbol,
-        side=order.side,
-        state=state,
-        venue_order_id=refno,
-        client_order_id=order.client_order_id,
-        order_type=order.order_type,
-        qty=order.qty,
-        quote_qty=order.quote_qty,
-        filled_qty=Decimal(0),
-        price=order.price,
-        stop_price=order.stop_price,
-        reason=reason,
-        ts_received=received_ns,
     )
