@@ -220,6 +220,16 @@ class EventBuffer:
         self._wake_writer()
         return event
 
+    async def next_event(self) -> Event:
+        """``get`` for an ``__anext__``: ``StopAsyncIteration`` once the buffer's user closed it and
+        it is drained, ``FeedClosed`` (after every buffered event) when a policy ended it."""
+        try:
+            return await self.get()
+        except FeedClosed as closed:
+            if closed.failed:
+                raise
+            raise StopAsyncIteration from None
+
     async def get_batch(self) -> list[Event]:
         """Every buffered event (at least one), waiting if there is none."""
         while not self._events and not self._kept and not self._front:

@@ -262,12 +262,7 @@ class Feed:
     async def __anext__(self) -> Event:
         """The next event; iteration ends when the user closes the feed, and raises
         ``FeedClosed`` (after every buffered event) when a policy ended it."""
-        try:
-            return await self._buffer.get()
-        except FeedClosed as closed:
-            if closed.failed:
-                raise
-            raise StopAsyncIteration from None
+        return await self._buffer.next_event()
 
     async def next_batch(self) -> list[Event]:
         """Every event buffered so far (at least one); raises ``FeedClosed`` at the end."""

@@ -199,12 +199,7 @@ class Merge:
 
     async def __anext__(self) -> Event:
         """The next event; iteration ends when the user closes the merge or every source ended by itself."""
-        try:
-            return await self._buffer.get()
-        except FeedClosed as closed:
-            if closed.failed:
-                raise
-            raise StopAsyncIteration from None
+        return await self._buffer.next_event()
 
     async def next_batch(self) -> list[Event]:
         """Every event merged and not yet read (at least one); ``FeedClosed`` at the end."""

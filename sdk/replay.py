@@ -26,7 +26,6 @@ import msgspec
 from schemas.events import Event, RecordingGap
 from sdk import registry
 from sdk.buffer import EventBuffer
-from sdk.errors import FeedClosed
 from sdk.recording import (
     FORMAT,
     SUFFIX,
@@ -276,12 +275,7 @@ class Replay:
 
     async def __anext__(self) -> Event:
         """The next event; iteration ends at the end of the recording (a broken file raises)."""
-        try:
-            return await self._buffer.get()
-        except FeedClosed as closed:
-            if closed.failed:
-                raise
-            raise StopAsyncIteration from None
+        return await self._buffer.next_event()
 
     async def next_batch(self) -> list[Event]:
         """Every event replayed and not yet read (at least one); ``FeedClosed`` at the end."""
