@@ -37,6 +37,7 @@ import binascii
 import hashlib
 import hmac
 from importlib.metadata import version
+from typing import Protocol, TypeVar
 from urllib.parse import urlencode
 
 import msgspec
@@ -96,19 +97,34 @@ class _TokenReply(msgspec.Struct):
 _TOKEN_REPLY = msgspec.json.Decoder(_TokenReply)
 
 
-def parse_token_reply(body: bytes | str) -> SessionToken:
-    """The token in a ``GetWebSocketsToken`` reply body; ``TokenRequestFailed`` if there is none.
+class RestReply(Protocol):
+    """What every Kraken REST reply has: its ``error`` list (empty on success)."""
+
+    error: list[str]
+
+
+R = TypeVar("R", bound=RestReply)
+
+
+def read_reply(decoder: msgspec.json.Decoder[R], body: bytes | str, what: str) -> R:
+    """A REST reply decoded; ``TokenRequestFailed`` naming ``what`` when it is unreadable or refused.
 
     Kraken answers errors with HTTP 200 and an ``error`` list. Its entries starting with ``W`` are
     warnings, which do not fail a reply that carries a result.
     """
     try:
-        reply = _TOKEN_REPLY.decode(body)
+        reply = decoder.decode(body)
     except msgspec.DecodeError as error:
-        raise TokenRequestFailed(f"Kraken's token reply is unreadable: {error}") from None
+        raise TokenRequestFailed(f"Kraken's reply to the {what} is unreadable: {error}") from None
     errors = tuple(text for text in reply.error if not text.startswith("W"))
     if errors:
-        raise TokenRequestFailed(f"Kraken refused the token request: {'; '.join(errors)}", errors)
+        raise TokenRequestFailed(f"Kraken refused the {what}: {'; '.join(errors)}", errors)
+    return reply
+
+
+def parse_token_reply(body: bytes | str) -> SessionToken:
+    """The token in a ``GetWebSocketsToken`` reply body; ``TokenRequestFailed`` if there is none."""
+    reply = read_reply(_TOKEN_REPLY, body, "token request")
     if reply.result is None or not reply.result.token:
         raise TokenRequestFailed("Kraken's token reply holds no token (does the key allow the WebSocket interface?)")
     return SessionToken(Secret(reply.result.token), reply.result.expires)

@@ -14,10 +14,10 @@ from typing import Final
 
 import msgspec
 
-from adapters.kraken.auth import signed_request
+from adapters.kraken.auth import read_reply, signed_request
 from schemas.trading import OrderState, OrderUpdate
 from sdk.credentials import Credentials
-from sdk.trading_contract import RestRequest, TokenRequestFailed
+from sdk.trading_contract import RestRequest
 from sdk.wiretext import decimal_from_text
 
 CLOSED_ORDERS_PATH: Final = "/0/private/ClosedOrders"
@@ -53,13 +53,7 @@ def closed_orders_request(credentials: Credentials, nonce: int, rest_url: str, c
 
 def parse_closed_orders(body: bytes, order: OrderUpdate, received_ns: int) -> OrderUpdate | None:
     """Where ``order`` ended by Kraken's record; None when Kraken lists no such closed order."""
-    try:
-        reply = _REPLY.decode(body)
-    except msgspec.DecodeError as error:
-        raise TokenRequestFailed(f"Kraken's ClosedOrders reply is unreadable: {error}") from None
-    errors = tuple(text for text in reply.error if not text.startswith("W"))
-    if errors:
-        raise TokenRequestFailed(f"Kraken refused the order lookup: {'; '.join(errors)}", errors)
+    reply = read_reply(_REPLY, body, "order lookup")
     closed = reply.result.closed if reply.result else {}
     for venue_order_id, record in closed.items():
         if record.cl_ord_id == order.client_order_id:
