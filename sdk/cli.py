@@ -56,7 +56,11 @@ REQUEST_FAILURES: tuple[type[Exception], ...] = (RequestRejected, OutcomeUnknown
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and getattr(args, "symbols", None) == [] and not any(arg.startswith("-") for arg in extra):
+        args.symbols = extra  # SYMBOLs after an option: argparse gave the optional list nothing before it
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     try:
         code: int = args.run(args)
@@ -361,10 +365,14 @@ def _record(args: argparse.Namespace) -> int:
     recorder = sdk.Recorder(args.out)
 
     async def progress(feed: Feed) -> None:
+        """Redrawn in place on a terminal (cleared to the line's end); elsewhere only the last line."""
+        if not sys.stderr.isatty():
+            return
         started = anyio.current_time()
         while True:
             await anyio.sleep(0.5)
-            print(f"\r{_progress(feed, recorder, anyio.current_time() - started)}", end="", file=sys.stderr, flush=True)
+            line = _progress(feed, recorder, anyio.current_time() - started)
+            print(f"\r{line}\x1b[K", end="", file=sys.stderr, flush=True)
 
     async def run() -> None:
         async with (
@@ -378,7 +386,8 @@ def _record(args: argparse.Namespace) -> int:
                     async for _ in feed:  # read, so the feed never waits for a consumer
                         pass
                 tasks.cancel_scope.cancel()
-        print(f"\r{_progress(feed, recorder, None)}", file=sys.stderr)
+        last = _progress(feed, recorder, None)
+        print(f"\r{last}\x1b[K" if sys.stderr.isatty() else last, file=sys.stderr)
 
     anyio.run(run)
     return 0

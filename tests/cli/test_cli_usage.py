@@ -176,3 +176,14 @@ def test_book_updates_read_on_their_own() -> None:
     assert "asks" not in line
     assert describe(_update((), (changed,))).endswith("book      asks 1.25@29999.4")
     assert describe(_update((), ())).endswith("book      no level changed")
+
+
+@pytest.mark.loopback
+def test_symbols_may_follow_the_options() -> None:
+    result = xfeeds("watch", "kraken", "book", "--depth", "10", "BTC/USD", "--simulate", "--count", "2")
+    assert result.returncode == 0, result.stderr
+    assert "book:BTC/USD@10" in result.stdout
+    stray = xfeeds("watch", "kraken", "trades", "BTC/USD", "--count", "2", "--bogus")
+    assert (
+        stray.returncode == 2 and stray.stderr.strip() == "xfeeds: unrecognized arguments: --bogus (see xfeeds --help)"
+    )

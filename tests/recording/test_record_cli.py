@@ -17,7 +17,10 @@ def test_record_then_replay_as_json_lines(tmp_path: Path) -> None:
     assert recorded.returncode == 0, recorded.stderr
     (file,) = tmp_path.iterdir()
     assert file.name.startswith("kraken-") and file.name.endswith(".jsonl.zst")
-    assert "frames" in recorded.stderr and file.name in recorded.stderr, "the progress line names the frames and the file"
+    assert "frames" in recorded.stderr and file.name in recorded.stderr, (
+        "the progress line names the frames and the file"
+    )
+    assert "\r" not in recorded.stderr and recorded.stderr.count("\n") == 1, "off a terminal: the last line alone"
 
     replayed = xfeeds("replay", str(file), "--json")
     assert replayed.returncode == 0, replayed.stderr
