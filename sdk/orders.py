@@ -43,6 +43,21 @@ FINAL: Final[frozenset[OrderState]] = frozenset(
 )
 """States no update leaves: filled, canceled, rejected, expired."""
 
+FINAL_ORDERS_REMEMBERED: Final = 4096
+"""Final orders a codec keeps to fill in the sparse rows still to come about them (a late fill, a
+snapshot re-sending them): far more than a reconnect snapshot re-sends."""
+
+
+def forget_final_orders(orders: dict[str, OrderUpdate], keep: int = FINAL_ORDERS_REMEMBERED) -> None:
+    """Bound what a codec remembers of orders: past ``2 * keep`` orders, the oldest final ones go
+    until ``keep`` are left (open orders always stay: their sparse updates need them). Checked
+    after each frame, the cost is a dictionary length except once every ``keep`` orders."""
+    if len(orders) <= 2 * keep:
+        return
+    finished = [key for key, order in orders.items() if order.state in FINAL]
+    for key in finished[: len(orders) - keep]:
+        del orders[key]
+
 
 def requested(
     exchange: str,

@@ -45,7 +45,7 @@ from schemas.events import ErrorEvent, Instrument, Status
 from schemas.trading import Balance, Fill, OrderKind, OrderRequest, OrderState, OrderUpdate
 from sdk.contract import frame_error
 from sdk.credentials import Secret
-from sdk.orders import FINAL, OrderTransitionError, apply, requested
+from sdk.orders import FINAL, OrderTransitionError, apply, forget_final_orders, requested
 from sdk.subscriptions import instruments
 from sdk.symbols import SymbolMap
 from sdk.trading_contract import Answer, Decoded, SignedFrame, SnapshotDone, TradingCodec
@@ -374,6 +374,7 @@ class KrakenPrivateCodec(TradingCodec):
                 continue
             events.append(orders[row.order_id])
         self._orders.update(orders)
+        forget_final_orders(self._orders)
         self._fills.update(fills)
         while len(self._fills) > FILLS_REMEMBERED:
             del self._fills[next(iter(self._fills))]

@@ -61,7 +61,7 @@ from schemas.events import Side
 from schemas.trading import Balance, Fill, OrderKind, OrderRequest, OrderState, OrderUpdate
 from sdk.contract import frame_error
 from sdk.credentials import Credentials, Secret
-from sdk.orders import FINAL, OrderTransitionError, apply, requested
+from sdk.orders import FINAL, OrderTransitionError, apply, forget_final_orders, requested
 from sdk.symbols import SymbolMap
 from sdk.trading_contract import (
     Answer,
@@ -562,6 +562,7 @@ class MidchainsPrivateCodec(TradingCodec):
             events.append(frame_error(self.exchange, str(impossible), frame, received_ns))
             return None
         self._orders[row.refno] = after
+        forget_final_orders(self._orders)
         if before is None or _essence(before) != _essence(after):
             events.append(after)
         return after

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from schemas import OrderState, OrderUpdate
-from sdk.orders import FINAL, TRANSITIONS, OrderTransitionError, apply
+from sdk.orders import FINAL, TRANSITIONS, OrderTransitionError, apply, forget_final_orders
 
 STATES: tuple[OrderState, ...] = get_args(OrderState)
 QTY = Decimal(10)
@@ -20,7 +20,13 @@ QTY = Decimal(10)
 def update(state: OrderState, filled: Decimal | int = 0, **fields: Any) -> OrderUpdate:
     values: dict[str, Any] = {"venue_order_id": "OVN7VD-7VYHS-APBKHA", "qty": QTY, **fields}
     return OrderUpdate(
-        exchange="kraken", symbol="BTC/USD", side="buy", state=state, filled_qty=Decimal(filled), ts_received=1, **values
+        exchange="kraken",
+        symbol="BTC/USD",
+        side="buy",
+        state=state,
+        filled_qty=Decimal(filled),
+        ts_received=1,
+        **values,
     )
 
 
@@ -28,8 +34,14 @@ def update(state: OrderState, filled: Decimal | int = 0, **fields: Any) -> Order
 # done), never back; only a request whose outcome is open may be rejected or found unknown; a final
 # state only repeats.
 PHASE: dict[OrderState, int] = {
-    "pending_new": 0, "unknown": 0, "new": 1, "partially_filled": 2,
-    "filled": 3, "canceled": 3, "rejected": 3, "expired": 3,
+    "pending_new": 0,
+    "unknown": 0,
+    "new": 1,
+    "partially_filled": 2,
+    "filled": 3,
+    "canceled": 3,
+    "rejected": 3,
+    "expired": 3,
 }
 
 
@@ -145,3 +157,20 @@ class OrderLifecycle(RuleBasedStateMachine):
 
 
 TestOrderLifecycle = OrderLifecycle.TestCase
+
+
+def test_a_codecs_memory_of_orders_is_bounded_and_keeps_every_open_order() -> None:
+    def order(number: int, state: OrderState) -> OrderUpdate:
+        return OrderUpdate(
+            exchange="x", symbol="BTC/USD", side="buy", state=state, venue_order_id=str(number),
+            filled_qty=Decimal(0), ts_received=number,
+        )  # fmt: skip
+
+    orders = {str(n): order(n, "new" if n % 3 == 0 else "canceled") for n in range(30)}
+    forget_final_orders(orders, keep=15)  # 30 is not past twice 15: nothing goes
+    assert len(orders) == 30
+    orders["30"] = order(30, "canceled")
+    forget_final_orders(orders, keep=15)
+    assert len(orders) == 15
+    assert all(orders[str(n)].state == "new" for n in range(0, 30, 3))  # every open order stays
+    assert [k for k, o in orders.items() if o.state == "canceled"] == ["25", "26", "28", "29", "30"]  # the newest final
