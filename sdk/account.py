@@ -211,12 +211,13 @@ class Account:
     async def aclose(self) -> None:
         """Log out where the venue has a logout, close the socket; iteration ends after the events
         already delivered."""
-        if not self._closed and self._stack is not None and self.session.closing():
+        logging_out = not self._closed and self._stack is not None and self.session.closing()
+        self._closed = True  # from here no reconnect: the venue closes the socket after a logout
+        if logging_out:
             self._wake()
             with anyio.move_on_after(1):
                 while self.session.has_outgoing:
                     await anyio.sleep(0.01)
-        self._closed = True
         self._send_events.close()
         self._release_waiters()
         stack, self._stack = self._stack, None

@@ -7,6 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import anyio
 import pytest
 
 import sdk
@@ -108,3 +109,11 @@ def _resting_sync(account: sdk.SyncAccount, best: Decimal) -> OrderRequest:
     price = (best * Decimal("0.9") / tick).to_integral_value() * tick
     qty = max(instrument.qty_min or Decimal("0.001"), Decimal("0.001"))
     return OrderRequest(symbol=SYMBOL, side="buy", order_type="limit", qty=qty, price=price, client_order_id="mc-sync")
+
+
+async def test_closing_logs_out_once_and_never_reconnects() -> None:
+    async with MidchainsSimulator(tick_interval=0.01) as simulator:
+        async with open_account(simulator) as account:
+            assert account.state == "ready"
+        await anyio.sleep(0.3)  # a reconnect after the venue closed the logged-out socket would show here
+        assert simulator.connections_accepted == 1 and simulator.desk.logins == 1
