@@ -275,6 +275,22 @@ class Reconnected(_Event, frozen=True, kw_only=True):
     downtime: int
 
 
+class StreamGap(_Event, frozen=True, kw_only=True):
+    """Events of ``stream`` (a broker stream, e.g. Redis) were lost on their way to this reader.
+
+    ``reason`` says where: ``trimmed`` (the stream's length cap removed entries the reader's group
+    had not read, or that a dead consumer held), ``broker_restarted`` (the server came back without
+    what it had not persisted), ``publisher_dropped`` (a publisher could not reach the server and
+    its bounded buffer overflowed; ``collector`` names it, and a redundant collector may have
+    published what it lost). ``count`` is how many events were lost, None where it cannot be known.
+    """
+
+    stream: str
+    reason: Literal["trimmed", "broker_restarted", "publisher_dropped"]
+    count: int | None = None
+    collector: str = ""
+
+
 MarketEvent = Trade | BookSnapshot | BookUpdate | Ticker | Quote | ConsolidatedQuote | Candle | Instrument
 ControlEvent = (
     Status
@@ -287,6 +303,7 @@ ControlEvent = (
     | ErrorEvent
     | EventsDropped
     | RecordingGap
+    | StreamGap
     | Disconnected
     | Reconnected
 )

@@ -24,6 +24,7 @@ from schemas.events import (
     Reconnected,
     RecordingGap,
     Status,
+    StreamGap,
     Subscribed,
     SubscriptionError,
     SubscriptionStale,
@@ -112,6 +113,10 @@ def _body(event: Event | TradingEvent) -> str:
             return f"DROPPED   {event.count} events (consumer too slow; {event.total} so far)"
         case RecordingGap():
             return f"RECORDING GAP {event.dropped} records lost ({event.reason}; {event.total} so far)"
+        case StreamGap():
+            count = "an unknown number of" if event.count is None else str(event.count)
+            source = f" by {event.collector}" if event.collector else ""
+            return f"STREAM GAP {event.stream}: {count} events lost ({event.reason}{source})"
         case Disconnected():
             return f"DISCONNECTED {event.reason}{' (final)' if event.final else ''}"
         case Reconnected():
