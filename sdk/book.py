@@ -38,16 +38,15 @@ class BookSide:
     def top_text(self, count: int, fragment: Callable[[Decimal, Decimal], str]) -> bytes:
         """The fragments of the best ``count`` levels, best first, concatenated; ``fragment`` makes
         those not made yet."""
-        prices, qtys, fragments = self.prices, self.qtys, self.fragments
-        size = len(prices)
-        best = range(size - 1, max(size - count, 0) - 1, -1) if self.bids else range(min(count, size))
-        texts = []
-        for index in best:
-            text = fragments[index]
-            if text is None:
-                text = fragments[index] = fragment(prices[index], qtys[index])
-            texts.append(text)
-        return "".join(texts).encode()
+        fragments = self.fragments
+        best = fragments[-1 : -count - 1 : -1] if self.bids else fragments[:count]
+        if None in best:
+            size = len(fragments)
+            for index in range(size - len(best), size) if self.bids else range(len(best)):
+                if fragments[index] is None:
+                    fragments[index] = fragment(self.prices[index], self.qtys[index])
+            best = fragments[-1 : -count - 1 : -1] if self.bids else fragments[:count]
+        return "".join(best).encode()  # type: ignore[arg-type]  # every one is made now
 
     def write(self, levels: tuple[BookLevel, ...]) -> None:
         """Write levels in order; a zero quantity deletes (a delete of an unknown price is a no-op)."""
