@@ -21,6 +21,7 @@ from typing import Any
 import sdk
 from adapters.kraken_common.checksum import KrakenChecksum
 from bench.corpus import kraken_v1_frames
+from bench.peers import cryptofeed_kraken
 from bench.timing import against_peer, compare, pin_to_one_core, report
 from schemas import BookLevel, BookSnapshot, BookUpdate
 from sdk import registry
@@ -69,24 +70,12 @@ def _xfeeds(frames: list[str]) -> Callable[[], int]:
 
 
 def _cryptofeed(frames: list[str]) -> Callable[[], int] | None:
-    try:
-        from cryptofeed.defines import L2_BOOK, TICKER, TRADES
-        from cryptofeed.exchanges import Kraken
-        from cryptofeed.symbols import Symbols
-    except ImportError:
-        return None
-    Symbols.set(Kraken.id, {"BTC-USD": "XBT/USD"}, {"instrument_type": {"BTC-USD": "spot"}})
-
     async def ignore(*_: Any) -> None:
         return None
 
-    feed = Kraken(
-        symbols=["BTC-USD"],
-        channels=[L2_BOOK, TRADES, TICKER],
-        callbacks={L2_BOOK: ignore, TRADES: ignore, TICKER: ignore},
-        max_depth=10,
-        checksum_validation=True,
-    )
+    feed = cryptofeed_kraken(ignore)
+    if feed is None:
+        return None
     loop = asyncio.new_event_loop()
 
     async def replay() -> int:

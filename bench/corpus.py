@@ -16,6 +16,12 @@ from sdk.simulation.simulator import Simulator
 STEP_NS = 1_000_000
 START_NS = 1_700_000_000_000_000_000
 
+KRAKEN_V1_REQUESTS = [
+    f'{{"event":"subscribe","pair":["XBT/USD"],"subscription":{options}}}'
+    for options in ('{"name":"book","depth":10}', '{"name":"trade"}', '{"name":"ticker"}')
+]
+"""What a v1 client sends for the corpus's channels: BTC/USD book-10, trades, tickers."""
+
 
 def _render(simulator: Simulator, requests: Sequence[str], count: int) -> list[str]:
     session = simulator.new_session()
@@ -29,11 +35,7 @@ def _render(simulator: Simulator, requests: Sequence[str], count: int) -> list[s
 
 def kraken_v1_frames(count: int, *, seed: int = 42) -> list[str]:
     """At least ``count`` v1 data frames for XBT/USD: a book-10 snapshot, updates, trades, tickers."""
-    requests = [
-        f'{{"event":"subscribe","pair":["XBT/USD"],"subscription":{options}}}'
-        for options in ('{"name":"book","depth":10}', '{"name":"trade"}', '{"name":"ticker"}')
-    ]
-    frames = _render(KrakenV1Simulator(seed=seed), requests, count)
+    frames = _render(KrakenV1Simulator(seed=seed), KRAKEN_V1_REQUESTS, count)
     return [frame for frame in frames if frame.startswith("[")]
 
 

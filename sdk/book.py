@@ -2,8 +2,10 @@
 
 Each side keeps three parallel lists in ascending price order: prices, quantities, and the
 level's contribution to the exchange checksum. Bisect finds a level in a few comparisons; inserts
-and deletes are memmoves, cheap even at depth 1000. The fragment is computed once when a level is
-written, so verifying a checksum is one join and one hash, never a re-formatting of the book.
+and deletes are memmoves, cheap even at depth 1000. A level's fragment is computed when the level
+first counts toward a checksum (the best few of a side) and kept until the level changes, so
+verifying a checksum is one join and one hash, never a re-formatting of the book, and the deep
+levels of a large book, which no checksum reads, carry no text at all.
 """
 
 from __future__ import annotations
@@ -25,23 +27,29 @@ class BookSide:
         self.bids = bids
         self.prices: list[Decimal] = []
         self.qtys: list[Decimal] = []
-        self.fragments: list[str] = []
+        self.fragments: list[str | None] = []
+        """Each level's checksum fragment; None until a checksum reads the level."""
 
     def clear(self) -> None:
         self.prices.clear()
         self.qtys.clear()
         self.fragments.clear()
 
-    def top_text(self, count: int) -> bytes:
-        """The best ``count`` fragments, best first, concatenated."""
-        fragments = self.fragments[-1 : -count - 1 : -1] if self.bids else self.fragments[:count]
-        return "".join(fragments).encode()
+    def top_text(self, count: int, fragment: Callable[[Decimal, Decimal], str]) -> bytes:
+        """The fragments of the best ``count`` levels, best first, concatenated; ``fragment`` makes
+        those not made yet."""
+        fragments = self.fragments
+        best = fragments[-1 : -count - 1 : -1] if self.bids else fragments[:count]
+        if None in best:
+            size = len(fragments)
+            for index in range(size - len(best), size) if self.bids else range(len(best)):
+                if fragments[index] is None:
+                    fragments[index] = fragment(self.prices[index], self.qtys[index])
+            best = fragments[-1 : -count - 1 : -1] if self.bids else fragments[:count]
+        return "".join(best).encode()  # type: ignore[arg-type]  # every one is made now
 
-    def write(self, levels: tuple[BookLevel, ...], fragment: Callable[[Decimal, Decimal], str] | None) -> None:
-        """Write levels in order; a zero quantity deletes (a delete of an unknown price is a no-op).
-
-        ``fragment`` makes each written level's checksum fragment (None: the book is not checked).
-        """
+    def write(self, levels: tuple[BookLevel, ...]) -> None:
+        """Write levels in order; a zero quantity deletes (a delete of an unknown price is a no-op)."""
         prices, qtys, fragments = self.prices, self.qtys, self.fragments
         for level in levels:
             price, qty = level.price, level.qty
@@ -49,13 +57,13 @@ class BookSide:
             if index < len(prices) and prices[index] == price:
                 if qty:
                     qtys[index] = qty
-                    fragments[index] = fragment(price, qty) if fragment else ""
+                    fragments[index] = None
                 else:
                     del prices[index], qtys[index], fragments[index]
             elif qty:
                 prices.insert(index, price)
                 qtys.insert(index, qty)
-                fragments.insert(index, fragment(price, qty) if fragment else "")
+                fragments.insert(index, None)
 
     def truncate(self, depth: int) -> None:
         """Keep the best ``depth`` levels."""
@@ -86,13 +94,12 @@ class OrderBook:
     touches one side re-joins only that side.
     """
 
-    __slots__ = ("_asks_text", "_bids_text", "_fragment", "asks", "bids", "depth", "scheme", "symbol", "updated_ns")
+    __slots__ = ("_asks_text", "_bids_text", "asks", "bids", "depth", "scheme", "symbol", "updated_ns")
 
     def __init__(self, symbol: str, depth: int, scheme: ChecksumScheme | None) -> None:
         self.symbol = symbol
         self.depth = depth
         self.scheme = scheme
-        self._fragment = scheme.fragment if scheme is not None else None
         self.bids = BookSide(bids=True)
         self.asks = BookSide(bids=False)
         self.updated_ns: int | None = None
@@ -103,8 +110,8 @@ class OrderBook:
         """Replace the whole book."""
         self.bids.clear()
         self.asks.clear()
-        self.bids.write(snapshot.bids, self._fragment)
-        self.asks.write(snapshot.asks, self._fragment)
+        self.bids.write(snapshot.bids)
+        self.asks.write(snapshot.asks)
         self.bids.truncate(self.depth)
         self.asks.truncate(self.depth)
         self._asks_text = self._bids_text = None
@@ -114,12 +121,12 @@ class OrderBook:
         """Apply levels in wire order, then cut both sides to the depth."""
         bids, asks, depth = self.bids, self.asks, self.depth
         if update.bids:
-            bids.write(update.bids, self._fragment)
+            bids.write(update.bids)
             if len(bids.prices) > depth:
                 bids.truncate(depth)
             self._bids_text = None
         if update.asks:
-            asks.write(update.asks, self._fragment)
+            asks.write(update.asks)
             if len(asks.prices) > depth:
                 asks.truncate(depth)
             self._asks_text = None
@@ -132,8 +139,8 @@ class OrderBook:
             return None
         asks_text = self._asks_text
         if asks_text is None:
-            asks_text = self._asks_text = self.asks.top_text(scheme.levels)
+            asks_text = self._asks_text = self.asks.top_text(scheme.levels, scheme.fragment)
         bids_text = self._bids_text
         if bids_text is None:
-            bids_text = self._bids_text = self.bids.top_text(scheme.levels)
+            bids_text = self._bids_text = self.bids.top_text(scheme.levels, scheme.fragment)
         return scheme.checksum(asks_text, bids_text)

@@ -45,7 +45,7 @@ class ChecksumScheme(Protocol):
     """How many levels per side the checksum covers."""
 
     def fragment(self, price: Decimal, qty: Decimal) -> str:
-        """One level's contribution, computed when the level is written."""
+        """One level's contribution, computed when the level first counts toward a checksum."""
         ...
 
     def checksum(self, asks: bytes, bids: bytes) -> int:

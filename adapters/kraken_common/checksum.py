@@ -40,7 +40,7 @@ class KrakenChecksum:
         self._price_tail = -1 if price_places is None else price_places + 1
 
     def fragment(self, price: Decimal, qty: Decimal) -> str:
-        # runs for every level written to a verified book, hence the inlined text_fragment
+        # runs for every level that reaches the top of a verified book, hence the inlined text_fragment
         if self._exact:  # str() is the wire text, and three times faster than format()
             price_text, qty_text = str(price), str(qty)
             if "E" in price_text:  # str() turns to exponent notation below 1e-6
