@@ -38,6 +38,7 @@ from sdk.pretrade import check_order
 from sdk.reconnect import ReconnectPolicy
 from sdk.render import describe, describe_order
 from sdk.simulation.venue import TradingVenue
+from sdk.subscriptions import CHANNELS, DEFAULT_DEPTH, DEFAULT_INTERVAL
 from sdk.trading_contract import TokenRequestFailed
 from sdk.transport import InsecureURL
 
@@ -45,9 +46,6 @@ if TYPE_CHECKING:
     from sdk.export import ExportResult
     from sdk.simulation.simulator import Simulator
 
-CHANNELS = ("trades", "book", "ticker", "quotes", "candles", "instruments")
-DEFAULT_DEPTH = 10
-DEFAULT_INTERVAL = "1m"
 USAGE_ERRORS: tuple[type[Exception], ...] = (LookupError, ValueError, OSError, TokenRequestFailed)
 """What the user can fix (a name, a number, an endpoint, a key): one line on stderr and exit 2."""
 REQUEST_FAILURES: tuple[type[Exception], ...] = (RequestRejected, OutcomeUnknown, AccountNotReady, RateLimited)
@@ -253,22 +251,7 @@ def _requests(args: argparse.Namespace) -> list[Subscription]:
         raise ValueError(f"--live shows a book: use it with the book channel, not {channel}")
     if live and len(args.symbols) != 1:
         raise ValueError("--live shows one book: name one SYMBOL")
-    if channel == "instruments":
-        if args.symbols:
-            raise ValueError("instruments takes no SYMBOL: it covers every pair the exchange lists")
-        return [subscriptions.instruments()]
-    if not args.symbols:
-        raise ValueError(f"{channel} needs at least one SYMBOL, e.g. BTC/USD")
-    if channel == "book":
-        return [subscriptions.book(s, args.depth or DEFAULT_DEPTH) for s in args.symbols]
-    if channel == "candles":
-        return [subscriptions.candles(s, args.interval or DEFAULT_INTERVAL) for s in args.symbols]
-    builders = {
-        "trades": subscriptions.trades,
-        "ticker": subscriptions.ticker,
-        "quotes": subscriptions.quotes,
-    }
-    return [builders[channel](s) for s in args.symbols]
+    return subscriptions.of_channel(channel, args.symbols, depth=args.depth, interval=args.interval)
 
 
 @asynccontextmanager
