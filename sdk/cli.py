@@ -9,6 +9,7 @@ import importlib.metadata
 import logging
 import math
 import os
+import socket
 import sys
 import threading
 import urllib.parse
@@ -144,6 +145,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _add_recording_parsers(commands)
     _add_account_parser(commands)
+    _add_collect_parser(commands)
 
     simulate = commands.add_parser(
         "simulate",
@@ -518,6 +520,63 @@ def _add_endpoint_options(parser: argparse.ArgumentParser, *, inherited: bool) -
         default=argparse.SUPPRESS if inherited else False,
         help="trade on the exchange's simulator, run in-process (default: the real exchange)",
     )
+
+
+def _add_collect_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+    collect = commands.add_parser(
+        "collect",
+        help="publish the subscriptions of a fleet file into Redis streams, one process per shard",
+        description="Split the fleet file's subscriptions into its shards and run one collector process per "
+        "shard, each publishing its feeds' events into Redis streams; a collector that crashes is started "
+        "again. Run the same file on two machines and each event is still stored once. Needs the redis "
+        "extra: pip install 'xfeeds[redis]'.",
+    )
+    collect.add_argument("--config", metavar="FILE", required=True, help="the fleet file (TOML)")
+    collect.add_argument(
+        "--shard",
+        metavar="N",
+        type=int,
+        action="append",
+        dest="shards",
+        help="run only shard N (from 0; repeat for several; default: every shard)",
+    )
+    collect.add_argument(
+        "--simulate", action="store_true", help="connect each feed to its exchange's simulator, run locally"
+    )
+    collect.add_argument(
+        "--host", metavar="NAME", default=socket.gethostname(), help="this machine's name in control entries"
+    )
+    collect.add_argument("--only-shard", type=int, help=argparse.SUPPRESS)  # one collector, in this process
+    collect.set_defaults(run=_collect)
+
+
+def _collect(args: argparse.Namespace) -> int:
+    """The supervisor of the selected shards' collectors, or (``--only-shard``) one collector."""
+    from sdk.fanout.fleet import load_fleet  # noqa: PLC0415  # only this command needs it
+
+    fleet = load_fleet(args.config)
+    selected = [args.only_shard] if args.only_shard is not None else args.shards or range(len(fleet.shards))
+    for index in selected:
+        if not 0 <= index < len(fleet.shards):
+            raise ValueError(f"{args.config} has shards 0 to {len(fleet.shards) - 1}, not {index}")
+    log = logging.getLogger("xfeeds.collect")
+    log.setLevel(logging.INFO)
+    shown = logging.StreamHandler(sys.stderr)
+    shown.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    log.addHandler(shown)
+    if args.only_shard is not None:
+        from sdk.fanout.collector import collect_shard  # noqa: PLC0415  # needs the redis extra
+
+        name = f"{args.host}/{args.only_shard}"
+        anyio.run(lambda: collect_shard(fleet, fleet.shards[args.only_shard], collector=name, simulate=args.simulate))
+        return 0
+    from sdk.fanout.supervisor import Supervisor  # noqa: PLC0415
+
+    config = os.path.abspath(args.config)
+    child = [sys.executable, "-m", "sdk.cli", "collect", "--config", config, "--host", args.host]
+    child += ["--simulate"] if args.simulate else []
+    commands = {index: [*child, "--only-shard", str(index)] for index in dict.fromkeys(selected)}
+    return Supervisor(commands).run()
 
 
 def _decimal(text: str) -> Decimal:
