@@ -20,8 +20,9 @@ best bid and offer across their venues (``ConsolidatedQuote``).
 
 from __future__ import annotations
 
+import importlib
 import os
-from typing import TypedDict, Unpack
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 from schemas.events import ConsolidatedQuote
 from sdk import registry
@@ -57,6 +58,26 @@ from sdk.source import EventSource
 from sdk.subscriptions import book, candles, instruments, quotes, ticker, trades
 from sdk.sync import SyncAccount, SyncFeed, SyncSource
 from sdk.trading_contract import TokenRequestFailed
+
+if TYPE_CHECKING:
+    from sdk.fanout.publish import Publisher, PublisherStats, PublishOptions, SyncPublisher, publish, publish_sync
+
+_FANOUT = dict.fromkeys(
+    ("Publisher", "PublisherStats", "PublishOptions", "SyncPublisher", "publish", "publish_sync"), "sdk.fanout.publish"
+)
+"""Names of the Redis Streams fan-out, imported on first use: redis-py is an optional extra."""
+
+
+def __getattr__(name: str) -> object:
+    module = _FANOUT.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sdk' has no attribute {name!r}")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except ModuleNotFoundError as missing:
+        if missing.name != "redis":
+            raise
+        raise ModuleNotFoundError(f"sdk.{name} needs redis-py: pip install 'xfeeds[redis]'", name="redis") from missing
 
 
 class FeedOptions(TypedDict, total=False):
@@ -177,6 +198,9 @@ __all__ = [
     "Merge",
     "OutcomeUnknown",
     "PreTradeRefused",
+    "PublishOptions",
+    "Publisher",
+    "PublisherStats",
     "RateLimited",
     "RateTier",
     "ReconnectPolicy",
@@ -188,6 +212,7 @@ __all__ = [
     "SyncAccount",
     "SyncFeed",
     "SyncMerge",
+    "SyncPublisher",
     "SyncSource",
     "TokenRequestFailed",
     "TradingRateCounter",
@@ -205,6 +230,8 @@ __all__ = [
     "instruments",
     "merge",
     "merge_sync",
+    "publish",
+    "publish_sync",
     "quotes",
     "replay",
     "replay_sync",

@@ -1,0 +1,191 @@
+"""Publishing into a real Redis server on 127.0.0.1: every event stored once, whoever publishes it,
+and every loss (the server unreachable, restarted) announced in the stream and to the publisher."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+import redis
+
+import sdk
+from schemas.events import Disconnected, Event, Reconnected, StreamGap, Subscribed, Trade
+from schemas.subscription import Subscription
+from sdk.errors import ConnectFailed
+from sdk.fanout.entries import EntryCodec, identity_of
+from sdk.reconnect import ReconnectPolicy
+from tests.fanout.redis_server import RedisServer
+from tests.fanout.sources import ListSource, trades
+
+pytestmark = [pytest.mark.anyio, pytest.mark.loopback, pytest.mark.timeout(60)]
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """redis-py's client runs on asyncio only."""
+    return "asyncio"
+
+
+def stored(url: str, stream: str) -> list[tuple[bytes, Event]]:
+    """Every entry of a stream: its identity field and its event."""
+    codec = EntryCodec()
+    with redis.Redis.from_url(url) as client:
+        return [(fields[b"k"], codec.decode(fields[b"e"])) for _id, fields in client.xrange(stream)]
+
+
+async def test_events_are_stored_in_order_with_their_identity(redis_url: str, prefix: str) -> None:
+    events = trades(1_000)
+    async with sdk.publish(ListSource(events, batch=70), redis_url, prefix=prefix, batch_size=64) as publisher:
+        seen = [event async for event in publisher]
+    assert seen == events
+    entries = stored(redis_url, f"{prefix}:kraken:trades")
+    assert [event for _key, event in entries] == events
+    assert [key.decode() for key, _event in entries] == [identity_of(event) for event in events]
+    assert publisher.stats.stored == 1_000
+    assert publisher.stats.duplicates == 0
+
+
+async def test_a_second_copy_of_the_same_events_is_refused(redis_url: str, prefix: str) -> None:
+    for _ in range(2):
+        async with sdk.publish(ListSource(trades(500)), redis_url, prefix=prefix) as publisher:
+            stats = await publisher.run()
+    assert (stats.stored, stats.duplicates) == (0, 500)
+    assert len(stored(redis_url, f"{prefix}:kraken:trades")) == 500
+
+
+async def test_redundant_publishers_store_twenty_thousand_events_once_in_order(redis_url: str, prefix: str) -> None:
+    events = trades(20_000)
+    publishers = [
+        sdk.publish(ListSource(events, batch=250, pause=0.0005), redis_url, prefix=prefix, collector=name)
+        for name in ("a", "b")
+    ]
+    async with anyio.create_task_group() as group:
+        for publisher in publishers:
+            group.start_soon(_run, publisher)
+    assert [event for _key, event in stored(redis_url, f"{prefix}:kraken:trades")] == events
+    assert sum(publisher.stats.stored for publisher in publishers) == 20_000
+    assert sum(publisher.stats.duplicates for publisher in publishers) == 20_000
+
+
+async def _run(publisher: sdk.Publisher) -> None:
+    async with publisher:
+        await publisher.run()
+
+
+def test_a_collector_killed_mid_batch_loses_nothing_while_its_twin_publishes(redis_url: str, prefix: str) -> None:
+    count = 20_000
+
+    def start(name: str) -> subprocess.Popen[str]:
+        command = [sys.executable, "-m", "tests.fanout.twin_publisher", redis_url, prefix, str(count), name]
+        return subprocess.Popen(command, cwd=PROJECT, stdout=subprocess.PIPE, text=True)
+
+    doomed, twin = start("doomed"), start("twin")
+    try:
+        assert doomed.stdout is not None and doomed.stdout.readline() == "publishing\n"
+        stream = f"{prefix}:kraken:trades"
+        with redis.Redis.from_url(redis_url) as client:
+            deadline = time.monotonic() + 20
+            while client.xlen(stream) < count // 4 and time.monotonic() < deadline:
+                time.sleep(0.005)
+        doomed.send_signal(signal.SIGKILL)
+        assert twin.wait(40) == 0
+    finally:
+        for process in (doomed, twin):
+            process.kill()
+            process.wait()
+    assert doomed.returncode == -signal.SIGKILL
+    keys = [key for key, _event in stored(redis_url, stream)]
+    assert len(keys) == count
+    assert len(set(keys)) == count
+    assert [event for _key, event in stored(redis_url, stream)] == trades(count)
+
+
+async def test_control_events_go_to_the_exchange_control_stream_naming_the_collector(
+    redis_url: str, prefix: str
+) -> None:
+    subscribed = Subscribed(
+        exchange="kraken",
+        symbol="BTC/USD",
+        ts_received=1,
+        subscription=Subscription(channel="trades", symbol="BTC/USD"),
+    )
+    dropped = Disconnected(exchange="kraken", ts_received=2, reason="closed by the venue")
+    source = ListSource([subscribed, *trades(3), dropped])
+    async with sdk.publish(source, redis_url, prefix=prefix, collector="east-1") as publisher:
+        await publisher.run()
+    control = f"{prefix}:kraken:control"
+    assert [event for _key, event in stored(redis_url, control)] == [subscribed, dropped]
+    with redis.Redis.from_url(redis_url) as client:
+        assert {fields[b"c"] for _id, fields in client.xrange(control)} == {b"east-1"}
+    assert len(stored(redis_url, f"{prefix}:kraken:trades")) == 3
+
+
+async def test_an_unreachable_server_at_start_is_a_clear_error(prefix: str) -> None:
+    with pytest.raises(ConnectFailed, match=r"127\.0\.0\.1:1/0"):
+        async with sdk.publish(ListSource(trades(1)), "redis://127.0.0.1:1/0", prefix=prefix):
+            pass
+
+
+async def test_a_restarted_server_is_survived_and_the_restart_announced(own_redis: RedisServer, prefix: str) -> None:
+    events = trades(3_000)
+    source = ListSource(events, batch=50, pause=0.002)
+    policy = ReconnectPolicy(initial=0.02, cap=0.1)
+    notices: list[Event] = []
+    async with sdk.publish(source, own_redis.url, prefix=prefix, reconnect=policy) as publisher:
+        async for event in publisher:
+            if not isinstance(event, Trade):
+                notices.append(event)
+            elif event.trade_id == "1000":
+                own_redis.kill()
+            elif event.trade_id == "1500":
+                own_redis.start()
+    kinds = [type(notice) for notice in notices]
+    assert kinds == [Disconnected, Reconnected, StreamGap]
+    gap = notices[2]
+    assert isinstance(gap, StreamGap)
+    assert (gap.reason, gap.stream, gap.count) == ("broker_restarted", f"{prefix}:kraken:trades", None)
+    entries = [event for _key, event in stored(own_redis.url, f"{prefix}:kraken:trades")]
+    # fsync always: nothing acknowledged before the kill is lost, nothing queued during it either
+    assert [event for event in entries if isinstance(event, Trade)] == events
+    assert [event for event in entries if isinstance(event, StreamGap)] == [gap]
+
+
+async def test_events_beyond_the_outbox_while_the_server_is_away_are_counted_and_announced(
+    own_redis: RedisServer, prefix: str
+) -> None:
+    events = trades(2_000)
+    source = ListSource(events, batch=100, pause=0.001)
+    policy = ReconnectPolicy(initial=0.02, cap=0.05)
+    notices: list[Event] = []
+    async with sdk.publish(
+        source, own_redis.url, prefix=prefix, reconnect=policy, batch_size=100, buffer_events=300
+    ) as publisher:
+        async for event in publisher:
+            if not isinstance(event, Trade):
+                notices.append(event)
+            elif event.trade_id == "500":
+                own_redis.kill()
+            elif event.trade_id == "1500":
+                own_redis.start()
+    gaps = [notice for notice in notices if isinstance(notice, StreamGap)]
+    dropped = next(gap for gap in gaps if gap.reason == "publisher_dropped")
+    assert dropped.count == publisher.stats.dropped > 0
+    trades_stored = [e for _k, e in stored(own_redis.url, f"{prefix}:kraken:trades") if isinstance(e, Trade)]
+    assert len(trades_stored) + dropped.count == len(events)
+    assert len({trade.trade_id for trade in trades_stored}) == len(trades_stored)
+    in_stream = [e for _k, e in stored(own_redis.url, f"{prefix}:kraken:trades") if isinstance(e, StreamGap)]
+    assert dropped in in_stream
+
+
+def test_the_blocking_face_publishes_the_same(redis_url: str, prefix: str) -> None:
+    with sdk.publish_sync(ListSource(trades(300)), redis_url, prefix=prefix) as publisher:
+        stats = publisher.run()
+    assert stats.stored == 300
+    assert len(stored(redis_url, f"{prefix}:kraken:trades")) == 300
