@@ -547,6 +547,7 @@ def _add_collect_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
         "--host", metavar="NAME", default=socket.gethostname(), help="this machine's name in control entries"
     )
     collect.add_argument("--only-shard", type=int, help=argparse.SUPPRESS)  # one collector, in this process
+    collect.add_argument("--parent", type=int, help=argparse.SUPPRESS)  # the supervisor's pid
     collect.set_defaults(run=_collect)
 
 
@@ -564,16 +565,19 @@ def _collect(args: argparse.Namespace) -> int:
     shown = logging.StreamHandler(sys.stderr)
     shown.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
     log.addHandler(shown)
+    log.propagate = False
     if args.only_shard is not None:
         from sdk.fanout.collector import collect_shard  # noqa: PLC0415  # needs the redis extra
 
         name = f"{args.host}/{args.only_shard}"
-        anyio.run(lambda: collect_shard(fleet, fleet.shards[args.only_shard], collector=name, simulate=args.simulate))
+        shard = fleet.shards[args.only_shard]
+        anyio.run(lambda: collect_shard(fleet, shard, collector=name, simulate=args.simulate, parent=args.parent))
         return 0
     from sdk.fanout.supervisor import Supervisor  # noqa: PLC0415
 
     config = os.path.abspath(args.config)
     child = [sys.executable, "-m", "sdk.cli", "collect", "--config", config, "--host", args.host]
+    child += ["--parent", str(os.getpid())]
     child += ["--simulate"] if args.simulate else []
     commands = {index: [*child, "--only-shard", str(index)] for index in dict.fromkeys(selected)}
     return Supervisor(commands).run()

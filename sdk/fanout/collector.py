@@ -35,17 +35,21 @@ PARENT_POLL = 0.5
 """Seconds between checks that the starting process is still there."""
 
 
-async def collect_shard(fleet: Fleet, shard: Shard, *, collector: str, simulate: bool = False) -> None:
-    """Publish ``shard``'s events until SIGTERM or SIGINT, or until the starting process is gone.
+async def collect_shard(
+    fleet: Fleet, shard: Shard, *, collector: str, simulate: bool = False, parent: int | None = None
+) -> None:
+    """Publish ``shard``'s events until SIGTERM or SIGINT, or until the parent process is gone.
 
     ``collector`` names this collector in its control entries (``host/shard``). With
-    ``simulate`` every feed connects to its exchange's simulator, run in this process.
+    ``simulate`` every feed connects to its exchange's simulator, run in this process. ``parent``
+    is the process id of the supervisor that started this one (default: the parent now), so a
+    supervisor that died while this process was starting is noticed too.
     """
     reading = anyio.CancelScope()
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:  # kept open until stored
         async with anyio.create_task_group() as group:
             group.start_soon(_stop_on_signal, signals, reading)
-            group.start_soon(_stop_when_orphaned, reading, os.getppid())
+            group.start_soon(_stop_when_orphaned, reading, parent or os.getppid())
             await _publish(fleet, shard, collector, simulate, reading)
             group.cancel_scope.cancel()
 
