@@ -8,8 +8,10 @@ import re
 import signal
 import subprocess
 import sys
+import textwrap
 import threading
 import time
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -144,6 +146,14 @@ def test_a_bad_file_is_refused_naming_the_file_the_place_and_the_fault(tmp_path:
         load_fleet(path)
     assert str(refused.value).startswith(f"{path}: "), refused.value
     assert expected in str(refused.value), (expected, str(refused.value))
+
+
+def test_the_readme_fleet_file_is_a_good_one() -> None:
+    readme = (PROJECT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"## Collectors on many machines.*?```toml\n(.*?)```", readme, flags=re.DOTALL)
+    assert block is not None
+    fleet = parse_fleet(tomllib.loads(textwrap.dedent(block[1])), "README.md")
+    assert [shard.size for shard in fleet.shards] == [3, 3]
 
 
 def test_a_syntax_error_names_its_line(tmp_path: Path) -> None:
