@@ -54,7 +54,7 @@ from sdk.recording import Recorder, Rotation
 from sdk.replay import Replay, replay, replay_sync
 from sdk.session import FeedSession, FeedSettings, FeedStats
 from sdk.sharded import ShardedFeed
-from sdk.source import EventSource
+from sdk.source import EventList, EventSource
 from sdk.subscriptions import book, candles, instruments, quotes, ticker, trades
 from sdk.sync import SyncAccount, SyncFeed, SyncSource
 from sdk.trading_contract import TokenRequestFailed
@@ -187,6 +187,7 @@ __all__ = [
     "ConsolidatedQuote",
     "CostTable",
     "Credentials",
+    "EventList",
     "EventSource",
     "Feed",
     "FeedClosed",

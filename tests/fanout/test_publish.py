@@ -18,9 +18,10 @@ from schemas.events import Disconnected, Event, Reconnected, StreamGap, Subscrib
 from schemas.subscription import Subscription
 from sdk.errors import ConnectFailed
 from sdk.fanout.entries import EntryCodec, identity_of
+from sdk.fanout.local_server import RedisServer
 from sdk.reconnect import ReconnectPolicy
-from tests.fanout.redis_server import RedisServer
-from tests.fanout.sources import ListSource, trades
+from sdk.source import EventList
+from tests.fanout.sources import trades
 
 pytestmark = [pytest.mark.anyio, pytest.mark.loopback, pytest.mark.timeout(60)]
 
@@ -42,7 +43,7 @@ def stored(url: str, stream: str) -> list[tuple[bytes, Event]]:
 
 async def test_events_are_stored_in_order_with_their_identity(redis_url: str, prefix: str) -> None:
     events = trades(1_000)
-    async with sdk.publish(ListSource(events, batch=70), redis_url, prefix=prefix, batch_size=64) as publisher:
+    async with sdk.publish(EventList(events, batch=70), redis_url, prefix=prefix, batch_size=64) as publisher:
         seen = [event async for event in publisher]
     assert seen == events
     entries = stored(redis_url, f"{prefix}:kraken:trades")
@@ -54,7 +55,7 @@ async def test_events_are_stored_in_order_with_their_identity(redis_url: str, pr
 
 async def test_a_second_copy_of_the_same_events_is_refused(redis_url: str, prefix: str) -> None:
     for _ in range(2):
-        async with sdk.publish(ListSource(trades(500)), redis_url, prefix=prefix) as publisher:
+        async with sdk.publish(EventList(trades(500)), redis_url, prefix=prefix) as publisher:
             stats = await publisher.run()
     assert (stats.stored, stats.duplicates) == (0, 500)
     assert len(stored(redis_url, f"{prefix}:kraken:trades")) == 500
@@ -63,7 +64,7 @@ async def test_a_second_copy_of_the_same_events_is_refused(redis_url: str, prefi
 async def test_redundant_publishers_store_twenty_thousand_events_once_in_order(redis_url: str, prefix: str) -> None:
     events = trades(20_000)
     publishers = [
-        sdk.publish(ListSource(events, batch=250, pause=0.0005), redis_url, prefix=prefix, collector=name)
+        sdk.publish(EventList(events, batch=250, pause=0.0005), redis_url, prefix=prefix, collector=name)
         for name in ("a", "b")
     ]
     async with anyio.create_task_group() as group:
@@ -117,7 +118,7 @@ async def test_control_events_go_to_the_exchange_control_stream_naming_the_colle
         subscription=Subscription(channel="trades", symbol="BTC/USD"),
     )
     dropped = Disconnected(exchange="kraken", ts_received=2, reason="closed by the venue")
-    source = ListSource([subscribed, *trades(3), dropped])
+    source = EventList([subscribed, *trades(3), dropped])
     async with sdk.publish(source, redis_url, prefix=prefix, collector="east-1") as publisher:
         await publisher.run()
     control = f"{prefix}:kraken:control"
@@ -129,13 +130,13 @@ async def test_control_events_go_to_the_exchange_control_stream_naming_the_colle
 
 async def test_an_unreachable_server_at_start_is_a_clear_error(prefix: str) -> None:
     with pytest.raises(ConnectFailed, match=r"127\.0\.0\.1:1/0"):
-        async with sdk.publish(ListSource(trades(1)), "redis://127.0.0.1:1/0", prefix=prefix):
+        async with sdk.publish(EventList(trades(1)), "redis://127.0.0.1:1/0", prefix=prefix):
             pass
 
 
 async def test_a_restarted_server_is_survived_and_the_restart_announced(own_redis: RedisServer, prefix: str) -> None:
     events = trades(3_000)
-    source = ListSource(events, batch=50, pause=0.002)
+    source = EventList(events, batch=50, pause=0.002)
     policy = ReconnectPolicy(initial=0.02, cap=0.1)
     notices: list[Event] = []
     async with sdk.publish(source, own_redis.url, prefix=prefix, reconnect=policy) as publisher:
@@ -161,7 +162,7 @@ async def test_events_beyond_the_outbox_while_the_server_is_away_are_counted_and
     own_redis: RedisServer, prefix: str
 ) -> None:
     events = trades(2_000)
-    source = ListSource(events, batch=100, pause=0.001)
+    source = EventList(events, batch=100, pause=0.001)
     policy = ReconnectPolicy(initial=0.02, cap=0.05)
     notices: list[Event] = []
     async with sdk.publish(
@@ -185,7 +186,7 @@ async def test_events_beyond_the_outbox_while_the_server_is_away_are_counted_and
 
 
 def test_the_blocking_face_publishes_the_same(redis_url: str, prefix: str) -> None:
-    with sdk.publish_sync(ListSource(trades(300)), redis_url, prefix=prefix) as publisher:
+    with sdk.publish_sync(EventList(trades(300)), redis_url, prefix=prefix) as publisher:
         stats = publisher.run()
     assert stats.stored == 300
     assert len(stored(redis_url, f"{prefix}:kraken:trades")) == 300

@@ -8,11 +8,12 @@ import sys
 import anyio
 
 import sdk
-from tests.fanout.sources import ListSource, trades
+from sdk.source import EventList
+from tests.fanout.sources import trades
 
 
 async def main(url: str, prefix: str, count: int, name: str) -> None:
-    source = ListSource(trades(count), batch=200, pause=0.002)
+    source = EventList(trades(count), batch=200, pause=0.002)
     async with sdk.publish(source, url, prefix=prefix, collector=name, batch_size=200) as publisher:
         print("publishing", flush=True)
         await publisher.run()
