@@ -543,8 +543,9 @@ def _add_collect_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     collect.add_argument(
         "--simulate", action="store_true", help="connect each feed to its exchange's simulator, run locally"
     )
+    host = socket.gethostname()
     collect.add_argument(
-        "--host", metavar="NAME", default=socket.gethostname(), help="this machine's name in control entries"
+        "--host", metavar="NAME", default=host, help=f"this machine's name in control entries (default {host})"
     )
     collect.add_argument("--only-shard", type=int, help=argparse.SUPPRESS)  # one collector, in this process
     collect.add_argument("--parent", type=int, help=argparse.SUPPRESS)  # the supervisor's pid
