@@ -9,6 +9,7 @@ import importlib.metadata
 import logging
 import math
 import os
+import socket
 import sys
 import threading
 import urllib.parse
@@ -38,6 +39,7 @@ from sdk.pretrade import check_order
 from sdk.reconnect import ReconnectPolicy
 from sdk.render import describe, describe_order
 from sdk.simulation.venue import TradingVenue
+from sdk.subscriptions import CHANNELS, DEFAULT_DEPTH, DEFAULT_INTERVAL
 from sdk.trading_contract import TokenRequestFailed
 from sdk.transport import InsecureURL
 
@@ -45,9 +47,6 @@ if TYPE_CHECKING:
     from sdk.export import ExportResult
     from sdk.simulation.simulator import Simulator
 
-CHANNELS = ("trades", "book", "ticker", "quotes", "candles", "instruments")
-DEFAULT_DEPTH = 10
-DEFAULT_INTERVAL = "1m"
 USAGE_ERRORS: tuple[type[Exception], ...] = (LookupError, ValueError, OSError, TokenRequestFailed)
 """What the user can fix (a name, a number, an endpoint, a key): one line on stderr and exit 2."""
 REQUEST_FAILURES: tuple[type[Exception], ...] = (RequestRejected, OutcomeUnknown, AccountNotReady, RateLimited)
@@ -146,6 +145,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _add_recording_parsers(commands)
     _add_account_parser(commands)
+    _add_collect_parser(commands)
 
     simulate = commands.add_parser(
         "simulate",
@@ -253,22 +253,7 @@ def _requests(args: argparse.Namespace) -> list[Subscription]:
         raise ValueError(f"--live shows a book: use it with the book channel, not {channel}")
     if live and len(args.symbols) != 1:
         raise ValueError("--live shows one book: name one SYMBOL")
-    if channel == "instruments":
-        if args.symbols:
-            raise ValueError("instruments takes no SYMBOL: it covers every pair the exchange lists")
-        return [subscriptions.instruments()]
-    if not args.symbols:
-        raise ValueError(f"{channel} needs at least one SYMBOL, e.g. BTC/USD")
-    if channel == "book":
-        return [subscriptions.book(s, args.depth or DEFAULT_DEPTH) for s in args.symbols]
-    if channel == "candles":
-        return [subscriptions.candles(s, args.interval or DEFAULT_INTERVAL) for s in args.symbols]
-    builders = {
-        "trades": subscriptions.trades,
-        "ticker": subscriptions.ticker,
-        "quotes": subscriptions.quotes,
-    }
-    return [builders[channel](s) for s in args.symbols]
+    return subscriptions.of_channel(channel, args.symbols, depth=args.depth, interval=args.interval)
 
 
 @asynccontextmanager
@@ -535,6 +520,68 @@ def _add_endpoint_options(parser: argparse.ArgumentParser, *, inherited: bool) -
         default=argparse.SUPPRESS if inherited else False,
         help="trade on the exchange's simulator, run in-process (default: the real exchange)",
     )
+
+
+def _add_collect_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+    collect = commands.add_parser(
+        "collect",
+        help="publish the subscriptions of a fleet file into Redis streams, one process per shard",
+        description="Split the fleet file's subscriptions into its shards and run one collector process per "
+        "shard, each publishing its feeds' events into Redis streams; a collector that crashes is started "
+        "again. Run the same file on two machines and each event is still stored once. Needs the redis "
+        "extra: pip install 'xfeeds[redis]'.",
+    )
+    collect.add_argument("--config", metavar="FILE", required=True, help="the fleet file (TOML)")
+    collect.add_argument(
+        "--shard",
+        metavar="N",
+        type=int,
+        action="append",
+        dest="shards",
+        help="run only shard N (from 0; repeat for several; default: every shard)",
+    )
+    collect.add_argument(
+        "--simulate", action="store_true", help="connect each feed to its exchange's simulator, run locally"
+    )
+    host = socket.gethostname()
+    collect.add_argument(
+        "--host", metavar="NAME", default=host, help=f"this machine's name in control entries (default {host})"
+    )
+    collect.add_argument("--only-shard", type=int, help=argparse.SUPPRESS)  # one collector, in this process
+    collect.add_argument("--parent", type=int, help=argparse.SUPPRESS)  # the supervisor's pid
+    collect.set_defaults(run=_collect)
+
+
+def _collect(args: argparse.Namespace) -> int:
+    """The supervisor of the selected shards' collectors, or (``--only-shard``) one collector."""
+    from sdk.fanout.fleet import load_fleet  # noqa: PLC0415  # only this command needs it
+
+    fleet = load_fleet(args.config)
+    selected = [args.only_shard] if args.only_shard is not None else args.shards or range(len(fleet.shards))
+    for index in selected:
+        if not 0 <= index < len(fleet.shards):
+            raise ValueError(f"{args.config} has shards 0 to {len(fleet.shards) - 1}, not {index}")
+    log = logging.getLogger("xfeeds.collect")
+    log.setLevel(logging.INFO)
+    shown = logging.StreamHandler(sys.stderr)
+    shown.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    log.addHandler(shown)
+    log.propagate = False
+    if args.only_shard is not None:
+        from sdk.fanout.collector import collect_shard  # noqa: PLC0415  # needs the redis extra
+
+        name = f"{args.host}/{args.only_shard}"
+        shard = fleet.shards[args.only_shard]
+        anyio.run(lambda: collect_shard(fleet, shard, collector=name, simulate=args.simulate, parent=args.parent))
+        return 0
+    from sdk.fanout.supervisor import Supervisor  # noqa: PLC0415
+
+    config = os.path.abspath(args.config)
+    child = [sys.executable, "-m", "sdk.cli", "collect", "--config", config, "--host", args.host]
+    child += ["--parent", str(os.getpid())]
+    child += ["--simulate"] if args.simulate else []
+    commands = {index: [*child, "--only-shard", str(index)] for index in dict.fromkeys(selected)}
+    return Supervisor(commands).run()
 
 
 def _decimal(text: str) -> Decimal:

@@ -7,6 +7,7 @@ it into its own wire request, or refuses it up front if it cannot serve it.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from schemas.subscription import Subscription
 
@@ -14,6 +15,10 @@ _SYMBOL = re.compile(r"^[A-Z0-9.]+/[A-Z0-9.]+$")
 _INTERVAL = re.compile(r"^([1-9][0-9]*)([smhdw])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 
+
+CHANNELS = ("trades", "book", "ticker", "quotes", "candles", "instruments")
+DEFAULT_DEPTH = 10
+DEFAULT_INTERVAL = "1m"
 
 EVERY_SYMBOL = "*"
 """Subscribes every symbol at once, on adapters whose capabilities allow it for that channel."""
@@ -77,3 +82,28 @@ def candles(symbol: str, interval: str = "1m") -> Subscription:
 def instruments() -> Subscription:
     """Reference data (precisions, increments, minimums, state) for every pair the exchange lists."""
     return Subscription(channel="instruments", symbol="*")
+
+
+def of_channel(
+    channel: str, symbols: Sequence[str], *, depth: int | None = None, interval: str | None = None
+) -> list[Subscription]:
+    """The subscriptions of one channel for each of ``symbols``, as a command line or a fleet file
+    names them; ValueError for an option that does not apply to the channel or a missing symbol."""
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}: one of {', '.join(CHANNELS)}")
+    if depth is not None and channel != "book":
+        raise ValueError(f"depth applies to the book channel, not {channel}")
+    if interval is not None and channel != "candles":
+        raise ValueError(f"interval applies to the candles channel, not {channel}")
+    if channel == "instruments":
+        if symbols:
+            raise ValueError("instruments takes no SYMBOL: it covers every pair the exchange lists")
+        return [instruments()]
+    if not symbols:
+        raise ValueError(f"{channel} needs at least one SYMBOL, e.g. BTC/USD")
+    if channel == "book":
+        return [book(symbol, DEFAULT_DEPTH if depth is None else depth) for symbol in symbols]
+    if channel == "candles":
+        return [candles(symbol, interval or DEFAULT_INTERVAL) for symbol in symbols]
+    builders = {"trades": trades, "ticker": ticker, "quotes": quotes}
+    return [builders[channel](symbol) for symbol in symbols]
