@@ -61,10 +61,11 @@ from sdk.trading_contract import TokenRequestFailed
 
 if TYPE_CHECKING:
     from sdk.fanout.publish import Publisher, PublisherStats, PublishOptions, SyncPublisher, publish, publish_sync
+    from sdk.fanout.reader import StreamOptions, StreamReader, SyncStreamReader, stream, stream_sync
 
 _FANOUT = dict.fromkeys(
     ("Publisher", "PublisherStats", "PublishOptions", "SyncPublisher", "publish", "publish_sync"), "sdk.fanout.publish"
-)
+) | dict.fromkeys(("StreamOptions", "StreamReader", "SyncStreamReader", "stream", "stream_sync"), "sdk.fanout.reader")
 """Names of the Redis Streams fan-out, imported on first use: redis-py is an optional extra."""
 
 
@@ -210,11 +211,14 @@ __all__ = [
     "RequestRejected",
     "Rotation",
     "ShardedFeed",
+    "StreamOptions",
+    "StreamReader",
     "SyncAccount",
     "SyncFeed",
     "SyncMerge",
     "SyncPublisher",
     "SyncSource",
+    "SyncStreamReader",
     "TokenRequestFailed",
     "TradingRateCounter",
     "TransactionCost",
@@ -236,6 +240,8 @@ __all__ = [
     "quotes",
     "replay",
     "replay_sync",
+    "stream",
+    "stream_sync",
     "ticker",
     "trades",
 ]

@@ -1,5 +1,5 @@
 """The ``xfeeds`` command: watch or record a feed, replay a recording or export it for research,
-show a trading account and send orders, run a simulator, show the offline demo."""
+tail Redis Streams, show a trading account and send orders, run a simulator, show the offline demo."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import importlib.metadata
 import logging
 import math
 import os
+import signal
 import socket
 import sys
 import threading
@@ -147,6 +148,24 @@ def _parser() -> argparse.ArgumentParser:
     _add_account_parser(commands)
     _add_collect_parser(commands)
 
+    tail = commands.add_parser(
+        "tail",
+        help="print the events of Redis Streams, read in a consumer group",
+        description="Print the events collectors published into Redis Streams, as watch prints a feed's, "
+        "reading as one consumer of a group: each event goes to one consumer of the group, and what was "
+        "printed is acknowledged (Ctrl-C acknowledges the last events printed and exits). Needs the redis "
+        "extra: pip install 'xfeeds[redis]'.",
+    )
+    tail.add_argument("redis_url", metavar="REDIS_URL", type=_redis_url, help="e.g. redis://10.0.0.5:6379/0")
+    tail.add_argument("--group", required=True, metavar="G", help="consumer group (created where missing)")
+    tail.add_argument("--consumer", metavar="C", help="this reader's name in the group (default: host:pid)")
+    tail.add_argument("--prefix", default="xfeeds", metavar="P", help="stream name prefix (default xfeeds)")
+    tail.add_argument(
+        "--stream", action="append", metavar="S", help="a stream to read, repeatable (default: every one under P)"
+    )
+    tail.add_argument("--json", action="store_true", help="one JSON object per line (default: readable lines)")
+    tail.set_defaults(run=_tail)
+
     simulate = commands.add_parser(
         "simulate",
         help="serve an exchange simulator on loopback",
@@ -230,6 +249,10 @@ def _url(text: str, schemes: tuple[str, ...]) -> str:
         wanted = " or ".join(f"{scheme}://" for scheme in schemes)
         raise argparse.ArgumentTypeError(f"{text!r} is not a {wanted} URL, e.g. {schemes[-1]}://host/path")
     return text
+
+
+def _redis_url(text: str) -> str:
+    return _url(text, ("redis", "rediss"))
 
 
 def _websocket_url(text: str) -> str:
@@ -397,6 +420,41 @@ def _replay(args: argparse.Namespace) -> int:
 
     anyio.run(run)
     return 0
+
+
+def _tail(args: argparse.Namespace) -> int:
+    """Print every batch whole before asking for the next: asking acknowledges what was printed."""
+    try:
+        from sdk.fanout.reader import stream  # noqa: PLC0415 - redis-py is an optional extra
+    except ImportError as missing:
+        raise LookupError(f"tail needs redis-py ({missing}): pip install 'xfeeds[redis]'") from None
+    encoder = msgspec.json.Encoder()
+    consumer = args.consumer or f"{socket.gethostname()}:{os.getpid()}"
+
+    async def run() -> None:
+        async with (
+            anyio.create_task_group() as tasks,
+            stream(args.redis_url, args.group, consumer, streams=args.stream, prefix=args.prefix) as reader,
+        ):
+            tasks.start_soon(_cancel_on_interrupt, tasks.cancel_scope)
+            while True:
+                lines = [
+                    encoder.encode(event).decode() if args.json else describe(event)
+                    for event in await reader.next_batch()
+                ]
+                print("\n".join(lines), flush=True)
+
+    anyio.run(run)
+    return 0
+
+
+async def _cancel_on_interrupt(scope: anyio.CancelScope) -> None:
+    """Ctrl-C cancels ``scope``: unlike the one native cancellation asyncio sends the main task, a
+    cancelled scope stays cancelled until left, whatever a client library does with one cancellation."""
+    with anyio.open_signal_receiver(signal.SIGINT) as signals:
+        async for _ in signals:
+            scope.cancel()
+            return
 
 
 def credentials_prefix(exchange: str) -> str:

@@ -29,29 +29,19 @@ from typing import Self, TypedDict, Unpack
 
 import anyio
 import redis.asyncio
-import redis.exceptions
 import sniffio
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from schemas.events import Disconnected, Event, Reconnected, StreamGap
 from sdk.errors import ConnectFailed, FeedClosed
 from sdk.fanout.entries import EntryCodec, StreamNames, identity_of, is_published
+from sdk.fanout.server import BROKER, RECONNECT, UNREACHABLE, client, run_id
 from sdk.reconnect import ReconnectPolicy
 from sdk.source import EventSource
 from sdk.sync import SyncSource
 
 logger = logging.getLogger("xfeeds.fanout")
 
-BROKER = "redis"
-"""The ``exchange`` of the publisher's own control events: they are about the server, not a venue."""
-
-RECONNECT = ReconnectPolicy(initial=0.1, cap=5.0)
-"""A server on the same network comes back in seconds: no reason to wait up to a feed's 30 s."""
-
 STORE_SCRIPT = files("sdk.fanout").joinpath("store.lua").read_text(encoding="utf-8")
-
-_UNREACHABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
 Entry = tuple[str, str, bytes]
 """An event ready to store: its stream, its identity ('' for a control event) and its payload."""
@@ -113,9 +103,7 @@ class Publisher:
         self._policy = reconnect
         self._drain_timeout = drain_timeout
         self._codec = EntryCodec()
-        self._client = redis.asyncio.Redis.from_url(
-            redis_url, retry=Retry(NoBackoff(), 0), socket_connect_timeout=2.0, socket_timeout=10.0
-        )
+        self._client: redis.asyncio.Redis = client(redis_url)
         self._script = self._client.register_script(STORE_SCRIPT)
         self._outbox: deque[Entry] = deque()
         self._dropped: Counter[str] = Counter()
@@ -134,8 +122,8 @@ class Publisher:
         if sniffio.current_async_library() != "asyncio":
             raise RuntimeError("publishing to Redis runs on asyncio (redis-py's client); use publish_sync elsewhere")
         try:
-            self._run_id = await self._server_run_id()
-        except _UNREACHABLE as error:
+            self._run_id = await run_id(self._client)
+        except UNREACHABLE as error:
             await self._client.aclose()
             raise ConnectFailed(self.url, error) from error
         try:
@@ -230,7 +218,7 @@ class Publisher:
             chunk = [self._outbox[index] for index in range(min(self._batch_size, len(self._outbox)))]
             try:
                 await self._send(chunk)
-            except _UNREACHABLE as error:
+            except UNREACHABLE as error:
                 self._went_down(error)
                 return
             for _ in chunk:
@@ -271,11 +259,11 @@ class Publisher:
         if time.monotonic() < self._retry_at:
             return False
         try:
-            run_id = await self._server_run_id()
-            gaps = self._gaps(restarted=run_id != self._run_id)
+            server = await run_id(self._client)
+            gaps = self._gaps(restarted=server != self._run_id)
             if gaps:
                 await self._send([(stream, "", self._codec.encode(gap)) for stream, gap in gaps])
-        except _UNREACHABLE as error:
+        except UNREACHABLE as error:
             self._went_down(error)
             return False
         assert self._down_since is not None
@@ -283,7 +271,7 @@ class Publisher:
         self._notices.append(_now(Reconnected, attempt=self._attempt, downtime=downtime))
         self._notices += [gap for _stream, gap in gaps]
         logger.warning("publisher %s reached %s again after %.3f s", self.collector, self.url, downtime / 1e9)
-        self._run_id, self._down_since, self._attempt = run_id, None, 0
+        self._run_id, self._down_since, self._attempt = server, None, 0
         self._dropped.clear()
         return True
 
@@ -307,10 +295,6 @@ class Publisher:
             count=count,
             collector=self.collector,
         )
-
-    async def _server_run_id(self) -> str:
-        info = await self._client.info("server")
-        return str(info["run_id"])
 
     def _take_notices(self) -> list[Event]:
         notices, self._notices = self._notices, []

@@ -1,0 +1,33 @@
+"""What every fan-out client of the Redis server shares: how it connects, what counts as the server
+being unreachable, and how a restart of the server is recognised."""
+
+from __future__ import annotations
+
+import redis.asyncio
+import redis.exceptions
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from sdk.reconnect import ReconnectPolicy
+
+BROKER = "redis"
+"""The ``exchange`` of the fan-out's own control events: they are about the server, not a venue."""
+
+RECONNECT = ReconnectPolicy(initial=0.1, cap=5.0)
+"""A server on the same network comes back in seconds: no reason to wait up to a feed's 30 s."""
+
+UNREACHABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+"""Errors that mean the server could not be reached (or went away), as opposed to a refused command."""
+
+
+def client(redis_url: str, *, socket_timeout: float | None = 10.0) -> redis.asyncio.Redis:
+    """A client that never retries by itself: a lost server is reported by the caller, not hidden."""
+    return redis.asyncio.Redis.from_url(
+        redis_url, retry=Retry(NoBackoff(), 0), socket_connect_timeout=2.0, socket_timeout=socket_timeout
+    )
+
+
+async def run_id(connection: redis.asyncio.Redis) -> str:
+    """The server process's identity: a new one after every restart."""
+    info = await connection.info("server")
+    return str(info["run_id"])
