@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
-import socket
 import statistics
-import subprocess
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import redis.asyncio
 
@@ -28,6 +26,7 @@ import sdk
 from bench.corpus import START_NS, kraken_v2_frames
 from sdk import registry
 from sdk.fanout.entries import EVENT, KEY, EntryCodec, identity_of
+from sdk.fanout.local_server import RedisServer
 
 STREAM = "bench:kraken:all"
 ROUNDS = 3
@@ -100,41 +99,14 @@ async def bench(url: str, count: int) -> None:
 
 @contextmanager
 def private_server() -> Iterator[str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("redis-server is not installed (apt-get install redis-server), or pass --redis-url")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    """A redis-server of this run's own, on a free port, stopped at the end."""
     with tempfile.TemporaryDirectory() as directory:
-        server = subprocess.Popen(
-            [
-                binary,
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--dir",
-                directory,
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-        )
+        server = RedisServer(Path(directory))
+        server.start()
         try:
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    break
-                except OSError:
-                    time.sleep(0.05)
-            yield f"redis://127.0.0.1:{port}/0"
+            yield server.url
         finally:
-            server.terminate()
-            server.wait(10)
+            server.stop()
 
 
 def main() -> None:

@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 import sdk
 from schemas.events import Disconnected, ErrorEvent, Event, Reconnected, StreamGap, Trade
 from sdk.fanout.entries import COLLECTOR, EVENT, KEY, EntryCodec, StreamNames, identity_of
+from sdk.fanout.local_server import RedisServer
 from sdk.testing import events
-from tests.fanout.redis_server import RedisServer
 from tests.fanout.sources import trades
 
 pytestmark = [pytest.mark.loopback, pytest.mark.timeout(60)]
