@@ -125,6 +125,12 @@ def round_rate(url: str, processes: int, frames: list[bytes], tag: str) -> tuple
     return total / (max(ends) - min(starts)), total, sum(cpu)
 
 
+def server_cpu(client: redis.Redis) -> float:
+    """CPU seconds the redis-server process has used so far."""
+    info = client.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=60_000, help="frames each collector publishes")
@@ -137,6 +143,7 @@ def main() -> None:
     rates: dict[int, list[float]] = {1: [], 2: []}
     stored: dict[int, int] = {}
     cpu: dict[int, list[float]] = {1: [], 2: []}
+    served: dict[int, list[float]] = {1: [], 2: []}
     with tempfile.TemporaryDirectory() as directory:
         server = RedisServer(Path(directory))
         server.start()
@@ -145,7 +152,11 @@ def main() -> None:
                 for processes in (1, 2):
                     with redis.Redis.from_url(server.url) as client:
                         client.flushall()
-                    rate, stored[processes], used = round_rate(server.url, processes, frames, f"b{number}-{processes}")
+                        before = server_cpu(client)
+                        rate, stored[processes], used = round_rate(
+                            server.url, processes, frames, f"b{number}-{processes}"
+                        )
+                        served[processes].append(server_cpu(client) - before)
                     rates[processes].append(rate)
                     cpu[processes].append(used)
         finally:
@@ -159,6 +170,12 @@ def main() -> None:
             f"({stored[processes]:,} events; {per_cpu / 1000:.1f}k per CPU second of the collectors)"
         )
     print(f"  ratio {two / one:.2f}x (target: at least 1.8x)")
+    collector_us = statistics.median(cpu[1]) / stored[1] * 1e6
+    server_us = statistics.median(served[2]) / stored[2] * 1e6
+    print(
+        f"  CPU per event: collector {collector_us:.2f} us, redis-server {server_us:.2f} us; on two cores shared "
+        f"with the server, two collectors can reach at most {2 * collector_us / (collector_us + server_us):.2f}x one"
+    )
 
 
 if __name__ == "__main__":

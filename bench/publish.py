@@ -25,7 +25,7 @@ from bench.corpus import kraken_v1_frames
 from bench.timing import pin_to_one_core
 from schemas.events import Event
 from sdk import registry
-from sdk.fanout.entries import EntryCodec, StreamNames, identity_of
+from sdk.fanout.entries import EntryCodec, StreamNames, is_venue_event
 from sdk.fanout.local_server import RedisServer
 from sdk.fanout.publish import publish
 from sdk.session import FeedSession
@@ -43,14 +43,14 @@ def decoded_events(count: int) -> list[Event]:
     frames = kraken_v1_frames(count)
     for index, frame in enumerate(frames):
         events += session.receive([frame.encode()], index * 1e-4, index)
-    return [event for event in events if identity_of(event) is not None]
+    return [event for event in events if is_venue_event(event)]
 
 
 async def one_at_a_time(url: str, prefix: str, events: list[Event]) -> int:
     names, codec = StreamNames(prefix), EntryCodec()
     client = redis.asyncio.Redis.from_url(url)
     for event in events[:SLOW_SAMPLE]:
-        await client.xadd(names.of(event), {"k": identity_of(event) or "", "e": codec.encode(event)})
+        await client.xadd(names.of(event), {"e": codec.encode(event)})
     await client.aclose()
     return SLOW_SAMPLE
 
@@ -62,7 +62,7 @@ async def pipelined_plain(url: str, prefix: str, events: list[Event]) -> int:
     for start in range(0, len(events), 500):
         pipe = client.pipeline(transaction=False)
         for event in events[start : start + 500]:
-            pipe.xadd(names.of(event), {"k": identity_of(event) or "", "e": codec.encode(event)})
+            pipe.xadd(names.of(event), {"e": codec.encode(event)})
         await pipe.execute()
     await client.aclose()
     return len(events)

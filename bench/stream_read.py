@@ -25,7 +25,7 @@ import redis.asyncio
 import sdk
 from bench.corpus import START_NS, kraken_v2_frames
 from sdk import registry
-from sdk.fanout.entries import EVENT, KEY, EntryCodec, identity_of
+from sdk.fanout.entries import EVENT, EntryCodec, identity_of
 from sdk.fanout.local_server import RedisServer
 
 STREAM = "bench:kraken:all"
@@ -37,8 +37,8 @@ def corpus_payloads(count: int) -> list[bytes]:
     codec = registry.get("kraken").new_codec()
     events = [event for frame in kraken_v2_frames(20_000) for event in codec.decode_frame(frame, START_NS)]
     encoder = EntryCodec()
-    encoded = [(identity_of(event) or "", encoder.encode(event)) for event in events if identity_of(event)]
-    return [payload for _key, payload in (encoded * (count // len(encoded) + 1))[:count]]
+    encoded = [encoder.encode(event) for event in events if identity_of(event)]
+    return (encoded * (count // len(encoded) + 1))[:count]
 
 
 async def fill(client: redis.asyncio.Redis, payloads: list[bytes]) -> None:
@@ -46,7 +46,7 @@ async def fill(client: redis.asyncio.Redis, payloads: list[bytes]) -> None:
     for start in range(0, len(payloads), 1000):
         pipe = client.pipeline(transaction=False)
         for payload in payloads[start : start + 1000]:
-            pipe.xadd(STREAM, {KEY: b"", EVENT: payload})
+            pipe.xadd(STREAM, {EVENT: payload})
         await pipe.execute()
 
 

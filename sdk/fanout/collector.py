@@ -20,7 +20,7 @@ import anyio.abc
 
 from schemas.events import Event
 from sdk import connect, registry
-from sdk.fanout.entries import identity_of
+from sdk.fanout.entries import is_venue_event
 from sdk.fanout.fleet import Fleet, Shard
 from sdk.fanout.publish import publish
 from sdk.feed import Feed
@@ -77,7 +77,7 @@ async def _publish(fleet: Fleet, shard: Shard, collector: str, simulate: bool, r
         )
         with reading:
             async for event in publisher:
-                if identity_of(event) is None:
+                if not is_venue_event(event):
                     logger.info("%s: %s", collector, describe(event))
 
 

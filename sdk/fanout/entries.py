@@ -1,13 +1,16 @@
 """How an event becomes a broker stream entry and back: one encoding for every publisher and reader.
 
-A venue event's entry carries ``k``, its identity (``sdk.event_key``: equal in every collector, so
-redundant collectors' copies are stored once), and ``e``, the event as msgpack with its type tag, so
-a reader decodes it straight into the typed ``Event`` without knowing who published it. A control
-event (a collector's disconnect, a gap it saw) describes one collector: its entry has no identity,
-is never de-duplicated, and names the collector in ``c``.
+An entry carries ``e``, the event as msgpack with its type tag, so a reader decodes it straight into
+the typed ``Event`` without knowing who published it. A venue event is stored once by its identity
+(``sdk.event_key``, equal in every collector): the server remembers a 12-byte digest of it, short
+to send and to keep; a reader that needs the key computes it from the event. A control event (a
+collector's disconnect, a gap it saw) describes one collector: it is never de-duplicated, and its
+entry names the collector in ``c``.
 """
 
 from __future__ import annotations
+
+from hashlib import blake2b
 
 import msgspec
 
@@ -15,7 +18,6 @@ from schemas.events import ConsolidatedQuote, Event
 from sdk.identity import event_key
 from sdk.session import CHANNEL_OF
 
-KEY = b"k"
 EVENT = b"e"
 COLLECTOR = b"c"
 
@@ -48,11 +50,23 @@ class StreamNames(msgspec.Struct, frozen=True):
         return f"{self.prefix}:*"
 
 
-def identity_of(event: Event) -> str | None:
-    """The de-duplication identity of an event, None for what describes one collector only."""
-    if type(event) not in CHANNEL_OF:
-        return None
-    return event_key(event)  # type: ignore[arg-type]  # CHANNEL_OF holds market event types only
+IDENTITY_BYTES = 12
+"""Digest size of an identity: two different events of one stream share one with a chance of about
+2**-96 per pair, far below the venue-side risks documented per adapter."""
+
+
+def is_venue_event(event: Event) -> bool:
+    """Whether an event is the venue's (the same in every collector), not one collector's notice."""
+    return type(event) in CHANNEL_OF
+
+
+def identity_of(event: Event) -> bytes:
+    """What the server remembers to refuse a second copy of a venue event; empty for a control
+    event, which describes one collector only and is never refused."""
+    if not is_venue_event(event):
+        return b""
+    key = event_key(event)  # type: ignore[arg-type]  # CHANNEL_OF holds market event types only
+    return blake2b(key.encode(), digest_size=IDENTITY_BYTES).digest()
 
 
 def is_published(event: Event) -> bool:

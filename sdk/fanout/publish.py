@@ -22,13 +22,16 @@ import socket
 import time
 from collections import Counter, deque
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from importlib.resources import files
 from types import TracebackType
 from typing import Self, TypedDict, Unpack
 
 import anyio
+import anyio.abc
 import redis.asyncio
+import redis.exceptions
 import sniffio
 
 from schemas.events import Disconnected, Event, Reconnected, StreamGap
@@ -43,8 +46,12 @@ logger = logging.getLogger("xfeeds.fanout")
 
 STORE_SCRIPT = files("sdk.fanout").joinpath("store.lua").read_text(encoding="utf-8")
 
-Entry = tuple[str, str, bytes]
-"""An event ready to store: its stream, its identity ('' for a control event) and its payload."""
+Entry = tuple[str, bytes, bytes]
+"""An event ready to store: its stream, its identity (empty for a control event) and its payload."""
+
+MAX_BATCH = 4_000
+"""Events in one script call at most: the script passes a stream's identities to one command, and
+Lua takes a few thousand arguments to a call."""
 
 
 @dataclass(slots=True)
@@ -61,10 +68,13 @@ class PublisherStats:
 class Publisher:
     """Drains an event source into Redis Streams; iterate it to see the source's events go by.
 
-    Iterating yields every event of the source once it is stored, or queued for the server while
-    it is unreachable, then the publisher's own notices: ``Disconnected``/``Reconnected`` (with
-    ``exchange="redis"``) and ``StreamGap``. ``run()`` does the same without handing anything out.
-    The publisher owns its source: entering it enters the source, closing it closes the source.
+    Iterating yields every event of the source once it is queued for the server (a writer task
+    stores the queue while the next events are read, so decoding and the server's work overlap),
+    then the publisher's own notices: ``Disconnected``/``Reconnected`` (with ``exchange="redis"``)
+    and ``StreamGap``. ``run()`` does the same without handing anything out. The queue holds at
+    most ``buffer_events``: while the server is reachable a full queue holds the source back; while
+    it is not, the oldest events are dropped, counted and announced. The publisher owns its source:
+    entering it enters the source, closing it closes the source.
 
     Each venue event goes to ``{prefix}:{exchange}:{channel}`` and each control event of the source
     (a collector's disconnects, the gaps it saw) to ``{prefix}:{exchange}:control``, naming the
@@ -87,8 +97,10 @@ class Publisher:
         reconnect: ReconnectPolicy = RECONNECT,
         drain_timeout: float = 5.0,
     ) -> None:
-        if batch_size < 1 or maxlen < 1 or buffer_events < batch_size:
-            raise ValueError("batch_size and maxlen must be positive, buffer_events at least batch_size")
+        if not 1 <= batch_size <= MAX_BATCH or maxlen < 1 or buffer_events < batch_size:
+            raise ValueError(
+                f"batch_size must be 1 to {MAX_BATCH}, maxlen positive and buffer_events at least batch_size"
+            )
         if not 0.001 <= dedupe_window <= 86_400:
             raise ValueError("dedupe_window must be between 1 ms and one day")
         self.source = source
@@ -106,31 +118,38 @@ class Publisher:
         self._client: redis.asyncio.Redis = client(redis_url)
         self._script = self._client.register_script(STORE_SCRIPT)
         self._outbox: deque[Entry] = deque()
+        self._queued = anyio.Event()  # set when the outbox gets entries (or the publisher closes)
+        self._freed = anyio.Event()  # set when the writer took entries out (or the server went away)
         self._dropped: Counter[str] = Counter()
         self._streams: set[str] = set()
         self._notices: list[Event] = []
         self._pending: deque[Event] = deque()
-        self._run_id: str | None = None
+        self._run_id = ""
         self._down_since: float | None = None
         self._attempt = 0
-        self._retry_at = 0.0
         self._rng = random.Random()
+        self._closing = False
         self._ended: FeedClosed | None = None
+        self._failure: Exception | None = None
+        self._writer_done = anyio.Event()
+        self._stack: AsyncExitStack | None = None
+        self._writers: anyio.abc.TaskGroup | None = None
 
     async def __aenter__(self) -> Self:
-        """Reach the server, then enter the source; an unreachable server raises ``ConnectFailed``."""
+        """Reach the server, enter the source, start the writer; an unreachable server raises
+        ``ConnectFailed``."""
         if sniffio.current_async_library() != "asyncio":
             raise RuntimeError("publishing to Redis runs on asyncio (redis-py's client); use publish_sync elsewhere")
-        try:
-            self._run_id = await run_id(self._client)
-        except UNREACHABLE as error:
-            await self._client.aclose()
-            raise ConnectFailed(self.url, error) from error
-        try:
-            await self.source.__aenter__()
-        except BaseException:
-            await self._client.aclose()
-            raise
+        async with AsyncExitStack() as stack:
+            stack.push_async_callback(self._client.aclose)
+            try:
+                self._run_id = await run_id(self._client)
+            except UNREACHABLE as error:
+                raise ConnectFailed(self.url, error) from error
+            await stack.enter_async_context(self.source)
+            self._writers = await stack.enter_async_context(anyio.create_task_group())
+            self._writers.start_soon(self._write)
+            self._stack = stack.pop_all()
         return self
 
     async def __aexit__(
@@ -142,20 +161,24 @@ class Publisher:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the source, store what is still queued (for up to ``drain_timeout``), disconnect."""
-        try:
-            await self.source.aclose()
-            with anyio.move_on_after(self._drain_timeout):
-                await self._drain()
-            if self._outbox:
-                logger.warning(
-                    "publisher %s closed with %d events not stored: %s unreachable",
-                    self.collector,
-                    len(self._outbox),
-                    self.url,
-                )
-        finally:
-            await self._client.aclose()
+        """Close the source, let the writer store what is queued (for up to ``drain_timeout``), disconnect."""
+        stack, self._stack = self._stack, None
+        if stack is None:
+            return
+        await self.source.aclose()
+        self._close_outbox()
+        with anyio.move_on_after(self._drain_timeout):
+            await self._writer_done.wait()
+        if self._outbox:
+            logger.warning(
+                "publisher %s closed with %d events not stored: %s unreachable",
+                self.collector,
+                len(self._outbox),
+                self.url,
+            )
+        assert self._writers is not None
+        self._writers.cancel_scope.cancel()  # a writer still waiting for the server after the drain time
+        await stack.aclose()  # the writer never raises (it keeps its failure), so nothing comes wrapped in a group
 
     async def run(self) -> PublisherStats:
         """Publish until the source ends; ``FeedClosed`` if a policy ended it."""
@@ -179,112 +202,142 @@ class Publisher:
         return self._pending.popleft()
 
     async def next_batch(self) -> list[Event]:
-        """The source's next batch, stored (or queued), followed by the publisher's own notices."""
+        """The source's next batch, queued for the server, followed by the publisher's own notices.
+
+        When the source ends, waits (up to ``drain_timeout``) until the queue is stored, hands out
+        the last notices, then raises the source's ``FeedClosed``.
+        """
         if self._pending:
             batch = list(self._pending)
             self._pending.clear()
             return batch
-        if self._ended is not None:
-            raise self._ended
-        try:
-            batch = await self.source.next_batch()
-        except FeedClosed as closed:
-            self._ended = closed
-            with anyio.move_on_after(self._drain_timeout):
-                await self._drain()
-            if self._notices:
-                return self._take_notices()
-            raise
-        self._queue(batch)
-        await self._store()
-        return batch + self._take_notices() if self._notices else batch
+        if self._failure is not None:
+            raise self._failure
+        if self._ended is None:
+            try:
+                batch = await self.source.next_batch()
+            except FeedClosed as closed:
+                self._ended = closed
+                self._close_outbox()
+                with anyio.move_on_after(self._drain_timeout):
+                    await self._writer_done.wait()
+            else:
+                await self._queue(batch)
+                return batch + self._take_notices() if self._notices else batch
+        if self._notices:
+            return self._take_notices()
+        raise self._ended
 
-    def _queue(self, batch: list[Event]) -> None:
+    async def _queue(self, batch: list[Event]) -> None:
+        """Put a batch's events in the outbox: wait for room while the server takes them, drop the
+        oldest (counted per stream) while it is away."""
         names, codec, outbox = self.names, self._codec, self._outbox
         for event in batch:
             if is_published(event):
-                outbox.append((names.of(event), identity_of(event) or "", codec.encode(event)))
-        excess = len(outbox) - self._buffer_events
-        for _ in range(max(0, excess)):
+                outbox.append((names.of(event), identity_of(event), codec.encode(event)))
+        self._queued.set()
+        while len(outbox) > self._buffer_events and self._down_since is None and self._failure is None:
+            self._freed = anyio.Event()
+            await self._freed.wait()
+        for _ in range(len(outbox) - self._buffer_events):
             stream, _identity, _payload = outbox.popleft()
             self._dropped[stream] += 1
             self.stats.dropped += 1
 
-    async def _store(self) -> None:
-        """Send the outbox in batches; on a broken connection, note it and try again later."""
-        if self._down_since is not None and not await self._reconnected():
-            return
-        while self._outbox:
-            chunk = [self._outbox[index] for index in range(min(self._batch_size, len(self._outbox)))]
-            try:
-                await self._send(chunk)
-            except UNREACHABLE as error:
-                self._went_down(error)
-                return
-            for _ in chunk:
-                self._outbox.popleft()
+    def _close_outbox(self) -> None:
+        """No more entries will come: the writer stores what is left, then ends."""
+        self._closing = True
+        self._queued.set()
 
-    async def _drain(self) -> None:
-        """Store the whole outbox, waiting out the server's absence by the reconnect policy."""
-        while self._outbox:
-            await self._store()
-            if self._outbox:
-                await anyio.sleep(max(0.0, self._retry_at - time.monotonic()))
+    async def _write(self) -> None:
+        """The writer task: store the outbox a batch at a time, riding out the server's absence."""
+        try:
+            while True:
+                while not self._outbox:
+                    if self._closing:
+                        return
+                    self._queued = anyio.Event()
+                    await self._queued.wait()
+                if self._down_since is not None and not await self._reconnected():
+                    continue
+                chunk = [self._outbox[index] for index in range(min(self._batch_size, len(self._outbox)))]
+                try:
+                    await self._send(chunk)
+                except (*UNREACHABLE, redis.exceptions.ResponseError) as error:
+                    self._went_down(error)
+                    continue
+                for _ in chunk:
+                    self._outbox.popleft()
+                self._freed.set()
+        except Exception as error:  # a defect: kept for the reader, who sees it as itself
+            logger.error("publisher %s stopped by an unexpected error", self.collector, exc_info=error)
+            self._failure = error
+            self._freed.set()
+        finally:
+            self._writer_done.set()
 
     async def _send(self, chunk: list[Entry]) -> None:
-        streams: dict[str, int] = {}
+        """One script call for a chunk: its events grouped by stream, in order within each."""
+        if not chunk:
+            return
+        groups: dict[str, list[Entry]] = {}
+        for entry in chunk:
+            groups.setdefault(entry[0], []).append(entry)
         args: list[str | bytes | int] = [self._window_ms, self._maxlen, self.collector]
-        for stream, identity, payload in chunk:
-            index = streams.get(stream)
-            if index is None:
-                index = streams[stream] = len(streams) + 1
-            args += (index, identity, payload)
-        added = await self._script(keys=list(streams), args=args)
-        self._streams.update(streams)
+        for index, (_stream, entries) in enumerate(groups.items(), start=1):
+            args += (index, len(entries))
+            for _stream_name, identity, payload in entries:
+                args += (identity, payload)
+        added = int(await self._script(keys=list(groups), args=args))
+        self._streams.update(groups)
         self.stats.batches += 1
-        self.stats.stored += int(added)
-        self.stats.duplicates += len(chunk) - int(added)
+        self.stats.stored += added
+        self.stats.duplicates += len(chunk) - added
 
     def _went_down(self, error: BaseException) -> None:
-        now = time.monotonic()
         if self._down_since is None:
-            self._down_since = now
+            self._down_since = time.monotonic()
             logger.warning("publisher %s lost %s: %s", self.collector, self.url, error)
-            self._notices.append(_now(Disconnected, reason=f"{self.url}: {error or type(error).__name__}"))
-        self._attempt += 1
-        self._retry_at = now + self._policy.delay(self._attempt, self._rng)
+            reason = f"{self.url}: {error or type(error).__name__}"
+            self._notices.append(Disconnected(exchange=BROKER, ts_received=time.time_ns(), reason=reason))
+        self._freed.set()  # a source waiting for room now drops the oldest instead
 
     async def _reconnected(self) -> bool:
-        """Whether the server is back (after the backoff delay), announcing what was lost meanwhile."""
-        if time.monotonic() < self._retry_at:
-            return False
+        """Wait by the policy, then whether the server is back, announcing what was lost meanwhile."""
+        down_since = self._down_since
+        assert down_since is not None
+        self._attempt += 1
+        await anyio.sleep(self._policy.delay(self._attempt, self._rng))
         try:
             server = await run_id(self._client)
-            gaps = self._gaps(restarted=server != self._run_id)
-            if gaps:
-                await self._send([(stream, "", self._codec.encode(gap)) for stream, gap in gaps])
-        except UNREACHABLE as error:
-            self._went_down(error)
+        except (*UNREACHABLE, redis.exceptions.ResponseError):
             return False
-        assert self._down_since is not None
-        downtime = round((time.monotonic() - self._down_since) * 1e9)
-        self._notices.append(_now(Reconnected, attempt=self._attempt, downtime=downtime))
+        dropped, self._dropped = self._dropped, Counter()
+        gaps = self._gaps(restarted=server != self._run_id, dropped=dropped)
+        self._down_since = None  # from here a full outbox holds the source back again, dropping nothing
+        try:
+            await self._send([(stream, b"", self._codec.encode(gap)) for stream, gap in gaps])
+        except (*UNREACHABLE, redis.exceptions.ResponseError):
+            self._down_since = down_since
+            self._dropped.update(dropped)
+            return False
+        downtime = round((time.monotonic() - down_since) * 1e9)
+        self._notices.append(
+            Reconnected(exchange=BROKER, ts_received=time.time_ns(), attempt=self._attempt, downtime=downtime)
+        )
         self._notices += [gap for _stream, gap in gaps]
         logger.warning("publisher %s reached %s again after %.3f s", self.collector, self.url, downtime / 1e9)
-        self._run_id, self._down_since, self._attempt = server, None, 0
-        self._dropped.clear()
+        self._run_id, self._attempt = server, 0
         return True
 
-    def _gaps(self, *, restarted: bool) -> list[tuple[str, StreamGap]]:
+    def _gaps(self, *, restarted: bool, dropped: Counter[str]) -> list[tuple[str, StreamGap]]:
         """The gaps to announce in each stream on reconnecting: a restarted server, dropped events."""
-        gaps: list[tuple[str, StreamGap]] = []
         ns = time.time_ns()
-        if restarted:
-            for stream in sorted(self._streams):
-                gaps.append((stream, self._gap(stream, "broker_restarted", None, ns)))
-        for stream, count in sorted(self._dropped.items()):
-            gaps.append((stream, self._gap(stream, "publisher_dropped", count, ns)))
-        return gaps
+        restarts = sorted(self._streams) if restarted else []
+        gaps = [(stream, self._gap(stream, "broker_restarted", None, ns)) for stream in restarts]
+        return gaps + [
+            (stream, self._gap(stream, "publisher_dropped", count, ns)) for stream, count in sorted(dropped.items())
+        ]
 
     def _gap(self, stream: str, reason: str, count: int | None, ns: int) -> StreamGap:
         return StreamGap(
@@ -299,10 +352,6 @@ class Publisher:
     def _take_notices(self) -> list[Event]:
         notices, self._notices = self._notices, []
         return notices
-
-
-def _now(kind: type[Disconnected] | type[Reconnected], **fields: object) -> Event:
-    return kind(exchange=BROKER, ts_received=time.time_ns(), **fields)  # type: ignore[arg-type]
 
 
 class PublishOptions(TypedDict, total=False):

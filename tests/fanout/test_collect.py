@@ -21,9 +21,10 @@ import redis
 from hypothesis import given
 from hypothesis import strategies as st
 
-from schemas.events import Trade
+from schemas.events import BookSnapshot, BookUpdate, Trade
 from sdk.fanout.entries import EntryCodec
 from sdk.fanout.fleet import FleetError, load_fleet, parse_fleet
+from sdk.identity import event_key
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -436,11 +437,13 @@ def test_two_collectors_of_one_fleet_store_each_venue_event_once(tmp_path: Path,
         entries = client.xrange(f"{prefix}:kraken:trades")
         control = client.xrange(f"{prefix}:kraken:control")
         book = client.xrange(f"{prefix}:kraken:book")
-    keys = [fields[b"k"] for _id, fields in entries]
-    assert len(keys) > 10 and len(set(keys)) == len(keys)
-    ids = [event.trade_id for _id, fields in entries if isinstance(event := codec.decode(fields[b"e"]), Trade)]
+    trades = [codec.decode(fields[b"e"]) for _id, fields in entries]
+    keys = [event_key(trade) for trade in trades if isinstance(trade, Trade)]
+    assert len(keys) == len(trades) > 10 and len(set(keys)) == len(keys)
+    ids = [trade.trade_id for trade in trades if isinstance(trade, Trade)]
     assert len(ids) == len(keys) == len(set(ids))
-    book_keys = [fields[b"k"] for _id, fields in book]
-    assert len(set(book_keys)) == len(book_keys) > 10
+    books = [codec.decode(fields[b"e"]) for _id, fields in book]
+    book_keys = [event_key(event) for event in books if isinstance(event, BookSnapshot | BookUpdate)]
+    assert len(set(book_keys)) == len(book_keys) == len(books) > 10
     collectors = {fields[b"c"].decode() for _id, fields in control}
     assert {"east/0", "west/0", "east/1", "west/1"} <= collectors, collectors

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 import sdk
 from schemas.events import Disconnected, ErrorEvent, Event, Reconnected, StreamGap, Trade
-from sdk.fanout.entries import COLLECTOR, EVENT, KEY, EntryCodec, StreamNames, identity_of
+from sdk.fanout.entries import COLLECTOR, EVENT, EntryCodec, StreamNames, identity_of
 from sdk.fanout.local_server import RedisServer
 from sdk.testing import events
 from tests.fanout.sources import trades
@@ -41,15 +41,14 @@ def anyio_backend() -> str:
 
 
 async def put(url: str, prefix: str, published: Iterable[Event], *, maxlen: int | None = None) -> None:
-    """Store events as a publisher does (fields ``k``, ``e``, ``c``), with an exact length cap if given."""
+    """Store events as a publisher does (fields ``e``, and ``c`` for a control event), with an exact length cap if given."""
     names, codec = StreamNames(prefix), EntryCodec()
     client = redis.asyncio.Redis.from_url(url)
     try:
         pipe = client.pipeline(transaction=False)
         for event in published:
-            identity = identity_of(event)
-            fields = {KEY: identity or "", EVENT: codec.encode(event)}
-            if identity is None:
+            fields = {EVENT: codec.encode(event)}
+            if not identity_of(event):
                 fields[COLLECTOR] = "test"
             pipe.xadd(names.of(event), fields, maxlen=maxlen, approximate=False)  # type: ignore[arg-type]
         await pipe.execute()
