@@ -9,8 +9,9 @@ import sdk
 from schemas import Disconnected, Reconnected
 from sdk.hostile import HostileVenue, VenuePeer
 from sdk.testing import collect_until, of
+from tests.conftest import TransportUnderTest
 
-pytestmark = [pytest.mark.anyio, pytest.mark.loopback]
+pytestmark = [pytest.mark.anyio, pytest.mark.loopback, pytest.mark.usefixtures("transport")]
 
 SMALL_WINDOW = 4096
 """The venue's receive buffer: a client's writes stall within kilobytes once the venue stops reading."""
@@ -52,9 +53,9 @@ async def test_a_peer_that_stops_reading_and_floods_pings_is_dropped_by_the_idle
 
 
 async def test_a_write_that_cannot_complete_in_time_drops_the_connection(
-    fast_reconnect: sdk.ReconnectPolicy,
+    fast_reconnect: sdk.ReconnectPolicy, transport: TransportUnderTest
 ) -> None:
-    connector = sdk.WebSocketConnector(write_timeout=0.5)
+    connector = transport.connector(write_timeout=0.5)
     async with HostileVenue(PingFlood(), receive_buffer=SMALL_WINDOW) as venue:
         feed = sdk.connect("kraken", venue.url, connector=connector, idle_timeout=30, reconnect=fast_reconnect)
         async with feed:
