@@ -27,7 +27,7 @@ import anyio
 import anyio.abc
 import msgspec
 from anyio.abc import SocketAttribute
-from websockets.frames import Frame, Opcode
+from websockets.frames import Close, Frame, Opcode
 from websockets.http11 import Request
 from websockets.server import ServerProtocol
 
@@ -93,6 +93,11 @@ class VenuePeer:
     async def drop(self) -> None:
         """Drop the socket without a closing handshake."""
         await self._stream.aclose()
+
+    @property
+    def close_received(self) -> Close | None:
+        """The client's close frame (its code and reason), once it has come."""
+        return self._protocol.close_rcvd
 
     async def hold(self) -> None:
         """Keep the connection open, reading (and answering pings), until the client leaves."""
