@@ -127,12 +127,15 @@ class PicowsWebSocket(WSListener):
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         kind = frame.msg_type
-        if kind in _MESSAGE_TYPES and frame.fin and not self._fragments:
+        if kind in _MESSAGE_TYPES and frame.fin and not self._fragments:  # nearly every frame: kept short
             self._messages.append(frame.get_payload_as_bytes())
             self._waiting_bytes += frame.payload_size
             if self._waiting_bytes > READ_AHEAD:
                 self._read_or_pause()
-        elif kind in _MESSAGE_TYPES or kind == WSMsgType.CONTINUATION:
+            if self._arrival is not None:
+                self._wake()
+            return
+        if kind in _MESSAGE_TYPES or kind == WSMsgType.CONTINUATION:
             self._fragment(frame)
         elif kind == WSMsgType.PING:
             transport.send_pong(frame.get_payload_as_bytes())
