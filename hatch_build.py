@@ -8,7 +8,8 @@ be done (no C compiler, an unusual platform) or when ``XFEEDS_PURE_PYTHON=1`` is
 warns and the pure-Python modules are used.
 
 Compiled modules sit beside their sources (an editable install imports them from there), so every
-build first removes the previous ones: an edited source is never shadowed by a stale extension.
+build first removes the previous ones: an edited source is never shadowed by a stale extension. A
+wheel's build removes them again once the wheel holds them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,21 @@ distribution.run_command("build_ext")
 configuration (this project is built by hatchling)."""
 
 
+def compiles(target_name: str, modules: list[Path], environ: Mapping[str, str]) -> bool:
+    """Whether this build compiles the hot path: wheels (editable ones too), unless told not to."""
+    return target_name == "wheel" and bool(modules) and environ.get("XFEEDS_PURE_PYTHON") != "1"
+
+
+def ship_compiled(build_data: dict[str, Any], root: Path, modules: list[Path]) -> None:
+    """Put the compiled modules in the wheel and tag it for this interpreter and platform
+    (``cp311-cp311-linux_x86_64``, not ``py3-none-any``): its extensions run nowhere else."""
+    build_data["pure_python"] = False
+    build_data["infer_tag"] = True
+    build_data["artifacts"].extend(f"/{module.with_suffix('')}.*{_SUFFIX}" for module in modules)
+    for runtime in root.glob(f"*__mypyc.*{_SUFFIX}"):  # the support library all compiled modules share
+        build_data["force_include"][str(runtime)] = runtime.name
+
+
 class CompileHotPath(BuildHookInterface):
     PLUGIN_NAME = "custom"
 
@@ -47,7 +64,7 @@ class CompileHotPath(BuildHookInterface):
         modules = [Path(module) for module in self.config.get("modules", [])]
         for extension in self._extensions(root, modules):
             extension.unlink()
-        if self.target_name != "wheel" or not modules or os.environ.get("XFEEDS_PURE_PYTHON") == "1":
+        if not compiles(self.target_name, modules, os.environ):
             return
         result = subprocess.run(
             [sys.executable, "-c", _COMPILE, *map(str, modules)], cwd=root, capture_output=True, text=True, check=False
@@ -62,11 +79,15 @@ class CompileHotPath(BuildHookInterface):
             extension.touch()  # built now, even where setuptools reused an unchanged build
         if version == "editable":  # imported from the source tree, where they were built
             return
-        build_data["pure_python"] = False
-        build_data["infer_tag"] = True
-        build_data["artifacts"].extend(f"/{module.with_suffix('')}.*{_SUFFIX}" for module in modules)
-        for runtime in root.glob(f"*__mypyc.*{_SUFFIX}"):  # the support library all compiled modules share
-            build_data["force_include"][str(runtime)] = runtime.name
+        ship_compiled(build_data, root, modules)
+
+    def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
+        """After a wheel is written, take its extensions out of the source tree: left there, they
+        would shadow the sources for an editable or pure-Python install of the same checkout."""
+        if version != "editable":
+            modules = [Path(module) for module in self.config.get("modules", [])]
+            for extension in self._extensions(Path(self.root), modules):
+                extension.unlink()
 
     @staticmethod
     def _extensions(root: Path, modules: list[Path]) -> list[Path]:

@@ -31,7 +31,7 @@ from sdk.account_session import AccountEvent, AccountState, AccountStats
 from sdk.books import BookTop, BookView
 from sdk.buffer import Overflow
 from sdk.capabilities import Capabilities, UnsupportedSubscription
-from sdk.connection import Connection, Connector, WebSocketConnector
+from sdk.connection import Connection, Connector, DefaultConnector, WebSocketConnector
 from sdk.contract import Adapter, Codec
 from sdk.credentials import Credentials
 from sdk.errors import (
@@ -188,6 +188,7 @@ __all__ = [
     "ConsolidatedQuote",
     "CostTable",
     "Credentials",
+    "DefaultConnector",
     "EventList",
     "EventSource",
     "Feed",

@@ -26,7 +26,7 @@ from schemas.subscription import Subscription
 from schemas.trading import AccountReady, Balance, OrderRequest, OrderUpdate
 from sdk.account_session import AccountEvent, AccountSession, AccountState, AccountStats, OrderLookup, Pending
 from sdk.books import BookView
-from sdk.connection import CONNECTION_ERRORS, Connection, Connector, WebSocketConnector
+from sdk.connection import CONNECTION_ERRORS, Connection, Connector, DefaultConnector
 from sdk.contract import Adapter
 from sdk.credentials import Credentials, Secret
 from sdk.errors import ConnectFailed, FeedClosed, LoginRefused, OutcomeUnknown, sole_error
@@ -101,7 +101,7 @@ class Account:
         self.rest_url = rest_url or self._trading.default_rest_url
         if self._trading.authenticator is not None:  # a venue logged in on its socket has no REST
             _refuse_plaintext(self.rest_url)
-        self._connector = connector or WebSocketConnector(log_frames=False)
+        self._connector = connector or DefaultConnector(log_frames=False)
         self.ready_timeout = ready_timeout
         self.session = AccountSession(
             self._trading.codec(adapter.name, adapter.symbols),

@@ -23,7 +23,7 @@ from schemas.events import Event
 from schemas.subscription import Subscription
 from sdk.books import BookStats, BookView
 from sdk.buffer import DEFAULT_MAX_BYTES, BufferOverflow, EventBuffer, Overflow
-from sdk.connection import CONNECTION_ERRORS, Connection, Connector, WebSocketConnector
+from sdk.connection import CONNECTION_ERRORS, Connection, Connector, DefaultConnector
 from sdk.contract import Adapter
 from sdk.deprecation import deprecated_alias
 from sdk.errors import ConnectFailed, FeedClosed, sole_error
@@ -61,8 +61,9 @@ class Feed:
     ``BookInvalidated`` and resubscribes that symbol alone, at most one resync every
     ``resync_interval`` seconds; its fresh snapshot emits ``BookResynced``.
 
-    ``connector`` opens the connections (default: WebSocket over TCP with ``max_message`` and
-    ``allow_plaintext``); tests and replays pass their own.
+    ``connector`` opens the connections (default: ``DefaultConnector``, WebSocket over TCP with
+    ``max_message`` and ``allow_plaintext``, through picows where installed on asyncio); tests
+    and replays pass their own.
 
     ``record`` (a ``Recorder``, or a directory for one with default settings) records everything
     the session sees, frames and times, so ``sdk.replay`` can give the same events again; a
@@ -101,7 +102,7 @@ class Feed:
         )
         self.session = FeedSession(adapter, settings, seed=seed)
         """The rules of this feed, without I/O (subscriptions, books, liveness, counters)."""
-        self._connector = connector or WebSocketConnector(max_message=max_message, allow_plaintext=allow_plaintext)
+        self._connector = connector or DefaultConnector(max_message=max_message, allow_plaintext=allow_plaintext)
         self._buffer = EventBuffer(buffer_size, overflow, max_bytes=buffer_bytes)
         self._pacer = TokenBucket(adapter.request_limit) if adapter.request_limit is not None else None
         self._connection: Connection | None = None

@@ -16,6 +16,7 @@ bytes, down to frames coalesced with the upgrade response. Any adapter's tests c
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 from collections.abc import Awaitable, Callable, Sequence
@@ -26,7 +27,7 @@ import anyio
 import anyio.abc
 import msgspec
 from anyio.abc import SocketAttribute
-from websockets.frames import Frame, Opcode
+from websockets.frames import Close, Frame, Opcode
 from websockets.http11 import Request
 from websockets.server import ServerProtocol
 
@@ -92,6 +93,11 @@ class VenuePeer:
     async def drop(self) -> None:
         """Drop the socket without a closing handshake."""
         await self._stream.aclose()
+
+    @property
+    def close_received(self) -> Close | None:
+        """The client's close frame (its code and reason), once it has come."""
+        return self._protocol.close_rcvd
 
     async def hold(self) -> None:
         """Keep the connection open, reading (and answering pings), until the client leaves."""
@@ -191,10 +197,23 @@ class HostileVenue:
         if self._close_with_upgrade is not None:
             protocol.send_close(self._close_with_upgrade, "closed with the upgrade")
         await stream.send(b"".join(protocol.data_to_send()))  # one write: the upgrade and what follows it
+        _stop_reading(stream)
         if self._close_with_upgrade is not None:  # then keep the socket open, as a half-dead venue does
             while True:
                 await stream.receive(_READ_SIZE)
         return VenuePeer(number, protocol, stream)
+
+
+def _stop_reading(stream: anyio.abc.SocketStream) -> None:
+    """Read nothing more until the script asks: a script that never reads must fill the client's window.
+
+    anyio on asyncio leaves a socket reading when its first bytes arrived before the first receive
+    (a client that writes its upgrade request at once), until a later receive waits; trio reads only
+    when asked. anyio has no public switch for this, hence the transport's own.
+    """
+    transport = getattr(stream, "_transport", None)
+    if isinstance(transport, asyncio.Transport):
+        transport.pause_reading()
 
 
 def _frame_bytes(frame: Frame) -> bytes:

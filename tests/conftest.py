@@ -1,13 +1,23 @@
-"""Shared test helpers: the captured Kraken fixtures, the async backends to run on, a fast reconnect policy."""
+"""Shared test helpers: the captured Kraken fixtures, the async backends and transports to run on, a fast
+reconnect policy."""
 
 from __future__ import annotations
 
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
+from typing import Unpack
 
 import pytest
 
 import sdk
+from sdk.connection import (
+    TRANSPORT_VARIABLE,
+    Connector,
+    ConnectorOptions,
+    Transport,
+    fast_transport_installed,
+    transport_connector,
+)
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 PROJECT = Path(__file__).resolve().parents[1]
@@ -52,3 +62,26 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
 def fast_reconnect() -> sdk.ReconnectPolicy:
     """Reconnects within a fifth of a second, so tests of outages stay short."""
     return sdk.ReconnectPolicy(initial=0.05, cap=0.2)
+
+
+class TransportUnderTest:
+    """One WebSocket transport: feeds built by default use it, and ``connector`` builds one with options."""
+
+    def __init__(self, name: Transport) -> None:
+        self.name = name
+
+    def connector(self, **options: Unpack[ConnectorOptions]) -> Connector:
+        return transport_connector(self.name, **options)
+
+
+@pytest.fixture(params=["websockets", "picows"])
+def transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> TransportUnderTest:
+    """Transport-level tests run against both transports (picows on asyncio only, where it runs)."""
+    name: Transport = request.param
+    if name == "picows":
+        if not fast_transport_installed():
+            pytest.skip("picows is not installed (pip install 'xfeeds[fast]')")
+        if "anyio_backend" in request.fixturenames and request.getfixturevalue("anyio_backend") != "asyncio":
+            pytest.skip("picows runs on asyncio only")
+    monkeypatch.setenv(TRANSPORT_VARIABLE, name)
+    return TransportUnderTest(name)

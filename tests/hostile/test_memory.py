@@ -15,6 +15,7 @@ from sdk.contract import MESSAGE_LIMIT, RAW_EXCERPT
 from sdk.hostile import HostileVenue, VenuePeer
 from sdk.testing import collect_until, of
 from sdk.transport import DEFAULT_MAX_MESSAGE
+from tests.conftest import TransportUnderTest
 
 pytestmark = [pytest.mark.anyio, pytest.mark.loopback]
 
@@ -33,7 +34,14 @@ def traced() -> Iterator[None]:
         tracemalloc.stop()
 
 
-async def test_many_large_malformed_frames_held_for_a_slow_consumer_cost_little_memory(traced: None) -> None:
+READ_BUFFER = {"websockets": 0, "picows": 2 * len(FRAME)}
+"""What a connection keeps for reading once it has received the largest frame: websockets reads in
+64 KiB pieces; picows reads into one buffer that grows, by doubling, to hold a whole frame, and keeps it."""
+
+
+async def test_many_large_malformed_frames_held_for_a_slow_consumer_cost_little_memory(
+    traced: None, transport: TransportUnderTest
+) -> None:
     async def flood(peer: VenuePeer) -> None:
         for _ in range(FRAMES):
             await peer.send(FRAME)
@@ -50,7 +58,8 @@ async def test_many_large_malformed_frames_held_for_a_slow_consumer_cost_little_
     print(
         f"{FRAMES} malformed frames of {len(FRAME) / MIB:.1f} MiB: held {held / MIB:.1f} MiB, peak {peak / MIB:.1f} MiB"
     )
-    assert held < 16 * MIB and peak < 48 * MIB  # one or two frames in flight, not fifty
+    read_buffer = READ_BUFFER[transport.name]
+    assert held < 16 * MIB + read_buffer and peak < 48 * MIB  # one or two frames in flight, not fifty
     for error in errors:
         assert (error.raw, error.raw_size) == (FRAME[:RAW_EXCERPT], len(FRAME))
         assert f"{len(FRAME):,} bytes" in error.message

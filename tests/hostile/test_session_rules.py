@@ -236,6 +236,7 @@ async def test_errors_in_the_body_leave_the_feed_as_themselves() -> None:
                 raise sdk.FeedClosed("ended by hand")
 
 
+@pytest.mark.usefixtures("transport")
 async def test_an_attempt_limit_ends_a_feed_whose_venue_drops_every_connection_at_once() -> None:
     """Item 15: accepting and closing at once counts as a failed attempt; max_attempts ends the feed."""
 

@@ -10,7 +10,7 @@ from schemas import Subscribed, Trade
 from sdk.hostile import HostileVenue, VenuePeer
 from sdk.testing import collect_until, of
 
-pytestmark = [pytest.mark.anyio, pytest.mark.loopback]
+pytestmark = [pytest.mark.anyio, pytest.mark.loopback, pytest.mark.usefixtures("transport")]
 
 
 async def kraken_trades(peer: VenuePeer) -> None:

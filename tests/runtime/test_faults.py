@@ -9,6 +9,7 @@ import sdk
 from schemas import Disconnected, Event, Reconnected, Status, Trade
 from sdk import registry
 from sdk.testing import collect_until, of
+from tests.conftest import TransportUnderTest
 
 pytestmark = [pytest.mark.anyio, pytest.mark.loopback]
 
@@ -19,6 +20,7 @@ def reconnected_and_trading(events: list[Event]) -> bool:
 
 
 @pytest.mark.parametrize("exchange", ["kraken", "kraken-v1", "midchains"])
+@pytest.mark.usefixtures("transport")
 async def test_a_silent_connection_is_detected_and_replaced(
     exchange: str, fast_reconnect: sdk.ReconnectPolicy
 ) -> None:
@@ -98,16 +100,17 @@ async def test_wait_loses_nothing_and_fail_ends_the_feed() -> None:
     assert len(final) == 1 and "overflow policy is fail" in final[0].reason
 
 
-async def test_plain_ws_only_to_this_machine_unless_asked() -> None:
-    from sdk.transport import InsecureURL, connect
+async def test_plain_ws_only_to_this_machine_unless_asked(transport: TransportUnderTest) -> None:
+    from sdk.transport import InsecureURL
 
     with pytest.raises(InsecureURL, match="wss://"):
-        await connect("ws://example.com:8080/")
+        await transport.connector().connect("ws://example.com:8080/")
     with pytest.raises(OSError):  # noqa: PT011 - allowed, then refused: nothing listens there
-        await connect("ws://127.0.0.1:9", timeout=2)
+        await transport.connector(timeout=2).connect("ws://127.0.0.1:9")
 
 
 @pytest.mark.parametrize("exchange", ["kraken", "kraken-v1", "midchains"])
+@pytest.mark.usefixtures("transport")
 async def test_bad_frames_cost_only_themselves_and_oversized_ones_the_connection(
     exchange: str, fast_reconnect: sdk.ReconnectPolicy
 ) -> None:
@@ -137,6 +140,7 @@ async def test_bad_frames_cost_only_themselves_and_oversized_ones_the_connection
     assert trades_after_errors
 
 
+@pytest.mark.usefixtures("transport")
 async def test_closed_with_a_code_reconnects(fast_reconnect: sdk.ReconnectPolicy) -> None:
     from adapters.kraken.simulator import KrakenSimulator
 
@@ -287,6 +291,7 @@ async def test_late_acknowledgement_after_a_timeout_report(exchange: str) -> Non
     assert kinds.index(SubscriptionError) < kinds.index(Subscribed)  # reported late, then confirmed
 
 
+@pytest.mark.usefixtures("transport")
 async def test_a_slow_reading_server_still_serves_everything() -> None:
     from adapters.kraken.simulator import KrakenSimulator
     from schemas import Subscribed

@@ -72,6 +72,7 @@ async def test_the_limit_sets_the_connections_and_the_events_are_those_of_one_co
     assert {e.symbol for e in of(BookSnapshot, early)} == {"BTC/USD", "ETH/USD", "SOL/USD"}
 
 
+@pytest.mark.usefixtures("transport")
 async def test_a_dropped_connection_requests_its_share_again_and_only_that(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="xfeeds.simulator")
     async with (
@@ -118,6 +119,7 @@ def test_the_blocking_face_spreads_and_reads_books_from_the_connection_holding_t
             assert feed.stats.events >= len(events)
 
 
+@pytest.mark.usefixtures("transport")
 async def test_a_connection_that_cannot_be_opened_fails_the_subscribe_and_leaves_the_feed_running() -> None:
     async with (
         KrakenSimulator(tick_interval=0.005) as simulator,
