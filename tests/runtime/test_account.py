@@ -316,6 +316,7 @@ def _fields(struct: Any) -> dict[str, Any]:
 
 async def test_an_account_not_ready_in_time_raises_a_plain_timeout_naming_what_is_missing() -> None:
     async with KrakenSimulator() as simulator:
-        with pytest.raises(TimeoutError, match=r"was not ready within 0\.001 s"):
-            async with open_account(simulator, ready_timeout=0.001):
+        simulator.read_delay = 1.0  # the venue answers nothing within the timeout, whatever the transport's pace
+        with pytest.raises(TimeoutError, match=r"was not ready within 0\.05 s"):
+            async with open_account(simulator, ready_timeout=0.05):
                 pass
