@@ -259,20 +259,27 @@ class RecordingGap(_Event, frozen=True, kw_only=True):
 
 
 class Disconnected(_Event, frozen=True, kw_only=True):
-    """The connection closed; the feed will reconnect unless it says ``final``."""
+    """The connection closed; the feed will reconnect unless it says ``final``.
+
+    ``connection`` says which, in a feed spread over several connections (numbered from 0 in the
+    order they opened; the others stay up); always 0 for a feed of one connection.
+    """
 
     reason: str
     final: bool = False
+    connection: int = 0
 
 
 class Reconnected(_Event, frozen=True, kw_only=True):
     """A new connection is up and the active subscriptions were sent again.
 
-    ``downtime`` is how long the feed had no connection, in ns.
+    ``downtime`` is how long the feed had no connection, in ns; ``connection`` which connection
+    came back, as in ``Disconnected``.
     """
 
     attempt: int
     downtime: int
+    connection: int = 0
 
 
 class StreamGap(_Event, frozen=True, kw_only=True):

@@ -13,8 +13,9 @@ from types import TracebackType
 from typing import Any, Literal, Self
 
 import anyio
+import msgspec
 
-from schemas.events import Event
+from schemas.events import Disconnected, Event, Reconnected
 from schemas.subscription import Subscription
 from sdk.books import BookStats, BookView
 from sdk.contract import Adapter
@@ -36,7 +37,8 @@ class ShardedFeed:
     another (and raises ``ConnectFailed`` if it cannot). ``orderbook`` and ``state`` are answered by
     the connection that holds the subscription. Control events (``Disconnected``, ``Reconnected``,
     ``Subscribed``...) come from one connection each: a ``Disconnected`` means that connection
-    dropped, and its ``Reconnected`` is followed by the acknowledgements of its share alone.
+    (its ``connection`` number, an index into ``connections``) dropped, and its ``Reconnected`` is
+    followed by the acknowledgements of its share alone.
     ``connections`` lists them in the order they were opened.
 
     ``options`` are those of ``Feed`` and apply to every connection; ``buffer_size`` also bounds
@@ -135,7 +137,7 @@ class ShardedFeed:
             raise RuntimeError(f"this feed is {self._lifecycle}: a feed is entered once; make a new one")
         self._lifecycle = "open"
         first = self._new_connection()
-        merge = Merge([first], buffer_size=self._options.get("buffer_size", 10_000))
+        merge = Merge([NumberedConnection(first, 0)], buffer_size=self._options.get("buffer_size", 10_000))
         await merge.__aenter__()
         self.connections.append(first)
         self._merge = merge
@@ -191,7 +193,7 @@ class ShardedFeed:
         if self._merge is None:
             raise RuntimeError("use the feed inside an 'async with' block")
         feed = self._new_connection()
-        await self._merge.add(feed)
+        await self._merge.add(NumberedConnection(feed, len(self.connections)))
         self.connections.append(feed)
         return feed
 
@@ -221,3 +223,41 @@ class ShardedFeed:
         if self._merge is None:
             raise RuntimeError("use the feed inside an 'async with' block")
         return self._merge
+
+
+class NumberedConnection:
+    """One connection of a sharded feed as the merge reads it: its ``Disconnected`` and
+    ``Reconnected`` say which connection they are about."""
+
+    def __init__(self, feed: Feed, number: int) -> None:
+        self.feed = feed
+        self.number = number
+
+    async def __aenter__(self) -> Self:
+        await self.feed.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.feed.__aexit__(exc_type, exc, traceback)
+
+    async def aclose(self) -> None:
+        await self.feed.aclose()
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self
+
+    async def __anext__(self) -> Event:
+        return self._numbered(await self.feed.__anext__())
+
+    async def next_batch(self) -> list[Event]:
+        return [self._numbered(event) for event in await self.feed.next_batch()]
+
+    def _numbered(self, event: Event) -> Event:
+        if type(event) is Disconnected or type(event) is Reconnected:
+            return msgspec.structs.replace(event, connection=self.number)
+        return event

@@ -107,6 +107,13 @@ def test_a_collector_killed_mid_batch_loses_nothing_while_its_twin_publishes(red
     assert len(keys) == count
     assert len(set(keys)) == count
     assert [event for _key, event in stored(redis_url, stream)] == trades(count)
+    received: list[Event] = []
+    with sdk.stream_sync(redis_url, "desk", "reader", streams=[stream], block=0.2) as reader:
+        for event in reader:
+            received.append(event)
+            if len(received) == count:
+                break
+    assert received == trades(count)  # the consumer group sees each event once, in order
 
 
 async def test_control_events_go_to_the_exchange_control_stream_naming_the_collector(

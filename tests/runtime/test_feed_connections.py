@@ -90,6 +90,7 @@ async def test_a_dropped_connection_requests_its_share_again_and_only_that(caplo
         after += await collect_for(feed, 0.3)
 
         assert len(of(Disconnected, after)) == 1 and len(of(Reconnected, after)) == 1
+        assert [e.connection for e in of(Disconnected, after) + of(Reconnected, after)] == [1, 1]
         assert {(e.subscription.channel, e.subscription.symbol) for e in of(Subscribed, after)} == share
         requested = subscribe_requests(caplog.records)
         assert sorted(symbol for _, _, symbol in requested) == sorted(symbol for _, symbol in share)
