@@ -46,15 +46,18 @@ from bench.corpus import KRAKEN_V1_REQUESTS, kraken_v1_frames
 from bench.peers import cryptofeed_kraken
 from bench.timing import hot_path_build, pin_to_one_core
 from schemas import Disconnected
-from sdk.connection import Connector
+from sdk.connection import Connector, transport_connector
 
 FRAMES = 170_000
 SEED = 42
 WRITE_CHUNK = 1 << 20
 """Bytes per venue write: large enough that the venue spends next to nothing per frame."""
 
-TRANSPORTS: dict[str, Callable[[], Connector | None]] = {"websockets": lambda: None}
-"""The connectors xfeeds is measured with; None is the feed's default."""
+TRANSPORTS: dict[str, Callable[[], Connector]] = {
+    "websockets": lambda: transport_connector("websockets"),
+    "picows": lambda: transport_connector("picows"),
+}
+"""The transports xfeeds is measured with (picows needs the ``xfeeds[fast]`` extra)."""
 
 
 # -- the venue ------------------------------------------------------------------------------
@@ -188,8 +191,7 @@ def _subscriptions() -> list[Any]:
 
 
 def _options(transport: str) -> dict[str, Any]:
-    connector = TRANSPORTS[transport]()
-    return {} if connector is None else {"connector": connector}
+    return {"connector": TRANSPORTS[transport]()}
 
 
 def _verified(feed: sdk.Feed | sdk.ShardedFeed | sdk.SyncFeed) -> None:
