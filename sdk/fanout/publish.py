@@ -37,7 +37,7 @@ import sniffio
 from schemas.events import Disconnected, Event, Reconnected, StreamGap
 from sdk.errors import ConnectFailed, FeedClosed
 from sdk.fanout.entries import EntryCodec, StreamNames, identity_of, is_published
-from sdk.fanout.server import BROKER, RECONNECT, UNREACHABLE, client, run_id
+from sdk.fanout.redis_client import BROKER, RECONNECT, UNREACHABLE, client, run_id
 from sdk.reconnect import ReconnectPolicy
 from sdk.source import EventSource
 from sdk.sync import SyncSource

@@ -29,7 +29,7 @@ import sniffio
 from schemas.events import Disconnected, ErrorEvent, Event, Reconnected, StreamGap
 from sdk.errors import ConnectFailed, FeedClosed
 from sdk.fanout.entries import EVENT, EntryCodec, StreamNames
-from sdk.fanout.server import BROKER, RECONNECT, UNREACHABLE, client, run_id
+from sdk.fanout.redis_client import BROKER, RECONNECT, UNREACHABLE, client, run_id
 from sdk.reconnect import ReconnectPolicy
 from sdk.sync import SyncSource
 
