@@ -14,12 +14,11 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack
 from decimal import Decimal
 from types import MappingProxyType, TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 from urllib.parse import urlsplit
 
 import anyio
 import anyio.abc
-import httpx
 
 from schemas.events import Instrument
 from schemas.subscription import Subscription
@@ -44,10 +43,21 @@ from sdk.trading_contract import (
 )
 from sdk.transport import is_loopback
 
+if TYPE_CHECKING:
+    import httpx
+
 logger = logging.getLogger("xfeeds.account")
 
 _CONNECT_ERRORS: tuple[type[Exception], ...] = (*CONNECTION_ERRORS, TimeoutError)
-_REST_ERRORS: tuple[type[Exception], ...] = (httpx.HTTPError, TokenRequestFailed)
+
+
+def _rest_errors() -> tuple[type[Exception], ...]:
+    """What a failed REST call raises. httpx (several megabytes of modules) is imported when an
+    account opens, not with the SDK: a program reading market data never loads it."""
+    import httpx  # noqa: PLC0415
+
+    return (httpx.HTTPError, TokenRequestFailed)
+
 
 __all__ = ["Account"]
 
@@ -169,6 +179,8 @@ class Account:
         """Connect and wait until the account is ready; ``ConnectFailed`` names the URL when the
         socket cannot be opened, ``TokenRequestFailed`` or ``LoginRefused`` the venue's reason when
         it refuses the credentials, ``TimeoutError`` what did not arrive within ``ready_timeout``."""
+        import httpx  # noqa: PLC0415 - see _rest_errors
+
         async with AsyncExitStack() as stack:
             self._http = await stack.enter_async_context(httpx.AsyncClient(timeout=10.0))
             try:
@@ -470,7 +482,7 @@ class Account:
             request = authenticator.order_query(self._credentials, nonce, self.rest_url, order.client_order_id)
             body = await self._post(request)
             found = authenticator.parse_order_query(body, order, time.time_ns())
-        except _REST_ERRORS as error:
+        except _rest_errors() as error:
             events = session.lookup_failed(order, _rest_reason(error), anyio.current_time(), time.time_ns())
         else:
             events = session.lookup_answered(order, found, anyio.current_time(), time.time_ns())
@@ -481,7 +493,7 @@ class Account:
         """The venue refused the token mid-session: a fresh one re-subscribes the private channels."""
         try:
             token = await self._fresh_token()
-        except _REST_ERRORS as error:
+        except _rest_errors() as error:
             self.session.drop_reason = f"token refused and a fresh one could not be had: {_rest_reason(error)}"
             self._deadline_moved.set()
             return
@@ -498,7 +510,7 @@ class Account:
             try:
                 token = await self._fresh_token() if self._trading.authenticator is not None else None
                 connection = await self._connector.connect(self.url)
-            except (*_CONNECT_ERRORS, *_REST_ERRORS) as exc:
+            except (*_CONNECT_ERRORS, *_rest_errors()) as exc:
                 logger.info("%s account: reconnect failed: %s", self.adapter.name, _rest_reason(exc))
                 continue
             return connection, token
@@ -583,6 +595,8 @@ def _refuse_plaintext(rest_url: str) -> None:
 
 def _rest_reason(error: BaseException) -> str:
     """Why a REST call failed, without the request (its headers hold the key and signature)."""
+    import httpx  # noqa: PLC0415 - see _rest_errors
+
     if isinstance(error, httpx.HTTPStatusError):
         return f"HTTP {error.response.status_code} from {error.request.url.host}"
     if isinstance(error, httpx.HTTPError):

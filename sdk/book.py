@@ -1,38 +1,105 @@
 """A maintained L2 order book, exchange-agnostic, with checksum fragments cached per level.
 
-Each side keeps three parallel lists in ascending price order: prices, quantities, and the
-level's contribution to the exchange checksum. Bisect finds a level in a few comparisons; inserts
-and deletes are memmoves, cheap even at depth 1000. A level's fragment is computed when the level
-first counts toward a checksum (the best few of a side) and kept until the level changes, so
-verifying a checksum is one join and one hash, never a re-formatting of the book, and the deep
-levels of a large book, which no checksum reads, carry no text at all.
+Each side keeps parallel columns in ascending price order. A level is stored without ``Decimal``
+objects: its price as an integer on a scale shared by the whole side (so comparing two stored
+prices is comparing two integers, exact whatever exponents the levels arrived with) plus the
+price's own exponent, and its quantity as an integer mantissa plus exponent. The columns are
+``array`` objects of 8-byte and 1-byte cells, about a tenth of the memory of two ``Decimal``
+objects a level; a value that does not fit them widens the side to lists of Python integers,
+exact at any size. The exact ``Decimal`` (same digits and exponent as the wire text) is rebuilt
+only when read: the best levels, the checksum fragments.
+
+Bisect finds a level in a few comparisons; inserts and deletes are memmoves, cheap even at depth
+1000. A level's fragment is computed when the level first counts toward a checksum (the best few
+of a side) and kept until the level changes, so verifying a checksum is one join and one hash,
+never a re-formatting of the book, and the deep levels of a large book carry no text at all.
 """
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left
-from collections.abc import Callable
-from decimal import Decimal
+from collections.abc import Callable, MutableSequence
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 
 from schemas.events import BookLevel, BookSnapshot, BookUpdate
 from sdk.contract import ChecksumScheme
 
+EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+"""Shifting a number's exponent in this context never rounds, whatever its size."""
+
+
+def exponent_of(number: Decimal) -> int:
+    """The exponent of a finite ``number`` (-2 for 1.23); books hold no NaN or infinity."""
+    exponent = number.as_tuple().exponent
+    if not isinstance(exponent, int):
+        raise ValueError(f"a book level needs a finite number, not {number}")
+    return exponent
+
+
+def mantissa_of(number: Decimal, exponent: int) -> int:
+    """``number`` as an integer count of ``10**exponent`` (exact when its own exponent is at least that)."""
+    return int(number.scaleb(-exponent, EXACT)) if exponent else int(number)
+
+
+def decimal_of(mantissa: int, exponent: int) -> Decimal:
+    """The ``Decimal`` ``mantissa * 10**exponent`` with exactly that exponent, as the wire wrote it."""
+    return Decimal(mantissa).scaleb(exponent, EXACT)
+
+
+def _compact_ints() -> MutableSequence[int]:
+    return array("q")
+
+
+def _compact_exponents() -> MutableSequence[int]:
+    return array("b")
+
 
 class BookSide:
-    """One side of a book in ascending price order; ``bids`` reads it from the top end."""
+    """One side of a book in ascending price order; ``bids`` reads it from the top end.
 
-    __slots__ = ("bids", "fragments", "prices", "qtys")
+    A stored price is ``keys[i] * 10**scale``, written on the wire with exponent
+    ``price_exponents[i]`` (never below ``scale``: a finer price rescales the side first); a
+    stored quantity is ``qtys[i] * 10**qty_exponents[i]``.
+    """
+
+    __slots__ = (
+        "bids",
+        "fragments",
+        "keys",
+        "negative_zero",
+        "price_exponents",
+        "qty_exponent",
+        "qty_exponents",
+        "qty_quantum",
+        "qtys",
+        "scale",
+        "scale_quantum",
+    )
 
     def __init__(self, *, bids: bool) -> None:
         self.bids = bids
-        self.prices: list[Decimal] = []
-        self.qtys: list[Decimal] = []
+        self.keys = _compact_ints()
+        self.price_exponents = _compact_exponents()
+        self.qtys = _compact_ints()
+        self.qty_exponents = _compact_exponents()
         self.fragments: list[str | None] = []
         """Each level's checksum fragment; None until a checksum reads the level."""
+        self.scale = 0
+        self.scale_quantum = Decimal(1)
+        """A number whose exponent is ``scale``: ``same_quantum`` tells a price on the scale in one call."""
+        self.qty_exponent = 0
+        self.qty_quantum = Decimal(1)
+        """The exponent of the last quantity written, and a number with it: quantities mostly share one."""
+        self.negative_zero = False
+        """Whether the level at price zero (a side has at most one) arrived as -0."""
+
+    def __len__(self) -> int:
+        return len(self.keys)
 
     def clear(self) -> None:
-        self.prices.clear()
-        self.qtys.clear()
+        self.keys, self.price_exponents = _compact_ints(), _compact_exponents()
+        self.qtys, self.qty_exponents = _compact_ints(), _compact_exponents()
         self.fragments.clear()
 
     def top_text(self, count: int, fragment: Callable[[Decimal, Decimal], str]) -> bytes:
@@ -44,47 +111,118 @@ class BookSide:
             size = len(fragments)
             for index in range(size - len(best), size) if self.bids else range(len(best)):
                 if fragments[index] is None:
-                    fragments[index] = fragment(self.prices[index], self.qtys[index])
+                    fragments[index] = fragment(self.price(index), self.qty(index))
             best = fragments[-1 : -count - 1 : -1] if self.bids else fragments[:count]
         return "".join(best).encode()  # type: ignore[arg-type]  # every one is made now
 
     def write(self, levels: tuple[BookLevel, ...]) -> None:
         """Write levels in order; a zero quantity deletes (a delete of an unknown price is a no-op)."""
-        prices, qtys, fragments = self.prices, self.qtys, self.fragments
         for level in levels:
             price, qty = level.price, level.qty
-            index = bisect_left(prices, price)
-            if index < len(prices) and prices[index] == price:
+            exponent = self.scale if price.same_quantum(self.scale_quantum) else self._admit(price)
+            key = mantissa_of(price, self.scale)
+            keys = self.keys
+            index = bisect_left(keys, key)
+            if index < len(keys) and keys[index] == key:
                 if qty:
-                    qtys[index] = qty
-                    fragments[index] = None
+                    self._set_qty(index, qty)
                 else:
-                    del prices[index], qtys[index], fragments[index]
+                    del keys[index], self.price_exponents[index], self.qtys[index], self.qty_exponents[index]
+                    del self.fragments[index]
             elif qty:
-                prices.insert(index, price)
-                qtys.insert(index, qty)
-                fragments.insert(index, None)
+                if not key:
+                    self.negative_zero = price.is_signed()
+                self._insert(index, key, exponent, qty)
+
+    def _admit(self, price: Decimal) -> int:
+        """The exponent of a price off the side's scale; a finer one than the scale rescales the side."""
+        exponent = exponent_of(price)
+        if not self.keys:
+            self.scale, self.scale_quantum = exponent, price
+        elif exponent < self.scale:
+            factor = 10 ** (self.scale - exponent)
+            keys = [key * factor for key in self.keys]
+            self.scale, self.scale_quantum = exponent, price
+            try:
+                self.keys = array("q", keys) if isinstance(self.keys, array) else keys
+            except OverflowError:
+                self._widen()
+                self.keys = keys
+        return exponent
+
+    def _qty_parts(self, qty: Decimal) -> tuple[int, int]:
+        if qty.same_quantum(self.qty_quantum):
+            exponent = self.qty_exponent
+        else:
+            exponent = self.qty_exponent = exponent_of(qty)
+            self.qty_quantum = qty
+        return mantissa_of(qty, exponent), exponent
+
+    def _set_qty(self, index: int, qty: Decimal) -> None:
+        mantissa, exponent = self._qty_parts(qty)
+        try:
+            self.qtys[index], self.qty_exponents[index] = mantissa, exponent
+        except OverflowError:
+            self._widen()
+            self.qtys[index], self.qty_exponents[index] = mantissa, exponent
+        self.fragments[index] = None
+
+    def _insert(self, index: int, key: int, exponent: int, qty: Decimal) -> None:
+        mantissa, qty_exponent = self._qty_parts(qty)
+        try:
+            self.keys.insert(index, key)
+            self.price_exponents.insert(index, exponent)
+            self.qtys.insert(index, mantissa)
+            self.qty_exponents.insert(index, qty_exponent)
+        except OverflowError:
+            for column in (self.keys, self.price_exponents, self.qtys, self.qty_exponents):
+                # undo the columns that took the level before one refused it
+                if len(column) > len(self.fragments):
+                    del column[index]
+            self._widen()
+            self._insert(index, key, exponent, qty)
+            return
+        self.fragments.insert(index, None)
+
+    def _widen(self) -> None:
+        """Hold the side in lists of Python integers from now on (until cleared): a value outgrew the arrays."""
+        self.keys, self.price_exponents = list(self.keys), list(self.price_exponents)
+        self.qtys, self.qty_exponents = list(self.qtys), list(self.qty_exponents)
 
     def truncate(self, depth: int) -> None:
         """Keep the best ``depth`` levels."""
-        excess = len(self.prices) - depth
+        excess = len(self.keys) - depth
         if excess > 0:
             if self.bids:
-                del self.prices[:excess], self.qtys[:excess], self.fragments[:excess]
+                del self.keys[:excess], self.price_exponents[:excess], self.qtys[:excess], self.qty_exponents[:excess]
+                del self.fragments[:excess]
             else:
-                del self.prices[depth:], self.qtys[depth:], self.fragments[depth:]
+                del self.keys[depth:], self.price_exponents[depth:], self.qtys[depth:], self.qty_exponents[depth:]
+                del self.fragments[depth:]
+
+    def price(self, index: int) -> Decimal:
+        """The price of the level at ``index`` (ascending order), exactly as it arrived."""
+        key, exponent = self.keys[index], self.price_exponents[index]
+        if exponent != self.scale:
+            key //= 10 ** (exponent - self.scale)
+        if not key and self.negative_zero:
+            return Decimal((1, (0,), exponent))
+        return decimal_of(key, exponent)
+
+    def qty(self, index: int) -> Decimal:
+        """The quantity of the level at ``index`` (ascending order), exactly as it arrived."""
+        return decimal_of(self.qtys[index], self.qty_exponents[index])
 
     def best(self) -> Decimal | None:
-        if not self.prices:
+        if not self.keys:
             return None
-        return self.prices[-1] if self.bids else self.prices[0]
+        return self.price(-1 if self.bids else 0)
 
     def top(self, count: int) -> list[tuple[Decimal, Decimal]]:
         """The best ``count`` levels as (price, qty), best first."""
-        if self.bids:
-            start = max(len(self.prices) - count, 0)
-            return list(zip(reversed(self.prices[start:]), reversed(self.qtys[start:]), strict=True))
-        return list(zip(self.prices[:count], self.qtys[:count], strict=True))
+        size = len(self.keys)
+        indices = range(size - 1, max(size - count, 0) - 1, -1) if self.bids else range(min(count, size))
+        return [(self.price(index), self.qty(index)) for index in indices]
 
 
 class OrderBook:
@@ -122,15 +260,24 @@ class OrderBook:
         bids, asks, depth = self.bids, self.asks, self.depth
         if update.bids:
             bids.write(update.bids)
-            if len(bids.prices) > depth:
+            if len(bids) > depth:
                 bids.truncate(depth)
             self._bids_text = None
         if update.asks:
             asks.write(update.asks)
-            if len(asks.prices) > depth:
+            if len(asks) > depth:
                 asks.truncate(depth)
             self._asks_text = None
         self.updated_ns = update.ts_exchange or update.ts_received
+
+    def crossed(self) -> bool:
+        """Whether the best bid is at or above the best ask (no honest book is)."""
+        bids, asks = self.bids, self.asks
+        if not bids.keys or not asks.keys:
+            return False
+        if bids.scale == asks.scale:
+            return bids.keys[-1] >= asks.keys[0]
+        return bids.price(-1) >= asks.price(0)
 
     def checksum(self) -> int | None:
         """The exchange checksum of the current book, if the exchange defines one."""

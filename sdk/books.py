@@ -275,8 +275,7 @@ class BookKeeper:
             computed = book.checksum()
             if computed != expected:
                 return self._invalidate(book, state, now, "checksum", expected=expected, computed=computed)
-        bids, asks = book.bids.prices, book.asks.prices
-        if bids and asks and bids[-1] >= asks[0] and not self.tolerate_crossed:  # crossed: no honest book is
+        if not self.tolerate_crossed and book.crossed():
             return self._invalidate(book, state, now, "crossed")
         return None
 

@@ -69,9 +69,7 @@ class ChartData:
         bid, ask = book.bids.best(), book.asks.best()
         if bid is None or ask is None:
             return
-        levels = tuple(zip(book.bids.prices, book.bids.qtys, strict=True)) + tuple(
-            zip(book.asks.prices, book.asks.qtys, strict=True)
-        )
+        levels = tuple(reversed(book.bids.top(len(book.bids)))) + tuple(book.asks.top(len(book.asks)))
         self.samples.append(BookSample(ts, (bid + ask) / 2, ask - bid, levels))
 
 

@@ -39,3 +39,9 @@ def test_the_core_imports_no_adapter() -> None:
 def test_a_simulator_is_imported_when_one_is_made() -> None:
     loaded = modules_after("from sdk import registry\nregistry.get('kraken').make_simulator()")
     assert "adapters.kraken.simulator" in loaded
+
+
+def test_a_feed_loads_no_http_client() -> None:
+    """httpx serves order entry only; reading market data does not pay for its modules."""
+    loaded = modules_after("import sdk\nsdk.connect('kraken-v1')")
+    assert "httpx" not in loaded
