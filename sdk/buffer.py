@@ -43,6 +43,8 @@ _FIXED_SIZE = _MARKET_DATA - {BookSnapshot, BookUpdate}
 
 def extra_bytes(event: Event) -> int:
     """An event's estimated memory beyond ``EVENT_BYTES``: book levels, and the texts of control events."""
+    if type(event) is BookUpdate or type(event) is BookSnapshot:  # most of a busy feed's events
+        return LEVEL_BYTES * (len(event.bids) + len(event.asks))
     if type(event) in _FIXED_SIZE:
         return 0
     if isinstance(event, BookUpdate | BookSnapshot):
