@@ -263,7 +263,7 @@ class Feed:
         """The next event; iteration ends when the user closes the feed, and raises
         ``FeedClosed`` (after every buffered event) when a policy ended it.
 
-        Returns the buffer's own coroutine rather than awaiting it in one more: half the coroutines per event."""
+        Returns the buffer's own coroutine rather than awaiting it in another: a buffered event costs one."""
         return self._buffer.next_event()
 
     async def next_batch(self) -> list[Event]:
