@@ -43,6 +43,8 @@ _FIXED_SIZE = _MARKET_DATA - {BookSnapshot, BookUpdate}
 
 def extra_bytes(event: Event) -> int:
     """An event's estimated memory beyond ``EVENT_BYTES``: book levels, and the texts of control events."""
+    if type(event) is BookUpdate or type(event) is BookSnapshot:  # most of a busy feed's events
+        return LEVEL_BYTES * (len(event.bids) + len(event.asks))
     if type(event) in _FIXED_SIZE:
         return 0
     if isinstance(event, BookUpdate | BookSnapshot):
@@ -208,27 +210,36 @@ class EventBuffer:
             self._readable.set()
             self._readable = None
 
+    def _pop(self) -> Event:
+        """The next event (one is buffered), its memory given back and the writer woken if it waits for room."""
+        if self._front:
+            return self._front.pop(0)
+        event = self._kept.popleft() if self._kept else self._events.popleft()
+        if type(event) is BookUpdate or type(event) is BookSnapshot:
+            self._extra -= LEVEL_BYTES * (len(event.bids) + len(event.asks))
+        elif type(event) not in _FIXED_SIZE:
+            self._extra -= extra_bytes(event)
+        if self._writable is not None:
+            self._wake_writer()
+        return event
+
     async def get(self) -> Event:
         """The next event, waiting for one; raises ``FeedClosed`` once closed and drained."""
         while not self._events and not self._kept and not self._front:
             await self._wait_readable()
-        if self._front:
-            return self._front.pop(0)
-        event = self._kept.popleft() if self._kept else self._events.popleft()
-        if type(event) not in _FIXED_SIZE:
-            self._extra -= extra_bytes(event)
-        self._wake_writer()
-        return event
+        return self._pop()
 
     async def next_event(self) -> Event:
         """``get`` for an ``__anext__``: ``StopAsyncIteration`` once the buffer's user closed it and
         it is drained, ``FeedClosed`` (after every buffered event) when a policy ended it."""
         try:
-            return await self.get()
+            while not self._events and not self._kept and not self._front:
+                await self._wait_readable()
         except FeedClosed as closed:
             if closed.failed:
                 raise
             raise StopAsyncIteration from None
+        return self._pop()
 
     async def get_batch(self) -> list[Event]:
         """Every buffered event (at least one), waiting if there is none."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Iterable
 from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Literal, Self
@@ -260,10 +260,12 @@ class Feed:
     def __aiter__(self) -> AsyncIterator[Event]:
         return self
 
-    async def __anext__(self) -> Event:
+    def __anext__(self) -> Awaitable[Event]:
         """The next event; iteration ends when the user closes the feed, and raises
-        ``FeedClosed`` (after every buffered event) when a policy ended it."""
-        return await self._buffer.next_event()
+        ``FeedClosed`` (after every buffered event) when a policy ended it.
+
+        Returns the buffer's own coroutine rather than awaiting it in another: a buffered event costs one."""
+        return self._buffer.next_event()
 
     async def next_batch(self) -> list[Event]:
         """Every event buffered so far (at least one); raises ``FeedClosed`` at the end."""

@@ -11,7 +11,7 @@ so each source's own state stays apart in the one stream.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
 from contextlib import AsyncExitStack
 from decimal import Decimal
 from types import TracebackType
@@ -197,9 +197,9 @@ class Merge:
     def __aiter__(self) -> AsyncIterator[Event]:
         return self
 
-    async def __anext__(self) -> Event:
+    def __anext__(self) -> Awaitable[Event]:
         """The next event; iteration ends when the user closes the merge or every source ended by itself."""
-        return await self._buffer.next_event()
+        return self._buffer.next_event()
 
     async def next_batch(self) -> list[Event]:
         """Every event merged and not yet read (at least one); ``FeedClosed`` at the end."""

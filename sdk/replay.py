@@ -13,7 +13,7 @@ import logging
 import math
 import os
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Awaitable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Literal, Self
@@ -273,9 +273,9 @@ class Replay:
     def __aiter__(self) -> Self:
         return self
 
-    async def __anext__(self) -> Event:
+    def __anext__(self) -> Awaitable[Event]:
         """The next event; iteration ends at the end of the recording (a broken file raises)."""
-        return await self._buffer.next_event()
+        return self._buffer.next_event()
 
     async def next_batch(self) -> list[Event]:
         """Every event replayed and not yet read (at least one); ``FeedClosed`` at the end."""

@@ -7,7 +7,7 @@ drops only the subscriptions it held are requested again. Their events are read 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Iterable
 from dataclasses import fields
 from types import TracebackType
 from typing import Any, Literal, Self
@@ -211,9 +211,9 @@ class ShardedFeed:
     def __aiter__(self) -> AsyncIterator[Event]:
         return self
 
-    async def __anext__(self) -> Event:
+    def __anext__(self) -> Awaitable[Event]:
         """The next event of any connection; ends as ``Feed`` iteration does."""
-        return await self._open_merge().__anext__()
+        return self._open_merge().__anext__()
 
     async def next_batch(self) -> list[Event]:
         """Every event buffered so far (at least one); raises ``FeedClosed`` at the end."""

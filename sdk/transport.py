@@ -30,6 +30,9 @@ DEFAULT_MAX_MESSAGE = 4 * 1024 * 1024
 DEFAULT_WRITE_TIMEOUT = 10.0
 _WRITE_ERRORS = (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError)
 _READ_SIZE = 65_536
+_MESSAGE_OPCODES = frozenset((Opcode.TEXT, Opcode.BINARY, Opcode.CONT))
+"""Frames that carry (part of) a message; a constant because reading an enum member costs a lookup
+through the enum's class, and this is asked of every frame."""
 
 
 class ConnectionClosed(Exception):
@@ -164,7 +167,7 @@ class WebSocket:
         for event in events:
             if not isinstance(event, Frame):
                 continue
-            if event.opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
+            if event.opcode in _MESSAGE_OPCODES:
                 if event.fin and not self._fragments:
                     messages.append(bytes(event.data))
                 elif event.fin:
