@@ -32,12 +32,11 @@ import anyio
 import anyio.abc
 import redis.asyncio
 import redis.exceptions
-import sniffio
 
 from schemas.events import Disconnected, Event, Reconnected, StreamGap
 from sdk.errors import ConnectFailed, FeedClosed
 from sdk.fanout.entries import EntryCodec, StreamNames, identity_of, is_published
-from sdk.fanout.redis_client import BROKER, RECONNECT, UNREACHABLE, client, run_id
+from sdk.fanout.redis_client import BROKER, RECONNECT, UNREACHABLE, client, require_asyncio, run_id
 from sdk.reconnect import ReconnectPolicy
 from sdk.source import EventSource
 from sdk.sync import SyncSource
@@ -138,8 +137,7 @@ class Publisher:
     async def __aenter__(self) -> Self:
         """Reach the server, enter the source, start the writer; an unreachable server raises
         ``ConnectFailed``."""
-        if sniffio.current_async_library() != "asyncio":
-            raise RuntimeError("publishing to Redis runs on asyncio (redis-py's client); use publish_sync elsewhere")
+        require_asyncio("publishing to Redis", "publish_sync")
         async with AsyncExitStack() as stack:
             stack.push_async_callback(self._client.aclose)
             try:

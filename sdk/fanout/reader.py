@@ -24,12 +24,11 @@ import anyio
 import msgspec
 import redis.asyncio
 import redis.exceptions
-import sniffio
 
 from schemas.events import Disconnected, ErrorEvent, Event, Reconnected, StreamGap
 from sdk.errors import ConnectFailed, FeedClosed
 from sdk.fanout.entries import EVENT, EntryCodec, StreamNames
-from sdk.fanout.redis_client import BROKER, RECONNECT, UNREACHABLE, client, run_id
+from sdk.fanout.redis_client import BROKER, RECONNECT, UNREACHABLE, client, require_asyncio, run_id
 from sdk.reconnect import ReconnectPolicy
 from sdk.sync import SyncSource
 
@@ -148,8 +147,7 @@ class StreamReader:
 
     async def __aenter__(self) -> Self:
         """Reach the server and make the group where missing; an unreachable server raises ``ConnectFailed``."""
-        if sniffio.current_async_library() != "asyncio":
-            raise RuntimeError("reading Redis Streams runs on asyncio (redis-py's client); use stream_sync elsewhere")
+        require_asyncio("reading Redis Streams", "stream_sync")
         try:
             self._run_id = await run_id(self._client)
             await self._find_streams()

@@ -3,6 +3,8 @@ being unreachable, and how a restart of the server is recognised."""
 
 from __future__ import annotations
 
+import asyncio
+
 import redis.asyncio
 import redis.exceptions
 from redis.backoff import NoBackoff
@@ -31,3 +33,11 @@ async def run_id(connection: redis.asyncio.Redis) -> str:
     """The server process's identity: a new one after every restart."""
     info = await connection.info("server")
     return str(info["run_id"])
+
+
+def require_asyncio(what: str, blocking_twin: str) -> None:
+    """Refuse to run anywhere but on asyncio, where redis-py's client runs, naming the way out."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        raise RuntimeError(f"{what} runs on asyncio (redis-py's client); use {blocking_twin} elsewhere") from None

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
+import os
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from hatch_build import compiles, ship_compiled
 
@@ -30,3 +34,14 @@ def test_a_compiled_build_is_a_platform_wheel_holding_the_extensions(tmp_path: P
     assert build_data["infer_tag"] is True  # hatchling then tags the wheel cpXY-cpXY-<platform>
     assert build_data["artifacts"] == [f"/sdk/session.*{SUFFIX}", f"/adapters/kraken/codec.*{SUFFIX}"]
     assert build_data["force_include"] == {str(runtime): runtime.name}
+
+
+@pytest.mark.skipif(
+    not os.environ.get("CI") or os.environ.get("XFEEDS_PURE_PYTHON") == "1",
+    reason="CI installs with a compiler; a developer's checkout may be pure Python on purpose",
+)
+def test_the_install_ci_tested_compiled_the_hot_path() -> None:
+    """A build requirement missing from pyproject.toml makes mypyc fail and the install fall back to
+    pure Python with only a warning; CI would then measure and test the wrong build."""
+    for module in ("sdk.session", "sdk.book", "adapters.kraken_v1.codec"):
+        assert str(importlib.import_module(module).__file__).endswith(SUFFIX), f"{module} is not compiled"
