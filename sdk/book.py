@@ -1,13 +1,16 @@
 """A maintained L2 order book, exchange-agnostic, with checksum fragments cached per level.
 
-Each side keeps parallel columns in ascending price order. A level is stored without ``Decimal``
-objects: its price as an integer on a scale shared by the whole side (so comparing two stored
-prices is comparing two integers, exact whatever exponents the levels arrived with) plus the
-price's own exponent, and its quantity as an integer mantissa plus exponent. The columns are
-``array`` objects of 8-byte and 1-byte cells, about a tenth of the memory of two ``Decimal``
-objects a level; a value that does not fit them widens the side to lists of Python integers,
-exact at any size. The exact ``Decimal`` (same digits and exponent as the wire text) is rebuilt
-only when read: the best levels, the checksum fragments.
+A side keeps parallel columns in ascending price order, in one of two layouts chosen by the book's
+depth. A shallow book (the usual 10 or 25 levels) keeps each level's price and quantity as the
+``Decimal`` objects the events carried: nothing to convert on a write or a read, the fastest path
+for the books a checksum covers whole. A deep book keeps them without ``Decimal`` objects: its
+price as an integer on a scale shared by the whole side (so comparing two stored prices is
+comparing two integers, exact whatever exponents the levels arrived with) plus the price's own
+exponent, and its quantity as an integer mantissa plus exponent, in ``array`` columns of 8-byte
+and 1-byte cells: about a tenth of the memory, which is what a thousand levels of a hundred
+symbols need. A value that does not fit the arrays widens the side to lists of Python integers,
+exact at any size; the exact ``Decimal`` (same digits and exponent as the wire text) is rebuilt
+only when read.
 
 Bisect finds a level in a few comparisons; inserts and deletes are memmoves, cheap even at depth
 1000. A level's fragment is computed when the level first counts toward a checksum (the best few
@@ -55,52 +58,21 @@ def _compact_exponents() -> MutableSequence[int]:
     return array("b")
 
 
+COMPACT_ABOVE_DEPTH = 100
+"""Books deeper than this store their levels compactly; shallower ones keep the events' Decimals."""
+
+
 class BookSide:
-    """One side of a book in ascending price order; ``bids`` reads it from the top end.
-
-    A stored price is ``keys[i] * 10**scale``, written on the wire with exponent
-    ``price_exponents[i]`` (never below ``scale``: a finer price rescales the side first); a
-    stored quantity is ``qtys[i] * 10**qty_exponents[i]``.
-    """
-
-    __slots__ = (
-        "bids",
-        "fragments",
-        "keys",
-        "negative_zero",
-        "price_exponents",
-        "qty_exponent",
-        "qty_exponents",
-        "qty_quantum",
-        "qtys",
-        "scale",
-        "scale_quantum",
-    )
+    """One side of a book in ascending price order; ``bids`` reads it from the top end. What every
+    layout does; ``DecimalSide`` and ``CompactSide`` store the levels."""
 
     def __init__(self, *, bids: bool) -> None:
         self.bids = bids
-        self.keys = _compact_ints()
-        self.price_exponents = _compact_exponents()
-        self.qtys = _compact_ints()
-        self.qty_exponents = _compact_exponents()
         self.fragments: list[str | None] = []
         """Each level's checksum fragment; None until a checksum reads the level."""
-        self.scale = 0
-        self.scale_quantum = Decimal(1)
-        """A number whose exponent is ``scale``: ``same_quantum`` tells a price on the scale in one call."""
-        self.qty_exponent = 0
-        self.qty_quantum = Decimal(1)
-        """The exponent of the last quantity written, and a number with it: quantities mostly share one."""
-        self.negative_zero = False
-        """Whether the level at price zero (a side has at most one) arrived as -0."""
 
     def __len__(self) -> int:
-        return len(self.keys)
-
-    def clear(self) -> None:
-        self.keys, self.price_exponents = _compact_ints(), _compact_exponents()
-        self.qtys, self.qty_exponents = _compact_ints(), _compact_exponents()
-        self.fragments.clear()
+        return len(self.fragments)
 
     def top_text(self, count: int, fragment: Callable[[Decimal, Decimal], str]) -> bytes:
         """The fragments of the best ``count`` levels, best first, concatenated; ``fragment`` makes
@@ -115,8 +87,110 @@ class BookSide:
             best = fragments[-1 : -count - 1 : -1] if self.bids else fragments[:count]
         return "".join(best).encode()  # type: ignore[arg-type]  # every one is made now
 
+    def best(self) -> Decimal | None:
+        if not self.fragments:
+            return None
+        return self.price(-1 if self.bids else 0)
+
+    def top(self, count: int) -> list[tuple[Decimal, Decimal]]:
+        """The best ``count`` levels as (price, qty), best first."""
+        size = len(self.fragments)
+        indices = range(size - 1, max(size - count, 0) - 1, -1) if self.bids else range(min(count, size))
+        return [(self.price(index), self.qty(index)) for index in indices]
+
+    def clear(self) -> None:
+        raise NotImplementedError
+
     def write(self, levels: tuple[BookLevel, ...]) -> None:
         """Write levels in order; a zero quantity deletes (a delete of an unknown price is a no-op)."""
+        raise NotImplementedError
+
+    def truncate(self, depth: int) -> None:
+        """Keep the best ``depth`` levels."""
+        raise NotImplementedError
+
+    def price(self, index: int) -> Decimal:
+        """The price of the level at ``index`` (ascending order), exactly as it arrived."""
+        raise NotImplementedError
+
+    def qty(self, index: int) -> Decimal:
+        """The quantity of the level at ``index`` (ascending order), exactly as it arrived."""
+        raise NotImplementedError
+
+
+class DecimalSide(BookSide):
+    """A side holding the events' own ``Decimal`` prices and quantities: fast, for shallow books."""
+
+    def __init__(self, *, bids: bool) -> None:
+        super().__init__(bids=bids)
+        self.prices: list[Decimal] = []
+        self.qtys: list[Decimal] = []
+
+    def clear(self) -> None:
+        self.prices.clear()
+        self.qtys.clear()
+        self.fragments.clear()
+
+    def write(self, levels: tuple[BookLevel, ...]) -> None:
+        prices, qtys, fragments = self.prices, self.qtys, self.fragments
+        for level in levels:
+            price, qty = level.price, level.qty
+            index = bisect_left(prices, price)
+            if index < len(prices) and prices[index] == price:
+                if qty:
+                    qtys[index] = qty
+                    fragments[index] = None
+                else:
+                    del prices[index], qtys[index], fragments[index]
+            elif qty:
+                prices.insert(index, price)
+                qtys.insert(index, qty)
+                fragments.insert(index, None)
+
+    def truncate(self, depth: int) -> None:
+        excess = len(self.prices) - depth
+        if excess > 0:
+            if self.bids:
+                del self.prices[:excess], self.qtys[:excess], self.fragments[:excess]
+            else:
+                del self.prices[depth:], self.qtys[depth:], self.fragments[depth:]
+
+    def price(self, index: int) -> Decimal:
+        return self.prices[index]
+
+    def qty(self, index: int) -> Decimal:
+        return self.qtys[index]
+
+
+class CompactSide(BookSide):
+    """A side holding its levels as integers, a tenth of the memory of Decimals: for deep books.
+
+    A stored price is ``keys[i] * 10**scale``, written on the wire with exponent
+    ``price_exponents[i]`` (never below ``scale``: a finer price rescales the side first); a
+    stored quantity is ``qtys[i] * 10**qty_exponents[i]``.
+    """
+
+    def __init__(self, *, bids: bool) -> None:
+        super().__init__(bids=bids)
+        self.keys = _compact_ints()
+        self.price_exponents = _compact_exponents()
+        self.qtys = _compact_ints()
+        self.qty_exponents = _compact_exponents()
+        self.scale = 0
+        self.scale_quantum = Decimal(1)
+        """A number whose exponent is ``scale``: ``same_quantum`` tells a price on the scale in one call."""
+        self.qty_exponent = 0
+        self.qty_quantum = Decimal(1)
+        """The exponent of the last quantity written, and a number with it: quantities mostly share one."""
+        self.negative_zero = False
+        """Whether the level at price zero (a side has at most one) arrived as -0."""
+
+    def clear(self) -> None:
+        self.keys, self.price_exponents = _compact_ints(), _compact_exponents()
+        self.qtys, self.qty_exponents = _compact_ints(), _compact_exponents()
+        self.fragments.clear()
+
+    def write(self, levels: tuple[BookLevel, ...]) -> None:
         for level in levels:
             price, qty = level.price, level.qty
             exponent = self.scale if price.same_quantum(self.scale_quantum) else self._admit(price)
@@ -190,7 +264,6 @@ class BookSide:
         self.qtys, self.qty_exponents = list(self.qtys), list(self.qty_exponents)
 
     def truncate(self, depth: int) -> None:
-        """Keep the best ``depth`` levels."""
         excess = len(self.keys) - depth
         if excess > 0:
             if self.bids:
@@ -201,7 +274,6 @@ class BookSide:
                 del self.fragments[depth:]
 
     def price(self, index: int) -> Decimal:
-        """The price of the level at ``index`` (ascending order), exactly as it arrived."""
         key, exponent = self.keys[index], self.price_exponents[index]
         if exponent != self.scale:
             key //= 10 ** (exponent - self.scale)
@@ -210,23 +282,12 @@ class BookSide:
         return decimal_of(key, exponent)
 
     def qty(self, index: int) -> Decimal:
-        """The quantity of the level at ``index`` (ascending order), exactly as it arrived."""
         return decimal_of(self.qtys[index], self.qty_exponents[index])
-
-    def best(self) -> Decimal | None:
-        if not self.keys:
-            return None
-        return self.price(-1 if self.bids else 0)
-
-    def top(self, count: int) -> list[tuple[Decimal, Decimal]]:
-        """The best ``count`` levels as (price, qty), best first."""
-        size = len(self.keys)
-        indices = range(size - 1, max(size - count, 0) - 1, -1) if self.bids else range(min(count, size))
-        return [(self.price(index), self.qty(index)) for index in indices]
 
 
 class OrderBook:
-    """One symbol's book at a subscribed depth, optionally checksummed with ``scheme``.
+    """One symbol's book at a subscribed depth, optionally checksummed with ``scheme``; its levels
+    stored compactly when it is deeper than ``COMPACT_ABOVE_DEPTH`` (or as ``compact`` says).
 
     The checksum text of each side's top is kept until that side changes, so a message that
     touches one side re-joins only that side.
@@ -234,12 +295,13 @@ class OrderBook:
 
     __slots__ = ("_asks_text", "_bids_text", "asks", "bids", "depth", "scheme", "symbol", "updated_ns")
 
-    def __init__(self, symbol: str, depth: int, scheme: ChecksumScheme | None) -> None:
+    def __init__(self, symbol: str, depth: int, scheme: ChecksumScheme | None, *, compact: bool | None = None) -> None:
         self.symbol = symbol
         self.depth = depth
         self.scheme = scheme
-        self.bids = BookSide(bids=True)
-        self.asks = BookSide(bids=False)
+        layout = CompactSide if (depth > COMPACT_ABOVE_DEPTH if compact is None else compact) else DecimalSide
+        self.bids: BookSide = layout(bids=True)
+        self.asks: BookSide = layout(bids=False)
         self.updated_ns: int | None = None
         self._asks_text: bytes | None = None
         self._bids_text: bytes | None = None
@@ -273,11 +335,10 @@ class OrderBook:
     def crossed(self) -> bool:
         """Whether the best bid is at or above the best ask (no honest book is)."""
         bids, asks = self.bids, self.asks
-        if not bids.keys or not asks.keys:
-            return False
-        if bids.scale == asks.scale:
-            return bids.keys[-1] >= asks.keys[0]
-        return bids.price(-1) >= asks.price(0)
+        if isinstance(bids, CompactSide) and isinstance(asks, CompactSide) and bids.scale == asks.scale:
+            return bool(bids.keys) and bool(asks.keys) and bids.keys[-1] >= asks.keys[0]
+        best_bid, best_ask = bids.best(), asks.best()
+        return best_bid is not None and best_ask is not None and best_bid >= best_ask
 
     def checksum(self) -> int | None:
         """The exchange checksum of the current book, if the exchange defines one."""

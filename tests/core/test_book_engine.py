@@ -138,12 +138,16 @@ class BookMachine(RuleBasedStateMachine):
 
     @initialize(
         depth=st.sampled_from([1, 3, 10, 25]),
+        compact=st.booleans(),
         bids=st.lists(st.tuples(prices, quantities), max_size=30),
         asks=st.lists(st.tuples(prices, quantities), max_size=30),
     )
-    def snapshot(self, depth: int, bids: list[tuple[Decimal, Decimal]], asks: list[tuple[Decimal, Decimal]]) -> None:
+    def snapshot(
+        self, depth: int, compact: bool, bids: list[tuple[Decimal, Decimal]], asks: list[tuple[Decimal, Decimal]]
+    ) -> None:
+        """Either layout of the levels (``compact`` or Decimals) must behave as the model."""
         self.depth = depth
-        self.book = OrderBook("T/T", depth, TEXT_SCHEME)
+        self.book = OrderBook("T/T", depth, TEXT_SCHEME, compact=compact)
         self.bids, self.asks = dict(bids), dict(asks)
         self._cut()
         self.book.apply_snapshot(

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from adapters.kraken_common.checksum import KrakenChecksum
 from schemas import BookLevel, BookSnapshot, BookUpdate
 from sdk import registry, testing
-from sdk.book import EXACT, BookSide, OrderBook
+from sdk.book import EXACT, CompactSide, OrderBook
 from tests.conftest import fixture_lines
 
 finite = st.decimals(allow_nan=False, allow_infinity=False)
@@ -52,7 +52,7 @@ def write(model: Model, levels: list[tuple[Decimal, Decimal]]) -> Model:
 def test_a_side_gives_back_every_level_exactly_in_price_order(
     bids: bool, levels: list[tuple[Decimal, Decimal]]
 ) -> None:
-    side = BookSide(bids=bids)
+    side = CompactSide(bids=bids)
     side.write(tuple(BookLevel(price, qty) for price, qty in levels))
     model = write({}, levels)
     expected = [model[price] for price in sorted(model, reverse=bids)]
@@ -69,7 +69,7 @@ def test_a_side_gives_back_every_level_exactly_in_price_order(
 def test_a_snapshot_after_wide_values_starts_compact_and_stays_exact(
     first: list[tuple[Decimal, Decimal]], then: list[tuple[Decimal, Decimal]], depth: int
 ) -> None:
-    side = BookSide(bids=False)
+    side = CompactSide(bids=False)
     side.write(tuple(BookLevel(p, q) for p, q in first))
     side.clear()
     side.write(tuple(BookLevel(p, q) for p, q in then))
@@ -81,7 +81,7 @@ def test_a_snapshot_after_wide_values_starts_compact_and_stays_exact(
 
 @given(bid=numbers, ask=numbers)
 def test_crossed_compares_values_whatever_the_sides_scales(bid: Decimal, ask: Decimal) -> None:
-    book = OrderBook("T/T", 10, None)
+    book = OrderBook("T/T", 10, None, compact=True)
     book.apply_snapshot(
         BookSnapshot(
             exchange="t",
@@ -96,7 +96,7 @@ def test_crossed_compares_values_whatever_the_sides_scales(bid: Decimal, ask: De
 
 
 def test_negative_zero_keeps_its_sign() -> None:
-    side = BookSide(bids=True)
+    side = CompactSide(bids=True)
     side.write((BookLevel(Decimal("-0.00"), Decimal(1)), BookLevel(Decimal("-1"), Decimal(2))))
     assert [exact(p) for p, _ in side.top(2)] == [exact(Decimal("-0.00")), exact(Decimal("-1"))]
 
@@ -122,7 +122,7 @@ def test_captures_read_back_the_wire_numbers_and_their_checksums(name: str) -> N
             if not isinstance(event, BookSnapshot | BookUpdate):
                 continue
             if isinstance(event, BookSnapshot):
-                books[event.symbol] = OrderBook(event.symbol, event.depth, scheme)
+                books[event.symbol] = OrderBook(event.symbol, event.depth, scheme, compact=True)
                 books[event.symbol].apply_snapshot(event)
                 models[event.symbol] = ({}, {})
             else:
