@@ -141,7 +141,7 @@ class PicowsWebSocket(WSListener):
         if kind in _MESSAGE_TYPES and frame.fin and not self._fragments:  # nearly every frame: kept short
             self._messages.append(frame.get_payload_as_bytes())
             self._waiting_bytes += frame.payload_size
-            if self._waiting_bytes > READ_AHEAD:
+            if self._waiting_bytes > READ_AHEAD and self._reading:  # once paused, nothing to do per frame
                 self._read_or_pause()
             if self._arrival is not None:
                 self._wake()
