@@ -167,11 +167,12 @@ class Publisher:
         self._close_outbox()
         with anyio.move_on_after(self._drain_timeout):
             await self._writer_done.wait()
-        if self._outbox:
+        if self._outbox or self._dropped:
             logger.warning(
-                "publisher %s closed with %d events not stored: %s unreachable",
+                "publisher %s closed with %d events not stored and %d dropped unannounced: %s unreachable",
                 self.collector,
                 len(self._outbox),
+                sum(self._dropped.values()),
                 self.url,
             )
         assert self._writers is not None
