@@ -308,6 +308,16 @@ def _report(names: list[str], runs: list[dict[str, dict[str, float]]], frames: i
             f"  {median(name, lambda r: r['cpu'] / r['events'] * 1e6):12.2f}"
             f"  {median(name, lambda r: r['peak_bytes']) / 2**20:7.1f}MB"
         )
+    if len(runs) > 1:
+        print("\nratios run by run (frame rate over cryptofeed's / the ceiling's in the same run):")
+        for name in names:
+            if name in (CEILING, CRYPTOFEED):
+                continue
+            each = [
+                f"{run[CRYPTOFEED]['wall'] / run[name]['wall']:.2f}x / {run[CEILING]['wall'] / run[name]['wall']:.2f}x"
+                for run in runs
+            ]
+            print(f"  {name:<{width}}  {',  '.join(each)}")
 
 
 def main() -> None:
