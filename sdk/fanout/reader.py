@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterable, Mapping
 from importlib.resources import files
 from types import TracebackType
-from typing import Any, Self, TypedDict, Unpack
+from typing import Any, Self, TypedDict, Unpack, cast
 
 import anyio
 import msgspec
@@ -138,6 +138,8 @@ class StreamReader:
         """Ids of the entries handed to the user and not yet acknowledged, by stream."""
         self._claim_cursors: dict[str, bytes] = {}
         self._next_claim = 0.0
+        self._resuming = True
+        """Whether this consumer's own unacknowledged entries (from an earlier run) may remain to deliver."""
         self._next_scan = 0.0
         self._run_id: str | None = None
         self._down_since: float | None = None
@@ -226,6 +228,10 @@ class StreamReader:
         now = time.monotonic()
         if self._discover and now >= self._next_scan:
             await self._find_streams()
+        if self._resuming:
+            resumed = await self._resume()
+            if resumed:
+                return resumed
         if now >= self._next_claim:
             claimed = await self._claim()
             if claimed:
@@ -280,6 +286,33 @@ class StreamReader:
                 raise
             return False
         return True
+
+    async def _resume(self) -> list[Event]:
+        """The entries this consumer was handed before (by an earlier run under its name, which
+        died or closed mid-batch) and never acknowledged, up to ``count``; [] once there are none.
+
+        Read at once, not left for another reader's reclaiming after ``claim_idle``: a restarted
+        consumer goes on where it stopped. Entries trimmed meanwhile are reported as a gap.
+        """
+        if not self.streams:
+            return []
+        share = max(1, self._count // len(self.streams))
+        positions: dict[Any, Any] = dict.fromkeys(self.streams, "0")  # "0": this consumer's pending entries
+        reply = cast(
+            "list[tuple[bytes, Entries]]",
+            await self._client.xreadgroup(self.group, self.consumer, positions, count=share),
+        )
+        events: list[Event] = []
+        for name, entries in reply or ():
+            stream = name.decode()
+            lost = [entry_id for entry_id, fields in entries if not fields]
+            if lost:
+                events.append(self._gap(stream, "trimmed", len(lost)))
+                await self._client.xack(stream, self.group, *lost)
+            events += self._decode(stream, [(entry_id, fields) for entry_id, fields in entries if fields])
+        if not events:
+            self._resuming = False
+        return events
 
     async def _claim(self) -> list[Event]:
         """Entries other readers of the group held longer than ``claim_idle``, up to ``count``; the

@@ -177,6 +177,24 @@ async def test_a_reader_killed_before_acknowledging_loses_nothing(redis_url: str
     assert await pending(redis_url, f"{prefix}:{TRADES}", "g") == 0
 
 
+@pytest.mark.anyio
+async def test_a_reader_restarted_under_its_name_goes_on_with_what_it_held(redis_url: str, prefix: str) -> None:
+    await put(redis_url, prefix, trades(1000))
+    doomed = subprocess.Popen(
+        [sys.executable, "-c", READ_AND_DIE, redis_url, prefix], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert doomed.stdout is not None
+        assert await anyio.to_thread.run_sync(doomed.stdout.readline) == "500\n"
+    finally:
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait(5)
+    async with sdk.stream(redis_url, "g", "doomed", prefix=prefix, claim_idle=3600, block=0.05) as reader:
+        got = await read(reader, 1000)  # no other reader, no reclaiming within the hour: its own come first
+    assert trade_ids(got) == [str(n) for n in range(1, 1001)]
+    assert await pending(redis_url, f"{prefix}:{TRADES}", "g") == 0
+
+
 # -- losses announced --------------------------------------------------------------------------------
 
 
