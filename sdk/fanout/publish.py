@@ -144,9 +144,11 @@ class Publisher:
                 self._run_id = await run_id(self._client)
             except UNREACHABLE as error:
                 raise ConnectFailed(self.url, error) from error
-            await stack.enter_async_context(self.source)
+            # the writer's task group first: the source (a feed has its own task group) is inside
+            # it, so closing the source before the writer keeps the task groups' scopes nested
             self._writers = await stack.enter_async_context(anyio.create_task_group())
             self._writers.start_soon(self._write)
+            await stack.enter_async_context(self.source)
             self._stack = stack.pop_all()
         return self
 

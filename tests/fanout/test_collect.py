@@ -249,7 +249,8 @@ class Collect:
             cwd=PROJECT,
         )
         self.lines: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
     def _read(self) -> None:
         assert self.process.stderr is not None
@@ -269,6 +270,11 @@ class Collect:
     def pids(self) -> dict[int, int]:
         """Each shard's newest collector process."""
         return {int(match[1]): int(match[2]) for line in self.lines if (match := STARTED.search(line))}
+
+    def whole_log(self) -> str:
+        """Everything the supervisor and its collectors logged, once they have all ended."""
+        self._reader.join(10)
+        return "\n".join(self.lines)
 
     def stop(self) -> int:
         if self.process.poll() is None:
@@ -379,6 +385,7 @@ def test_sigterm_stops_every_collector_and_exits_0(tmp_path: Path, redis_url: st
         assert running.process.wait(30) == 0
         assert gone(running.pids()[1])
         running.wait_for("SIGTERM: stopping 1 collectors")
+        assert "Traceback" not in running.whole_log(), "a collector did not stop cleanly"
     finally:
         running.stop()
 

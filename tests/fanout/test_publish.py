@@ -14,7 +14,8 @@ import pytest
 import redis
 
 import sdk
-from schemas.events import Disconnected, Event, Reconnected, StreamGap, Subscribed, Trade
+from adapters.kraken.simulator import KrakenSimulator
+from schemas.events import BookSnapshot, BookUpdate, Disconnected, Event, Reconnected, StreamGap, Subscribed, Trade
 from schemas.subscription import Subscription
 from sdk.errors import ConnectFailed
 from sdk.fanout.entries import EntryCodec, is_venue_event
@@ -198,3 +199,19 @@ def test_the_blocking_face_publishes_the_same(redis_url: str, prefix: str) -> No
         stats = publisher.run()
     assert stats.stored == 300
     assert len(stored(redis_url, f"{prefix}:kraken:trades")) == 300
+
+
+async def test_a_live_feed_is_published_and_closed_cleanly(redis_url: str, prefix: str) -> None:
+    """A feed runs tasks of its own: the publisher closes it, then its writer, each in its scope."""
+    async with KrakenSimulator(tick_interval=0.002) as venue:
+        async with sdk.publish(sdk.connect("kraken", venue.url), redis_url, prefix=prefix) as publisher:
+            await publisher.source.subscribe(sdk.trades("BTC/USD"), sdk.book("BTC/USD", depth=10))  # type: ignore[attr-defined]
+            seen: list[Event] = []
+            with anyio.fail_after(10):
+                async for event in publisher:
+                    seen.append(event)
+                    if sum(isinstance(e, BookUpdate) for e in seen) >= 20:
+                        break
+        assert publisher.stats.stored >= 20
+    books = [event for _key, event in stored(redis_url, f"{prefix}:kraken:book")]
+    assert books == [event for event in seen if isinstance(event, BookSnapshot | BookUpdate)]  # all handed out, stored
