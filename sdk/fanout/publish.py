@@ -34,9 +34,11 @@ import redis.asyncio
 import redis.exceptions
 
 from schemas.events import Disconnected, Event, Reconnected, StreamGap
+from schemas.subscription import Subscription
 from sdk.errors import ConnectFailed, FeedClosed
 from sdk.fanout.entries import EntryCodec, StreamNames, identity_of, is_published
 from sdk.fanout.redis_client import BROKER, RECONNECT, UNREACHABLE, client, require_asyncio, run_id
+from sdk.merge import Subscribes
 from sdk.reconnect import ReconnectPolicy
 from sdk.source import EventSource
 from sdk.sync import SyncSource
@@ -180,6 +182,12 @@ class Publisher:
         assert self._writers is not None
         self._writers.cancel_scope.cancel()  # a writer still waiting for the server after the drain time
         await stack.aclose()  # the writer never raises (it keeps its failure), so nothing comes wrapped in a group
+
+    async def subscribe(self, *subscriptions: Subscription, verify: bool = True) -> None:
+        """Subscribe the published source (a feed), as its own ``subscribe`` does."""
+        if not isinstance(self.source, Subscribes):
+            raise TypeError(f"a {type(self.source).__name__} takes no subscriptions")
+        await self.source.subscribe(*subscriptions, verify=verify)
 
     async def run(self) -> PublisherStats:
         """Publish until the source ends; ``FeedClosed`` if a policy ended it."""
@@ -382,6 +390,10 @@ class SyncPublisher(SyncSource[Publisher, Event]):
     @property
     def stats(self) -> PublisherStats:
         return self._source.stats
+
+    def subscribe(self, *subscriptions: Subscription, verify: bool = True) -> None:
+        """As ``Publisher.subscribe``, on the publisher's event loop (inside the ``with`` block)."""
+        self._await(lambda: self._source.subscribe(*subscriptions, verify=verify))
 
     def run(self) -> PublisherStats:
         """Publish until the source ends, as ``Publisher.run``."""

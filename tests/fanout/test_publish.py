@@ -12,6 +12,7 @@ from pathlib import Path
 import anyio
 import pytest
 import redis
+from anyio.from_thread import start_blocking_portal
 
 import sdk
 from adapters.kraken.simulator import KrakenSimulator
@@ -205,7 +206,7 @@ async def test_a_live_feed_is_published_and_closed_cleanly(redis_url: str, prefi
     """A feed runs tasks of its own: the publisher closes it, then its writer, each in its scope."""
     async with KrakenSimulator(tick_interval=0.002) as venue:
         async with sdk.publish(sdk.connect("kraken", venue.url), redis_url, prefix=prefix) as publisher:
-            await publisher.source.subscribe(sdk.trades("BTC/USD"), sdk.book("BTC/USD", depth=10))  # type: ignore[attr-defined]
+            await publisher.subscribe(sdk.trades("BTC/USD"), sdk.book("BTC/USD", depth=10))
             seen: list[Event] = []
             with anyio.fail_after(10):
                 async for event in publisher:
@@ -215,3 +216,18 @@ async def test_a_live_feed_is_published_and_closed_cleanly(redis_url: str, prefi
         assert publisher.stats.stored >= 20
     books = [event for _key, event in stored(redis_url, f"{prefix}:kraken:book")]
     assert books == [event for event in seen if isinstance(event, BookSnapshot | BookUpdate)]  # all handed out, stored
+
+
+def test_the_blocking_face_publishes_a_feed_it_subscribes(redis_url: str, prefix: str) -> None:
+    with (
+        start_blocking_portal() as portal,
+        portal.wrap_async_context_manager(KrakenSimulator(tick_interval=0.002)) as venue,
+        sdk.publish_sync(sdk.connect("kraken", venue.url), redis_url, prefix=prefix) as publisher,
+    ):
+        publisher.subscribe(sdk.trades("BTC/USD"))
+        seen = [event for event, _ in zip(publisher, range(40), strict=False)]
+    trades_seen = [event for event in seen if isinstance(event, Trade)]
+    stored_trades = [event for _key, event in stored(redis_url, f"{prefix}:kraken:trades")]
+    assert trades_seen and stored_trades[: len(trades_seen)] == trades_seen  # and the rest of the last batch
+    with pytest.raises(TypeError, match="EventList takes no subscriptions"):
+        anyio.run(sdk.publish(EventList(trades(1)), redis_url, prefix=prefix).subscribe, sdk.trades("BTC/USD"))
