@@ -10,6 +10,7 @@ still names the account: printed forms show only its first characters.
 from __future__ import annotations
 
 import os
+import urllib.parse
 from collections.abc import Mapping
 from typing import NoReturn, Self, SupportsIndex, final
 
@@ -101,3 +102,13 @@ class Credentials(_Sealed):
 
     def __repr__(self) -> str:
         return f"Credentials(key={self._key[:KEY_PREFIX_SHOWN] + '…'!r}, secret=<redacted>)"
+
+
+def shown_url(url: str) -> str:
+    """``url`` as it may be shown (in events, logs and errors): its password, if any, blanked
+    (``redis://:***@host:6379/0``); a server's address often carries one."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))

@@ -20,6 +20,7 @@ import anyio.abc
 
 from schemas.events import Event
 from sdk import connect, registry
+from sdk.credentials import shown_url
 from sdk.fanout.entries import is_venue_event
 from sdk.fanout.fleet import Fleet, Shard
 from sdk.fanout.publish import publish
@@ -72,7 +73,7 @@ async def _publish(fleet: Fleet, shard: Shard, collector: str, simulate: bool, r
             collector,
             shard.size,
             ", ".join(share.exchange for share in shard.feeds),
-            fleet.redis,
+            shown_url(fleet.redis),
             fleet.prefix,
         )
         with reading:

@@ -31,6 +31,7 @@ import msgspec
 
 from schemas.subscription import Subscription
 from sdk import registry, subscriptions
+from sdk.credentials import shown_url
 
 
 class FleetError(ValueError):
@@ -124,7 +125,7 @@ def parse_fleet(document: dict[str, object], name: str = "fleet") -> Fleet:
     if not entry.prefix or ":" in entry.prefix:
         raise FleetError(f"{name}: prefix: expected a non-empty name without ':', got {entry.prefix!r}")
     if not entry.redis.startswith(("redis://", "rediss://", "unix://")):
-        raise FleetError(f"{name}: redis: {entry.redis!r} is not a redis://, rediss:// or unix:// URL")
+        raise FleetError(f"{name}: redis: {shown_url(entry.redis)!r} is not a redis://, rediss:// or unix:// URL")
     if not entry.feed:
         raise FleetError(f"{name}: feed: the fleet needs at least one [[feed]]")
     items = sorted(_items(entry.feed, name))

@@ -35,6 +35,7 @@ import redis.exceptions
 
 from schemas.events import Disconnected, Event, Reconnected, StreamGap
 from schemas.subscription import Subscription
+from sdk.credentials import shown_url
 from sdk.errors import ConnectFailed, FeedClosed
 from sdk.fanout.entries import EntryCodec, StreamNames, identity_of, is_published
 from sdk.fanout.redis_client import BROKER, RECONNECT, UNREACHABLE, client, require_asyncio, run_id
@@ -105,7 +106,8 @@ class Publisher:
         if not 0.001 <= dedupe_window <= 86_400:
             raise ValueError("dedupe_window must be between 1 ms and one day")
         self.source = source
-        self.url = redis_url
+        self.url = shown_url(redis_url)
+        """The server's address as shown in events, logs and errors: without its password."""
         self.names = StreamNames(prefix)
         self.collector = collector or f"{socket.gethostname()}:{os.getpid()}"
         self.stats = PublisherStats()

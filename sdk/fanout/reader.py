@@ -26,6 +26,7 @@ import redis.asyncio
 import redis.exceptions
 
 from schemas.events import Disconnected, ErrorEvent, Event, Reconnected, StreamGap
+from sdk.credentials import shown_url
 from sdk.errors import ConnectFailed, FeedClosed
 from sdk.fanout.entries import EVENT, EntryCodec, StreamNames
 from sdk.fanout.redis_client import BROKER, RECONNECT, UNREACHABLE, client, require_asyncio, run_id
@@ -116,7 +117,8 @@ class StreamReader:
             raise ValueError(
                 "count, block, claim_interval and rescan_interval must be positive, claim_idle not negative"
             )
-        self.url = redis_url
+        self.url = shown_url(redis_url)
+        """The server's address as shown in events, logs and errors: without its password."""
         self.group = group
         self.consumer = consumer
         self.names = StreamNames(prefix)

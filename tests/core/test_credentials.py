@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import sdk
-from sdk.credentials import KEY_PREFIX_SHOWN, Credentials
+from sdk.credentials import KEY_PREFIX_SHOWN, Credentials, shown_url
 
 KEY = "PUBLICKEYw5Lq0Ns2vXk8mR7tB4zYd1Hj6Fa9Ce3Gu"
 SECRET = "c2VjcmV0LXNpZ25pbmcta2V5LW5ldmVyLXByaW50ZWQ="
@@ -129,3 +129,9 @@ def test_any_secret_stays_out_of_printed_forms(key: str, secret: str) -> None:
     credentials = Credentials(key=key, secret=secret)
     for form in (repr(credentials), str(credentials), repr(credentials.secret), json.dumps([credentials], default=str)):
         assert_hidden(form, key, secret)
+
+
+def test_a_url_is_shown_without_its_password() -> None:
+    assert shown_url("redis://:s3cret@10.0.0.5:6379/0") == "redis://:***@10.0.0.5:6379/0"
+    assert shown_url("rediss://desk:s3cret@host/1?ssl_cert_reqs=none") == "rediss://desk:***@host/1?ssl_cert_reqs=none"
+    assert shown_url("redis://10.0.0.5:6379/0") == "redis://10.0.0.5:6379/0"

@@ -138,6 +138,19 @@ async def test_control_events_go_to_the_exchange_control_stream_naming_the_colle
     assert len(stored(redis_url, f"{prefix}:kraken:trades")) == 3
 
 
+async def test_the_server_password_shows_nowhere(prefix: str, caplog: pytest.LogCaptureFixture) -> None:
+    url = "redis://:s3cret@127.0.0.1:1/0"
+    publisher = sdk.publish(EventList(trades(1)), url, prefix=prefix)
+    with pytest.raises(ConnectFailed) as refused:
+        await publisher.__aenter__()
+    reader = sdk.stream(url, "g", "c", prefix=prefix)
+    with pytest.raises(ConnectFailed) as refused_too:
+        await reader.__aenter__()
+    shown = [str(refused.value), str(refused_too.value), publisher.url, reader.url, caplog.text]
+    assert "redis://:***@127.0.0.1:1/0" in shown[0]
+    assert not [text for text in shown if "s3cret" in text]
+
+
 async def test_an_unreachable_server_at_start_is_a_clear_error(prefix: str) -> None:
     with pytest.raises(ConnectFailed, match=r"127\.0\.0\.1:1/0"):
         async with sdk.publish(EventList(trades(1)), "redis://127.0.0.1:1/0", prefix=prefix):
