@@ -18,9 +18,8 @@ from typing import Literal, Protocol, TypedDict, Unpack
 import anyio
 
 from sdk.transport import (
-    DEFAULT_MAX_MESSAGE,
-    DEFAULT_WRITE_TIMEOUT,
     ConnectionClosed,
+    ConnectorSettings,
     HandshakeFailed,
     WebSocket,
     connect,
@@ -62,30 +61,9 @@ class Connector(Protocol):
     async def connect(self, url: str) -> Connection: ...
 
 
-class WebSocketConnector:
-    """WebSocket over TCP (TLS for ``wss://``, certificates verified): the default connector.
-
-    Plain ``ws://`` is refused except to this machine unless ``allow_plaintext`` is set; a message
-    larger than ``max_message`` bytes closes the connection with code 1009. ``timeout`` bounds the
-    connection and handshake; ``write_timeout`` bounds every write after it, so a venue that stops
-    reading costs the connection, never a stuck feed. ``log_frames=False`` keeps frames out of the
-    debug log (an account's connector: its frames carry the session token).
-    """
-
-    def __init__(
-        self,
-        *,
-        max_message: int = DEFAULT_MAX_MESSAGE,
-        allow_plaintext: bool = False,
-        timeout: float = 10.0,
-        write_timeout: float = DEFAULT_WRITE_TIMEOUT,
-        log_frames: bool = True,
-    ) -> None:
-        self.max_message = max_message
-        self.log_frames = log_frames
-        self.allow_plaintext = allow_plaintext
-        self.timeout = timeout
-        self.write_timeout = write_timeout
+class WebSocketConnector(ConnectorSettings):
+    """WebSocket over TCP with websockets' protocol (TLS for ``wss://``, certificates verified), on
+    asyncio or trio; its options are ``ConnectorSettings``."""
 
     async def connect(self, url: str) -> WebSocket:
         return await connect(
@@ -99,7 +77,7 @@ class WebSocketConnector:
 
 
 class ConnectorOptions(TypedDict, total=False):
-    """What every WebSocket connector takes (see ``WebSocketConnector``)."""
+    """What every WebSocket connector takes (see ``ConnectorSettings``), as keyword options."""
 
     max_message: int
     allow_plaintext: bool

@@ -36,9 +36,8 @@ from picows import (
 from websockets.uri import parse_uri
 
 from sdk.transport import (
-    DEFAULT_MAX_MESSAGE,
-    DEFAULT_WRITE_TIMEOUT,
     ConnectionClosed,
+    ConnectorSettings,
     HandshakeFailed,
     InsecureURL,
     is_loopback,
@@ -250,23 +249,8 @@ def _close_reason(transport: WSTransport) -> ConnectionClosed:
     )
 
 
-class PicowsConnector:
-    """Opens ``PicowsWebSocket`` connections; the same options as ``sdk.WebSocketConnector``."""
-
-    def __init__(
-        self,
-        *,
-        max_message: int = DEFAULT_MAX_MESSAGE,
-        allow_plaintext: bool = False,
-        timeout: float = 10.0,
-        write_timeout: float = DEFAULT_WRITE_TIMEOUT,
-        log_frames: bool = True,
-    ) -> None:
-        self.max_message = max_message
-        self.allow_plaintext = allow_plaintext
-        self.timeout = timeout
-        self.write_timeout = write_timeout
-        self.log_frames = log_frames
+class PicowsConnector(ConnectorSettings):
+    """Opens ``PicowsWebSocket`` connections, asyncio only; its options are ``ConnectorSettings``."""
 
     async def connect(self, url: str) -> PicowsWebSocket:
         uri = parse_uri(url)

@@ -17,6 +17,7 @@ import math
 import ssl
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import anyio
 import anyio.abc
@@ -28,6 +29,25 @@ from websockets.uri import parse_uri
 
 DEFAULT_MAX_MESSAGE = 4 * 1024 * 1024
 DEFAULT_WRITE_TIMEOUT = 10.0
+
+
+
+@dataclass(kw_only=True, eq=False)
+class ConnectorSettings:
+    """What every WebSocket connector takes, whichever transport opens the connections.
+
+    Plain ``ws://`` is refused except to this machine unless ``allow_plaintext`` is set; a message
+    larger than ``max_message`` bytes closes the connection with code 1009. ``timeout`` bounds the
+    connection and handshake; ``write_timeout`` bounds every write after it, so a venue that stops
+    reading costs the connection, never a stuck feed. ``log_frames=False`` keeps frames out of the
+    debug log (an account's connector: its frames carry the session token).
+    """
+
+    max_message: int = DEFAULT_MAX_MESSAGE
+    allow_plaintext: bool = False
+    timeout: float = 10.0
+    write_timeout: float = DEFAULT_WRITE_TIMEOUT
+    log_frames: bool = True
 _WRITE_ERRORS = (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError)
 _READ_SIZE = 65_536
 _MESSAGE_OPCODES = frozenset((Opcode.TEXT, Opcode.BINARY, Opcode.CONT))

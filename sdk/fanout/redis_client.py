@@ -3,13 +3,12 @@ being unreachable, and how a restart of the server is recognised."""
 
 from __future__ import annotations
 
-import asyncio
-
 import redis.asyncio
 import redis.exceptions
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from sdk.connection import running_on_asyncio
 from sdk.reconnect import ReconnectPolicy
 
 BROKER = "redis"
@@ -37,7 +36,5 @@ async def run_id(connection: redis.asyncio.Redis) -> str:
 
 def require_asyncio(what: str, blocking_twin: str) -> None:
     """Refuse to run anywhere but on asyncio, where redis-py's client runs, naming the way out."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        raise RuntimeError(f"{what} runs on asyncio (redis-py's client); use {blocking_twin} elsewhere") from None
+    if not running_on_asyncio():
+        raise RuntimeError(f"{what} runs on asyncio (redis-py's client); use {blocking_twin} elsewhere")
