@@ -156,9 +156,9 @@ asyncio.run(main())
 """
 
 
-@pytest.mark.anyio
-async def test_a_reader_killed_before_acknowledging_loses_nothing(redis_url: str, prefix: str) -> None:
-    await put(redis_url, prefix, trades(1000))
+async def kill_a_reader_holding_500(redis_url: str, prefix: str) -> None:
+    """A reader named ``doomed``, in a process of its own, takes 500 entries and is killed before
+    acknowledging them."""
     doomed = subprocess.Popen(
         [sys.executable, "-c", READ_AND_DIE, redis_url, prefix], stdout=subprocess.PIPE, text=True
     )
@@ -168,6 +168,12 @@ async def test_a_reader_killed_before_acknowledging_loses_nothing(redis_url: str
     finally:
         doomed.send_signal(signal.SIGKILL)
         doomed.wait(5)
+
+
+@pytest.mark.anyio
+async def test_a_reader_killed_before_acknowledging_loses_nothing(redis_url: str, prefix: str) -> None:
+    await put(redis_url, prefix, trades(1000))
+    await kill_a_reader_holding_500(redis_url, prefix)
     assert await pending(redis_url, f"{prefix}:{TRADES}", "g") == 500
     async with sdk.stream(
         redis_url, "g", "rescuer", prefix=prefix, claim_idle=0.2, claim_interval=0.1, block=0.05
@@ -180,15 +186,7 @@ async def test_a_reader_killed_before_acknowledging_loses_nothing(redis_url: str
 @pytest.mark.anyio
 async def test_a_reader_restarted_under_its_name_goes_on_with_what_it_held(redis_url: str, prefix: str) -> None:
     await put(redis_url, prefix, trades(1000))
-    doomed = subprocess.Popen(
-        [sys.executable, "-c", READ_AND_DIE, redis_url, prefix], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert doomed.stdout is not None
-        assert await anyio.to_thread.run_sync(doomed.stdout.readline) == "500\n"
-    finally:
-        doomed.send_signal(signal.SIGKILL)
-        doomed.wait(5)
+    await kill_a_reader_holding_500(redis_url, prefix)
     async with sdk.stream(redis_url, "g", "doomed", prefix=prefix, claim_idle=3600, block=0.05) as reader:
         got = await read(reader, 1000)  # no other reader, no reclaiming within the hour: its own come first
     assert trade_ids(got) == [str(n) for n in range(1, 1001)]
