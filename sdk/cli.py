@@ -113,20 +113,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Print every event of the subscriptions, one readable line each (or JSON, or a live "
         "view of a book). Exit status 1 once the exchange refused every subscription.",
     )
-    watch.add_argument("exchange", metavar="EXCHANGE", help=f"adapter name: {', '.join(registry.names())}")
-    watch.add_argument("channel", metavar="CHANNEL", choices=CHANNELS, help=f"one of {', '.join(CHANNELS)}")
-    watch.add_argument(
-        "symbols", nargs="*", metavar="SYMBOL", help="e.g. BTC/USD; one or more, none for instruments (every pair)"
-    )
-    watch.add_argument(
-        "--depth", metavar="N", type=_count, help=f"book levels a side (book only; default {DEFAULT_DEPTH})"
-    )
-    watch.add_argument("--interval", metavar="I", help=f"candle interval (candles only; default {DEFAULT_INTERVAL})")
-    where = watch.add_mutually_exclusive_group()
-    where.add_argument(
-        "--url", metavar="URL", type=_websocket_url, help="ws:// or wss:// endpoint (default: the exchange's)"
-    )
-    where.add_argument("--simulate", action="store_true", help="run the exchange's simulator in-process and watch it")
+    _add_stream_arguments(watch, simulate="run the exchange's simulator in-process and watch it")
     watch.add_argument(
         "--allow-plaintext",
         action="store_true",
@@ -462,22 +449,29 @@ def credentials_prefix(exchange: str) -> str:
     return f"XFEEDS_{exchange.upper().replace('-', '_')}"
 
 
-def _add_recording_parsers(commands: argparse._SubParsersAction[_Parser]) -> None:
-    """``record``, ``replay`` and ``export``: what is kept of a feed, and what is made of it."""
-    record = commands.add_parser("record", help="record an exchange's raw frames for replay")
-    record.add_argument("exchange", metavar="EXCHANGE", help=f"adapter name: {', '.join(registry.names())}")
-    record.add_argument("channel", metavar="CHANNEL", choices=CHANNELS, help=f"one of {', '.join(CHANNELS)}")
-    record.add_argument("symbols", nargs="*", metavar="SYMBOL", help="e.g. BTC/USD; none for instruments")
-    record.add_argument("--out", required=True, metavar="DIR", help="directory to write the recording into")
-    record.add_argument(
+def _add_stream_arguments(command: argparse.ArgumentParser, *, simulate: str) -> None:
+    """What ``watch`` and ``record`` both take: the exchange, one channel's subscriptions, the endpoint."""
+    command.add_argument("exchange", metavar="EXCHANGE", help=f"adapter name: {', '.join(registry.names())}")
+    command.add_argument("channel", metavar="CHANNEL", choices=CHANNELS, help=f"one of {', '.join(CHANNELS)}")
+    command.add_argument(
+        "symbols", nargs="*", metavar="SYMBOL", help="e.g. BTC/USD; one or more, none for instruments (every pair)"
+    )
+    command.add_argument(
         "--depth", metavar="N", type=_count, help=f"book levels a side (book only; default {DEFAULT_DEPTH})"
     )
-    record.add_argument("--interval", metavar="I", help=f"candle interval (candles only; default {DEFAULT_INTERVAL})")
-    where = record.add_mutually_exclusive_group()
+    command.add_argument("--interval", metavar="I", help=f"candle interval (candles only; default {DEFAULT_INTERVAL})")
+    where = command.add_mutually_exclusive_group()
     where.add_argument(
         "--url", metavar="URL", type=_websocket_url, help="ws:// or wss:// endpoint (default: the exchange's)"
     )
-    where.add_argument("--simulate", action="store_true", help="record the exchange's simulator, run in-process")
+    where.add_argument("--simulate", action="store_true", help=simulate)
+
+
+def _add_recording_parsers(commands: argparse._SubParsersAction[_Parser]) -> None:
+    """``record``, ``replay`` and ``export``: what is kept of a feed, and what is made of it."""
+    record = commands.add_parser("record", help="record an exchange's raw frames for replay")
+    _add_stream_arguments(record, simulate="record the exchange's simulator, run in-process")
+    record.add_argument("--out", required=True, metavar="DIR", help="directory to write the recording into")
     record.add_argument("--seconds", metavar="S", type=_seconds, help="stop after this many seconds (default: Ctrl-C)")
     record.set_defaults(run=_record)
 
