@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack
 from decimal import Decimal
-from types import MappingProxyType, TracebackType
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Self
 from urllib.parse import urlsplit
 
@@ -33,6 +33,7 @@ from sdk.pacing import TokenBucket
 from sdk.ratelimit import RateTier
 from sdk.reconnect import ReconnectPolicy
 from sdk.session import FeedSession, Outgoing
+from sdk.source import ClosedOnExit
 from sdk.trading_contract import (
     Answer,
     Authenticator,
@@ -62,7 +63,7 @@ def _rest_errors() -> tuple[type[Exception], ...]:
 __all__ = ["Account"]
 
 
-class Account:
+class Account(ClosedOnExit):
     """One trading account on one exchange; use as an async context manager.
 
     Entering it fetches a token, connects and returns once the account is ready (open orders,
@@ -209,16 +210,6 @@ class Account:
         if failure is not None:
             raise failure
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-        if exc is None and self._failure is not None:
-            raise self._failure
 
     async def aclose(self) -> None:
         """Log out where the venue has a logout, close the socket; iteration ends after the events

@@ -13,7 +13,6 @@ import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Iterable
 from contextlib import AsyncExitStack
-from types import TracebackType
 from typing import Literal, Self
 
 import anyio
@@ -32,6 +31,7 @@ from sdk.pacing import TokenBucket
 from sdk.reconnect import ReconnectPolicy
 from sdk.recording import Recorder, Settings
 from sdk.session import FeedSession, FeedSettings, FeedStats
+from sdk.source import ClosedOnExit
 from sdk.transport import DEFAULT_MAX_MESSAGE
 
 logger = logging.getLogger("xfeeds")
@@ -41,7 +41,7 @@ _CONNECT_ERRORS: tuple[type[Exception], ...] = (*CONNECTION_ERRORS, TimeoutError
 __all__ = ["Feed", "FeedStats"]
 
 
-class Feed:
+class Feed(ClosedOnExit):
     """A stream of normalized events from one exchange; use as an async context manager.
 
     ``async for event in feed`` yields every event in arrival order, including acks, rejections,
@@ -198,17 +198,6 @@ class Feed:
             self._task_group.start_soon(self._run, connection)
             self._stack = stack.pop_all()
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        """Close; an exception from the ``async with`` body propagates as itself."""
-        await self.aclose()
-        if exc is None and self._failure is not None:
-            raise self._failure
 
     async def aclose(self) -> None:
         """End the feed: readers get what is buffered, then the iteration ends."""

@@ -14,7 +14,6 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
 from contextlib import AsyncExitStack
 from decimal import Decimal
-from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
 import anyio
@@ -33,7 +32,7 @@ from schemas.subscription import Subscription
 from sdk.books import BookView
 from sdk.buffer import EventBuffer
 from sdk.errors import FeedClosed, sole_error
-from sdk.source import EventSource
+from sdk.source import ClosedOnExit, EventSource
 from sdk.sync import SyncSource
 
 logger = logging.getLogger("xfeeds")
@@ -97,7 +96,7 @@ def _read_top(source: EventSource[Event], symbol: str, venue: str) -> VenueTop |
     return (venue, view.best_bid, view.best_ask) if view.valid else None
 
 
-class Merge:
+class Merge(ClosedOnExit):
     """Several event sources as one event source, in the order their events are received.
 
     The merge owns its sources: entering it enters each of them (subscribe a feed before or after;
@@ -141,17 +140,6 @@ class Merge:
                 self._task_group.start_soon(self._read, index, source)
             self._stack = stack.pop_all()
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        """Close; an exception from the ``async with`` body propagates as itself."""
-        await self.aclose()
-        if exc is None and self._failure is not None:
-            raise self._failure
 
     async def aclose(self) -> None:
         """End the merge and close every source: readers get what is buffered, then the iteration ends."""

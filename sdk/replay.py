@@ -15,7 +15,6 @@ import os
 from collections import deque
 from collections.abc import Awaitable, Iterable, Iterator
 from pathlib import Path
-from types import TracebackType
 from typing import Literal, Self
 
 import anyio
@@ -45,6 +44,7 @@ from sdk.recording import (
     require_zstandard,
 )
 from sdk.session import FeedSession, FeedSettings, Outgoing
+from sdk.source import ClosedOnExit
 from sdk.sync import SyncSource
 
 logger = logging.getLogger("xfeeds")
@@ -209,7 +209,7 @@ class Player:
         return events
 
 
-class Replay:
+class Replay(ClosedOnExit):
     """A recording as an event source: the surface of a feed's consuming side (``async with``,
     ``async for``, ``next_batch``, ``aclose``); iteration ends at the end of the recording.
 
@@ -254,14 +254,6 @@ class Replay:
         self._task_group = await anyio.create_task_group().__aenter__()
         self._task_group.start_soon(self._run, self.player)
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         self._buffer.close("replay closed by the user")

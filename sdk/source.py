@@ -43,7 +43,27 @@ class EventSource(Protocol[E]):
     async def aclose(self) -> None: ...
 
 
-class EventList(Generic[E]):
+class ClosedOnExit:
+    """``async with`` that ends in ``aclose``, then raises the failure of the object's own tasks (kept
+    in ``_failure``) unless the body raised: an error of a background task is never left unseen."""
+
+    _failure: Exception | None = None
+
+    async def aclose(self) -> None:
+        raise NotImplementedError
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+        if exc is None and self._failure is not None:
+            raise self._failure
+
+
+class EventList(ClosedOnExit, Generic[E]):
     """Events a program already holds, as an event source: ``batch`` at a time, ``pause`` seconds
     apart. Feeds a publisher, a merge or a renderer from memory (tests, benchmarks, backfills)."""
 
@@ -58,14 +78,6 @@ class EventList(Generic[E]):
 
     async def __aenter__(self) -> Self:
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         self._closed = True

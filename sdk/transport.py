@@ -31,7 +31,6 @@ DEFAULT_MAX_MESSAGE = 4 * 1024 * 1024
 DEFAULT_WRITE_TIMEOUT = 10.0
 
 
-
 @dataclass(kw_only=True, eq=False)
 class ConnectorSettings:
     """What every WebSocket connector takes, whichever transport opens the connections.
@@ -48,6 +47,8 @@ class ConnectorSettings:
     timeout: float = 10.0
     write_timeout: float = DEFAULT_WRITE_TIMEOUT
     log_frames: bool = True
+
+
 _WRITE_ERRORS = (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError)
 _READ_SIZE = 65_536
 _MESSAGE_OPCODES = frozenset((Opcode.TEXT, Opcode.BINARY, Opcode.CONT))

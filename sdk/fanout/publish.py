@@ -25,7 +25,6 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from importlib.resources import files
-from types import TracebackType
 from typing import Self, TypedDict, Unpack
 
 import anyio
@@ -41,7 +40,7 @@ from sdk.fanout.entries import EntryCodec, StreamNames, identity_of, is_publishe
 from sdk.fanout.redis_client import BROKER, RECONNECT, UNREACHABLE, client, require_asyncio, run_id
 from sdk.merge import Subscribes
 from sdk.reconnect import ReconnectPolicy
-from sdk.source import EventSource
+from sdk.source import ClosedOnExit, EventSource
 from sdk.sync import SyncSource
 
 logger = logging.getLogger("xfeeds.fanout")
@@ -67,7 +66,7 @@ class PublisherStats:
     batches: int = 0
 
 
-class Publisher:
+class Publisher(ClosedOnExit):
     """Drains an event source into Redis Streams; iterate it to see the source's events go by.
 
     Iterating yields every event of the source once it is queued for the server (a writer task
@@ -155,14 +154,6 @@ class Publisher:
             await stack.enter_async_context(self.source)
             self._stack = stack.pop_all()
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close the source, let the writer store what is queued (for up to ``drain_timeout``), disconnect."""

@@ -17,7 +17,6 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Mapping
 from importlib.resources import files
-from types import TracebackType
 from typing import Any, Self, TypedDict, Unpack, cast
 
 import anyio
@@ -31,6 +30,7 @@ from sdk.errors import ConnectFailed, FeedClosed
 from sdk.fanout.entries import EVENT, EntryCodec, StreamNames
 from sdk.fanout.redis_client import BROKER, RECONNECT, UNREACHABLE, client, require_asyncio, run_id
 from sdk.reconnect import ReconnectPolicy
+from sdk.source import ClosedOnExit
 from sdk.sync import SyncSource
 
 logger = logging.getLogger("xfeeds.fanout")
@@ -74,7 +74,7 @@ def trimmed_unread(stream: Mapping[str, Any], group: Mapping[str, Any]) -> int |
     return max(0, int(stream["entries-added"]) - int(stream["length"]) - int(entries_read))
 
 
-class StreamReader:
+class StreamReader(ClosedOnExit):
     """One reader (``consumer``) of a consumer group (``group``) over Redis Streams, as an event source.
 
     ``streams`` names the streams to read; None reads every stream under ``prefix``
@@ -159,14 +159,6 @@ class StreamReader:
             await self._client.aclose()
             raise ConnectFailed(self.url, error) from error
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Acknowledge the last batch if it was handed out whole and the server is reachable, then disconnect.
