@@ -37,7 +37,7 @@ from schemas.subscription import Subscription
 from sdk.credentials import shown_url
 from sdk.errors import ConnectFailed, FeedClosed
 from sdk.fanout.entries import EntryCodec, StreamNames, identity_of, is_published
-from sdk.fanout.redis_client import BROKER, RECONNECT, UNREACHABLE, client, require_asyncio, run_id
+from sdk.fanout.redis_client import BROKER, RECONNECT, UNREACHABLE, client, refused_for_now, require_asyncio, run_id
 from sdk.merge import Subscribes
 from sdk.reconnect import ReconnectPolicy
 from sdk.source import ClosedOnExit, EventSource
@@ -50,9 +50,10 @@ STORE_SCRIPT = files("sdk.fanout").joinpath("store.lua").read_text(encoding="utf
 Entry = tuple[str, bytes, bytes]
 """An event ready to store: its stream, its identity (empty for a control event) and its payload."""
 
-MAX_BATCH = 4_000
-"""Events in one script call at most: the script passes a stream's identities to one command, and
-Lua takes a few thousand arguments to a call."""
+MAX_BATCH = 2_000
+"""Events in one script call at most: the script passes a stream's identities, and then the new ones
+with their marks (twice as many values), to one command each, and Lua unpacks a few thousand
+values into a call at most."""
 
 
 @dataclass(slots=True)
@@ -265,7 +266,12 @@ class Publisher(ClosedOnExit):
                 chunk = [self._outbox[index] for index in range(min(self._batch_size, len(self._outbox)))]
                 try:
                     await self._send(chunk)
-                except (*UNREACHABLE, redis.exceptions.ResponseError) as error:
+                except UNREACHABLE as error:
+                    self._went_down(error)
+                    continue
+                except redis.exceptions.ResponseError as error:
+                    if not refused_for_now(error):
+                        raise  # a refusal that no waiting cures (a stream key of another type...): surfaced
                     self._went_down(error)
                     continue
                 for _ in chunk:

@@ -38,3 +38,23 @@ def require_asyncio(what: str, blocking_twin: str) -> None:
     """Refuse to run anywhere but on asyncio, where redis-py's client runs, naming the way out."""
     if not running_on_asyncio():
         raise RuntimeError(f"{what} runs on asyncio (redis-py's client); use {blocking_twin} elsewhere")
+
+
+
+PASSING_REFUSALS = (
+    redis.exceptions.OutOfMemoryError,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.MasterDownError,
+)
+"""Refusals of a server that cannot take a write now but will: out of memory until trimming frees
+some, a replica or a master without its replicas during a failover."""
+
+PASSING_CODES = ("BUSY", "NOREPLICAS")
+"""The same for codes redis-py keeps in the message: a long script running, too few replicas."""
+
+
+def refused_for_now(error: redis.exceptions.ResponseError) -> bool:
+    """Whether the server refused a command for a passing reason (try again later) rather than
+    because the command itself can never succeed."""
+    return isinstance(error, PASSING_REFUSALS) or str(error).startswith(PASSING_CODES)

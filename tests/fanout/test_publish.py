@@ -12,6 +12,7 @@ from pathlib import Path
 import anyio
 import pytest
 import redis
+import redis.exceptions
 from anyio.from_thread import start_blocking_portal
 
 import sdk
@@ -21,6 +22,7 @@ from schemas.subscription import Subscription
 from sdk.errors import ConnectFailed
 from sdk.fanout.entries import EntryCodec, is_venue_event
 from sdk.fanout.local_server import RedisServer
+from sdk.fanout.publish import MAX_BATCH
 from sdk.identity import event_key
 from sdk.reconnect import ReconnectPolicy
 from sdk.source import EventList
@@ -54,6 +56,25 @@ async def test_events_are_stored_in_order_with_their_identity(redis_url: str, pr
     assert [event for _key, event in entries] == events
     assert publisher.stats.stored == 1_000
     assert publisher.stats.duplicates == 0
+
+
+async def test_the_largest_batch_is_stored_whole(redis_url: str, prefix: str) -> None:
+    """The script hands a whole batch's identities, then its marks, to single commands: at the
+    largest batch allowed that must still fit what Lua unpacks into one call."""
+    events = trades(2 * MAX_BATCH)
+    source = EventList(events, batch=MAX_BATCH)
+    async with sdk.publish(source, redis_url, prefix=prefix, batch_size=MAX_BATCH) as publisher:
+        stats = await publisher.run()
+    assert (stats.stored, stats.batches) == (2 * MAX_BATCH, 2)
+    assert len(stored(redis_url, f"{prefix}:kraken:trades")) == 2 * MAX_BATCH
+
+
+async def test_a_refusal_no_waiting_cures_surfaces_as_itself(redis_url: str, prefix: str) -> None:
+    with redis.Redis.from_url(redis_url) as client:
+        client.set(f"{prefix}:kraken:trades", "not a stream")
+    with pytest.raises(redis.exceptions.ResponseError, match="WRONGTYPE"):
+        async with sdk.publish(EventList(trades(300), pause=0.01), redis_url, prefix=prefix) as publisher:
+            await publisher.run()
 
 
 async def test_a_second_copy_of_the_same_events_is_refused(redis_url: str, prefix: str) -> None:
