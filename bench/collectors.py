@@ -21,10 +21,7 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 import anyio
 import anyio.lowlevel
@@ -39,49 +36,32 @@ from sdk.errors import FeedClosed
 from sdk.fanout.local_server import RedisServer
 from sdk.fanout.publish import publish
 from sdk.session import FeedSession
+from sdk.source import EventList
 
 FRAMES_PER_READ = 50
 """Frames a connection hands its session at once (what one socket read brings at a busy moment)."""
 
 
-class DecodedFrames:
+class DecodedFrames(EventList[Event]):
     """An event source over frames held in memory, decoded by a feed session as a connection would."""
 
     def __init__(self, frames: list[bytes]) -> None:
+        super().__init__(())
         self._frames = frames
-        self._position = 0
+        self._next_frame = 0
         self._session = FeedSession(registry.get("kraken"))
         self._session.subscribe([sdk.book("BTC/USD"), sdk.trades("BTC/USD"), sdk.ticker("BTC/USD")])
         self._session.connection_made(0.0, 0)
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        self._position = len(self._frames)
-
-    async def __aiter__(self) -> AsyncIterator[Event]:
-        while True:
-            try:
-                batch = await self.next_batch()
-            except FeedClosed:
-                return
-            for event in batch:
-                yield event
-
     async def next_batch(self) -> list[Event]:
         events: list[Event] = []
         while not events:
-            if self._position >= len(self._frames):
+            if self._closed or self._next_frame >= len(self._frames):
                 raise FeedClosed("every frame decoded")
-            chunk = self._frames[self._position : self._position + FRAMES_PER_READ]
-            events = self._session.receive(chunk, self._position * 1e-4, self._position)
-            self._position += len(chunk)
+            start = self._next_frame
+            chunk = self._frames[start : start + FRAMES_PER_READ]
+            events = self._session.receive(chunk, start * 1e-4, start)
+            self._next_frame += len(chunk)
         await anyio.lowlevel.checkpoint()
         return events
 
