@@ -68,7 +68,7 @@ class BookSide:
 
     def __init__(self, *, bids: bool) -> None:
         self.bids = bids
-        self.fragments: list[str | None] = []
+        self.fragments: list[bytes | None] = []
         """Each level's checksum fragment; None until a checksum reads the level."""
 
     def __len__(self) -> int:
@@ -76,16 +76,23 @@ class BookSide:
 
     def top_text(self, count: int, fragment: Callable[[Decimal, Decimal], str]) -> bytes:
         """The fragments of the best ``count`` levels, best first, concatenated; ``fragment`` makes
-        those not made yet."""
+        those not made yet. Plain index loops: a compiled build runs them without a Python object."""
         fragments = self.fragments
-        best = fragments[-1 : -count - 1 : -1] if self.bids else fragments[:count]
-        if None in best:
-            size = len(fragments)
-            for index in range(size - len(best), size) if self.bids else range(len(best)):
-                if fragments[index] is None:
-                    fragments[index] = fragment(self.price(index), self.qty(index))
-            best = fragments[-1 : -count - 1 : -1] if self.bids else fragments[:count]
-        return "".join(best).encode()  # type: ignore[arg-type]  # every one is made now
+        size = len(fragments)
+        best: list[bytes] = []
+        if self.bids:
+            for index in range(size - 1, max(size - count, 0) - 1, -1):
+                text = fragments[index]
+                if text is None:
+                    text = fragments[index] = fragment(self.price(index), self.qty(index)).encode()
+                best.append(text)
+        else:
+            for index in range(min(count, size)):
+                text = fragments[index]
+                if text is None:
+                    text = fragments[index] = fragment(self.price(index), self.qty(index)).encode()
+                best.append(text)
+        return b"".join(best)
 
     def best(self) -> Decimal | None:
         if not self.fragments:

@@ -128,11 +128,16 @@ class EventBuffer:
                 raise BufferOverflow(
                     f"the consumer fell {len(self._kept) + len(self._events)} events ({self.bytes:,} bytes) behind"
                 )
-            while self._full() and self._closed is None:
-                self._writable = anyio.Event()
-                await self._writable.wait()
+            await self._room()
         self._append(events, extra)
         return dropped
+
+    async def _room(self) -> None:
+        """Wait while the buffer is full and open. Its own function: a check of ``_closed`` narrowed
+        before an ``await`` must not be trusted after it (a compiled build would)."""
+        while self._full() and self._closed is None:
+            self._writable = anyio.Event()
+            await self._writable.wait()
 
     def _drop_market_data(self, batch: list[Event], extra: int) -> tuple[list[Event], int, list[Event]]:
         """Drop the oldest market data until ``batch`` (with ``extra`` bytes) fits; returns what is

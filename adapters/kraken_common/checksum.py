@@ -10,11 +10,26 @@ price and quantity precision.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Final
 
 CHECKSUM_LEVELS: Final = 10
+
+
+def _fastest_crc32() -> Callable[[bytes, int], int]:
+    """ISA-L's CRC-32 when the ``xfeeds[fast]`` extra installed it, else zlib's: the same function,
+    four times faster on a checksum's few hundred bytes (carry-less multiplication instead of tables)."""
+    try:
+        from isal import isal_zlib  # noqa: PLC0415 - ISA-L is an optional extra
+    except ImportError:
+        return zlib.crc32
+    crc32: Callable[[bytes, int], int] = isal_zlib.crc32
+    return crc32
+
+
+crc32: Final = _fastest_crc32()
+"""CRC-32 (zlib's polynomial and conventions) of ``data``, continuing from ``value``."""
 
 
 def text_fragment(text: str) -> str:
@@ -57,7 +72,7 @@ class KrakenChecksum:
         return price_text.replace(".", "").lstrip("0") + qty_text.replace(".", "").lstrip("0")
 
     def checksum(self, asks: bytes, bids: bytes) -> int:
-        return zlib.crc32(bids, zlib.crc32(asks))
+        return crc32(bids, crc32(asks, 0))
 
 
 def checksum_of_text(asks: Iterable[tuple[str, str]], bids: Iterable[tuple[str, str]]) -> int:
@@ -68,4 +83,4 @@ def checksum_of_text(asks: Iterable[tuple[str, str]], bids: Iterable[tuple[str, 
             if index == CHECKSUM_LEVELS:
                 break
             parts.append(text_fragment(price) + text_fragment(qty))
-    return zlib.crc32("".join(parts).encode("ascii"))
+    return crc32("".join(parts).encode("ascii"), 0)

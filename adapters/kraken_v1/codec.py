@@ -167,11 +167,11 @@ class KrakenV1Codec(Codec):
             Trade(
                 exchange=self.exchange,
                 symbol=symbol,
-                price=wire_decimal(row.price),
-                qty=wire_quantity(row.qty),
-                side=_SIDES[row.side],
-                order_type=_ORDER_TYPES.get(row.order_type),
-                ts_exchange=seconds_text_to_ns(row.time),
+                price=wire_decimal(row[0]),
+                qty=wire_quantity(row[1]),
+                side=_SIDES[row[3]],
+                order_type=_ORDER_TYPES.get(row[4]),
+                ts_exchange=seconds_text_to_ns(row[2]),
                 ts_received=received_ns,
             )
             for row in _rows(payloads)
@@ -301,10 +301,10 @@ def _levels(rows: Sequence[LevelRow | str | int], latest: str | None) -> tuple[t
     """
     levels = []
     for row in rows:
-        if type(row) is not LevelRow:
+        if type(row) is not tuple or len(row) not in (3, 4):
             raise WireValueError(f"expected a book level, got {row!r}")
-        levels.append(BookLevel(wire_decimal(row.price), wire_quantity(row.qty), row.flag == "r"))
-        time = row.time
+        levels.append(BookLevel(wire_decimal(row[0]), wire_quantity(row[1]), len(row) == 4 and row[3] == "r"))
+        time = row[2]
         if latest is None or (time > latest if len(time) == len(latest) else Decimal(time) > Decimal(latest)):
             latest = time
     return tuple(levels), latest
@@ -325,10 +325,13 @@ def _dict_payload(payloads: list[DataItem]) -> DictPayload:
 
 
 def _rows(payloads: list[DataItem]) -> list[FillRow]:
-    """A trade payload; a row that is not a fill fails on its first field access."""
+    """A trade payload: a list of fill rows."""
     payload = _only(payloads)
     if type(payload) is not list:
         raise WireValueError("expected a list of trades")
+    for row in payload:
+        if type(row) is not tuple or len(row) not in (5, 6):
+            raise WireValueError(f"expected a trade, got {row!r}")
     return payload
 
 

@@ -45,28 +45,17 @@ class Error(msgspec.Struct, tag_field="event", tag="error", omit_defaults=True):
     reqid: int | None = None
 
 
-class LevelRow(msgspec.Struct, array_like=True, gc=False):
-    """``[price, volume, timestamp]`` or ``[price, volume, timestamp, "r"]`` in a book payload.
+LevelRow = tuple[str, ...]
+"""``[price, volume, timestamp]`` or ``[price, volume, timestamp, "r"]`` in a book payload; the
+codec checks the count.
 
-    Numbers stay text here: decoding them as text and building each Decimal once in the codec is
-    cheaper than msgspec's Decimal decoding, and v1 always sends them as strings.
-    """
+Texts, not structs: numbers are decoded as text and built into Decimals once in the codec (cheaper
+than msgspec's Decimal decoding; v1 always sends them as strings), and a compiled codec indexes a
+tuple directly where a struct's fields would each be a generic attribute lookup."""
 
-    price: str
-    qty: str
-    time: str
-    flag: str = ""
-
-
-class FillRow(msgspec.Struct, array_like=True, gc=False):
-    """``[price, volume, time, side, orderType, misc]`` in a trade payload."""
-
-    price: str
-    qty: str
-    time: str
-    side: str
-    order_type: str
-    misc: str = ""
+FillRow = tuple[str, ...]
+"""``[price, volume, time, side, orderType, misc]`` in a trade payload (``misc`` may be absent); the
+codec checks the count."""
 
 
 class DictPayload(msgspec.Struct, gc=False):

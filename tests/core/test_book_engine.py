@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 from decimal import Decimal
 
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from adapters.kraken_common import checksum
 from adapters.kraken_common.checksum import KrakenChecksum, checksum_of_text
 from schemas import BookInvalidated, BookLevel, BookSnapshot, BookUpdate
 from sdk import registry, testing
@@ -232,3 +234,10 @@ def test_fragment_fast_path_matches_the_definition(value: Decimal, data: st.Data
     assert KrakenChecksum(2, 8).fragment(number, number) == (
         format(number, ".2f").replace(".", "").lstrip("0") + format(number, ".8f").replace(".", "").lstrip("0")
     )
+
+
+@given(st.binary(max_size=600), st.integers(0, 2**32 - 1))
+def test_the_checksum_crc_is_zlibs(data: bytes, start: int) -> None:
+    """Whichever CRC-32 the checksum uses (ISA-L's with ``xfeeds[fast]``), it is zlib's, continued too."""
+    assert checksum.crc32(data, start) == zlib.crc32(data, start)
+    assert checksum.crc32(data, 0) == zlib.crc32(data)
