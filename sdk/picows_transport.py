@@ -18,6 +18,7 @@ dropped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import ssl
@@ -71,6 +72,10 @@ class PicowsWebSocket(WSListener):
         self._write_timeout = write_timeout
         self._transport: WSTransport | None = None
         self._messages: list[bytes] = []
+        """Received messages; the first ``_taken`` are the feed's already."""
+        self._taken = 0
+        self._counted = 0
+        """Messages whose size is in ``_waiting_bytes`` (counted once per socket read, not per frame)."""
         self._waiting_bytes = 0
         self._fragments: list[bytes] = []
         self._fragments_size = 0
@@ -83,27 +88,32 @@ class PicowsWebSocket(WSListener):
         """Set when this side closed or dropped the connection."""
         self._ended: ConnectionClosed | None = None
         """Set once the socket is gone: why, as the close handshake (or its absence) tells."""
+        self._settling: asyncio.Task[None] | None = None
+        """The task reading picows' record of the ending, referenced so it is not collected mid-run."""
 
     # -- the Connection protocol -------------------------------------------------------------
 
     async def receive_batch(self) -> list[bytes]:
         """The messages received so far, ``BATCH`` at most (at least one); ``ConnectionClosed`` once
         they are all read."""
-        while not self._messages:
+        while self._taken == len(self._messages):
             end = self._closed or self._ended
             if end is not None:
                 raise end
             self._arrival = self._loop.create_future()
             await self._arrival
-        messages = self._messages
-        if len(messages) <= BATCH:
+        self._count()
+        messages, start = self._messages, self._taken
+        if start + BATCH >= len(messages):  # the rest: the list starts afresh
+            batch = messages[start:] if start else messages
             self._messages = []
-            self._waiting_bytes = 0
-        else:
-            messages, self._messages = messages[:BATCH], messages[BATCH:]
-            self._waiting_bytes -= sum(map(len, messages))
+            self._taken = self._counted = self._waiting_bytes = 0
+        else:  # a position, not a shorter copy of the rest: a big read is not copied once per batch
+            batch = messages[start : start + BATCH]
+            self._taken = start + BATCH
+            self._waiting_bytes -= sum(map(len, batch))
         self._read_or_pause()
-        return messages
+        return batch
 
     async def send_text(self, text: str) -> None:
         self._open_transport().send(WSMsgType.TEXT, text.encode())
@@ -139,11 +149,8 @@ class PicowsWebSocket(WSListener):
         kind = frame.msg_type
         if kind in _MESSAGE_TYPES and frame.fin and not self._fragments:  # nearly every frame: kept short
             self._messages.append(frame.get_payload_as_bytes())
-            self._waiting_bytes += frame.payload_size
-            if self._waiting_bytes > READ_AHEAD and self._reading:  # once paused, nothing to do per frame
-                self._read_or_pause()
-            if self._arrival is not None:
-                self._wake()
+            if frame.last_in_buffer:  # the socket read is parsed: count it, pause if need be, wake the feed
+                self._arrived()
             return
         if kind in _MESSAGE_TYPES or kind == WSMsgType.CONTINUATION:
             self._fragment(frame)
@@ -152,12 +159,13 @@ class PicowsWebSocket(WSListener):
         elif kind == WSMsgType.CLOSE:  # answer the peer's close; its code is read at disconnect
             transport.send_close(frame.get_close_code(), frame.get_close_message())
             transport.disconnect(graceful=True)
-        self._wake()
+        self._arrived()
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
         self._ended = _close_reason(transport)
         self._resume_writing()
         self._wake()
+        self._settling = self._loop.create_task(_settled(transport))
 
     def pause_writing(self) -> None:
         """The peer is not taking what is written: stop reading, and drop it if that lasts."""
@@ -181,10 +189,23 @@ class PicowsWebSocket(WSListener):
             raise WSProtocolError(WSCloseCode.MESSAGE_TOO_BIG, f"message over {self._max_message} bytes")
         if frame.fin:
             self._messages.append(b"".join(self._fragments))
-            self._waiting_bytes += self._fragments_size
-            self._read_or_pause()
             self._fragments.clear()
             self._fragments_size = 0
+
+    def _count(self) -> None:
+        """Add the messages received since the last count to ``_waiting_bytes``."""
+        messages, counted = self._messages, self._counted
+        if counted < len(messages):
+            self._waiting_bytes += sum(map(len, messages[counted:]))
+            self._counted = len(messages)
+
+    def _arrived(self) -> None:
+        """What a parsed socket read needs: its bytes counted, reading paused past ``READ_AHEAD``,
+        the feed woken."""
+        self._count()
+        if self._waiting_bytes > READ_AHEAD and self._reading:
+            self._read_or_pause()
+        self._wake()
 
     def _read_or_pause(self) -> None:
         """Read while the feed keeps up and the peer takes what is written; pause otherwise."""
@@ -237,6 +258,14 @@ class PicowsWebSocket(WSListener):
             end = self._closed or self._ended
             if end is not None:
                 raise end
+
+
+async def _settled(transport: WSTransport) -> None:
+    """Take picows' own record of why a connection ended, once it has it. ``_ended`` already tells
+    the feed; unread, a protocol error kept there (a message over the size limit) would be logged
+    by asyncio as an exception never retrieved."""
+    with contextlib.suppress(Exception):
+        await transport.wait_disconnected()
 
 
 def _close_reason(transport: WSTransport) -> ConnectionClosed:
