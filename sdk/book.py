@@ -24,9 +24,14 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Callable, MutableSequence
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
+from typing import Final
 
 from schemas.events import BookLevel, BookSnapshot, BookUpdate
 from sdk.contract import ChecksumScheme
+
+_bisect_left: Final = bisect_left
+"""Called for every level written: ``Final`` aliases, C statics once compiled
+(see ``hatch_build.py``)."""
 
 EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 """Shifting a number's exponent in this context never rounds, whatever its size."""
@@ -58,7 +63,7 @@ def _compact_exponents() -> MutableSequence[int]:
     return array("b")
 
 
-COMPACT_ABOVE_DEPTH = 100
+COMPACT_ABOVE_DEPTH: Final = 100
 """Books deeper than this store their levels compactly; shallower ones keep the events' Decimals."""
 
 
@@ -142,7 +147,7 @@ class DecimalSide(BookSide):
         prices, qtys, fragments = self.prices, self.qtys, self.fragments
         for level in levels:
             price, qty = level.price, level.qty
-            index = bisect_left(prices, price)
+            index = _bisect_left(prices, price)
             if index < len(prices) and prices[index] == price:
                 if qty:
                     qtys[index] = qty
@@ -203,7 +208,7 @@ class CompactSide(BookSide):
             exponent = self.scale if price.same_quantum(self.scale_quantum) else self._admit(price)
             key = mantissa_of(price, self.scale)
             keys = self.keys
-            index = bisect_left(keys, key)
+            index = _bisect_left(keys, key)
             if index < len(keys) and keys[index] == key:
                 if qty:
                     self._set_qty(index, qty)
@@ -300,12 +305,26 @@ class OrderBook:
     touches one side re-joins only that side.
     """
 
-    __slots__ = ("_asks_text", "_bids_text", "asks", "bids", "depth", "scheme", "symbol", "updated_ns")
+    __slots__ = (
+        "_asks_text",
+        "_bids_text",
+        "_fragment",
+        "_levels",
+        "asks",
+        "bids",
+        "depth",
+        "scheme",
+        "symbol",
+        "updated_ns",
+    )
 
     def __init__(self, symbol: str, depth: int, scheme: ChecksumScheme | None, *, compact: bool | None = None) -> None:
         self.symbol = symbol
         self.depth = depth
         self.scheme = scheme
+        # read once: every check would otherwise look both up on the scheme (and bind the method)
+        self._levels = 0 if scheme is None else scheme.levels
+        self._fragment: Callable[[Decimal, Decimal], str] | None = None if scheme is None else scheme.fragment
         layout = CompactSide if (depth > COMPACT_ABOVE_DEPTH if compact is None else compact) else DecimalSide
         self.bids: BookSide = layout(bids=True)
         self.asks: BookSide = layout(bids=False)
@@ -349,13 +368,13 @@ class OrderBook:
 
     def checksum(self) -> int | None:
         """The exchange checksum of the current book, if the exchange defines one."""
-        scheme = self.scheme
-        if scheme is None:
+        scheme, fragment = self.scheme, self._fragment
+        if scheme is None or fragment is None:
             return None
         asks_text = self._asks_text
         if asks_text is None:
-            asks_text = self._asks_text = self.asks.top_text(scheme.levels, scheme.fragment)
+            asks_text = self._asks_text = self.asks.top_text(self._levels, fragment)
         bids_text = self._bids_text
         if bids_text is None:
-            bids_text = self._bids_text = self.bids.top_text(scheme.levels, scheme.fragment)
+            bids_text = self._bids_text = self.bids.top_text(self._levels, fragment)
         return scheme.checksum(asks_text, bids_text)

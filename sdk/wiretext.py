@@ -23,6 +23,9 @@ far wider than any price, size or volume a venue prints, and narrow enough that 
 in full, as book checksums do, is a few dozen characters, never the hundred million of ``1e100000000``."""
 TEXT_LIMIT: Final = 100
 """Characters of a number's text: leading zeros could otherwise make one as long as a frame."""
+_Decimal: Final = Decimal
+"""Made for every new number text: ``Final`` aliases, C statics once compiled
+(see ``hatch_build.py``)."""
 _adjusted: Final[Callable[[Decimal], int]] = Decimal.adjusted
 _is_finite: Final[Callable[[Decimal], bool]] = Decimal.is_finite
 _is_signed: Final[Callable[[Decimal], bool]] = Decimal.is_signed
@@ -69,7 +72,7 @@ def decimal_from_text(text: object) -> Decimal:
         raise WireValueError(f"expected a decimal string, got {text!r}")
     if len(text) > TEXT_LIMIT:
         raise WireValueError(f"a number text of {len(text)} characters (at most {TEXT_LIMIT})")
-    return check_number(Decimal(text))
+    return check_number(_Decimal(text))
 
 
 _WIRE_DECIMALS_KEPT: Final = 16_384
@@ -105,15 +108,30 @@ def forget_wire_decimals() -> None:
     _wire_decimals.clear()
 
 
+_last_seconds: Final[list[tuple[str, int]]] = [("", 0)]
+"""The whole seconds of the last microsecond timestamp read, and their nanoseconds: a feed's
+consecutive timestamps share them. One tuple, replaced whole, so a reader never sees half of one."""
+
+
 def seconds_text_to_ns(text: object) -> int:
     """Nanoseconds since the epoch from decimal seconds text such as ``"1618678150.826417"``."""
     if type(text) is not str:
         raise WireValueError(f"expected a seconds string, got {text!r}")
+    point = len(text) - 7
+    if point > 0 and text[point] == ".":  # microseconds, as most exchanges write them
+        micros = text[point + 1 :]
+        if micros.isdigit():
+            whole = text[:point]
+            last = _last_seconds[0]
+            if whole == last[0]:
+                return last[1] + int(micros) * 1_000
+            if whole.isdigit():
+                seconds_ns = int(whole) * 1_000_000_000
+                _last_seconds[0] = (whole, seconds_ns)
+                return seconds_ns + int(micros) * 1_000
     whole, _, fraction = text.partition(".")
     if not whole.isdigit() or (fraction and not fraction.isdigit()):
         raise WireValueError(f"expected decimal seconds, got {text!r}")
-    if len(fraction) == 6:  # microseconds, as most exchanges write them: one int() instead of two
-        return int(whole + fraction) * 1_000
     return int(whole) * 1_000_000_000 + int(fraction[:9].ljust(9, "0"))
 
 

@@ -57,6 +57,14 @@ _CHECKSUM: Final = KrakenChecksum()
 _SIDES: Final[dict[str, Side]] = {"b": "buy", "s": "sell"}
 _ORDER_TYPES: Final[dict[str, OrderType]] = {"m": "market", "l": "limit"}
 
+_BookLevel: Final = BookLevel
+_BookUpdate: Final = BookUpdate
+_DictPayload: Final = DictPayload
+_Ticker: Final = Ticker
+_Trade: Final = Trade
+"""The classes made or tested for every frame: ``Final`` aliases, C statics once compiled
+(see ``hatch_build.py``)."""
+
 DataHandler = Callable[[list[Any], int | None, str, int], list[Event]]
 """Decodes one data frame's payloads given its channel option (book depth, candle minutes),
 symbol and receive time."""
@@ -164,7 +172,7 @@ class KrakenV1Codec(Codec):
 
     def _trades(self, payloads: list[DataItem], option: int | None, symbol: str, received_ns: int) -> list[Event]:
         return [
-            Trade(
+            _Trade(
                 exchange=self.exchange,
                 symbol=symbol,
                 price=wire_decimal(row[0]),
@@ -187,7 +195,7 @@ class KrakenV1Codec(Codec):
         bid_price, ask_price, last_price, vwap, low, high, open_ = [wire_decimal(text) for text in price_texts]
         bid_qty, ask_qty, last_qty, volume = [wire_quantity(text) for text in quantity_texts]
         return [
-            Ticker(
+            _Ticker(
                 exchange=self.exchange,
                 symbol=symbol,
                 bid=bid_price,
@@ -249,7 +257,7 @@ class KrakenV1Codec(Codec):
     def _book(self, payloads: list[DataItem], option: int | None, symbol: str, received_ns: int) -> list[Event]:
         depth = option or DEFAULT_BOOK_DEPTH
         first = payloads[0]
-        if type(first) is not DictPayload:
+        if type(first) is not _DictPayload:
             raise WireValueError("a book payload must be an object")
         if first.as_ is not None or first.bs is not None:
             asks, latest = _levels(first.as_ or (), None)
@@ -268,7 +276,7 @@ class KrakenV1Codec(Codec):
         asks = bids = ()
         latest = checksum = None
         for payload in payloads:  # one payload per side; the last one carries the checksum
-            if type(payload) is not DictPayload:
+            if type(payload) is not _DictPayload:
                 raise WireValueError("a book payload must be an object")
             if payload.a is not None:
                 asks, latest = _levels(payload.a, latest)
@@ -280,7 +288,7 @@ class KrakenV1Codec(Codec):
                     raise WireValueError(f"checksum must be a decimal string, got {text!r}")
                 checksum = int(text)
         return [
-            BookUpdate(
+            _BookUpdate(
                 exchange=self.exchange,
                 symbol=symbol,
                 depth=depth,
@@ -303,7 +311,7 @@ def _levels(rows: Sequence[LevelRow | str | int], latest: str | None) -> tuple[t
     for row in rows:
         if type(row) is not tuple or len(row) not in (3, 4):
             raise WireValueError(f"expected a book level, got {row!r}")
-        levels.append(BookLevel(wire_decimal(row[0]), wire_quantity(row[1]), len(row) == 4 and row[3] == "r"))
+        levels.append(_BookLevel(wire_decimal(row[0]), wire_quantity(row[1]), len(row) == 4 and row[3] == "r"))
         time = row[2]
         if latest is None or (time > latest if len(time) == len(latest) else Decimal(time) > Decimal(latest)):
             latest = time
@@ -319,7 +327,7 @@ def _only(payloads: list[DataItem]) -> object:
 
 def _dict_payload(payloads: list[DataItem]) -> DictPayload:
     payload = _only(payloads)
-    if type(payload) is not DictPayload:
+    if type(payload) is not _DictPayload:
         raise WireValueError("expected an object payload")
     return payload
 

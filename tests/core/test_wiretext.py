@@ -46,6 +46,21 @@ def test_decimal_seconds_text(seconds: int, nanos: int, digits: int) -> None:
     assert seconds_text_to_ns(f"{seconds}.{fraction}") == seconds * 10**9 + int(fraction.ljust(9, "0"))
 
 
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 10**6 - 1)), max_size=50))
+def test_microsecond_timestamps_in_a_row(stamps: list[tuple[int, int]]) -> None:
+    """Consecutive timestamps share their whole seconds, which are remembered between calls: each is exact."""
+    for seconds, micros in stamps:
+        whole = 1_700_000_000 + seconds
+        assert seconds_text_to_ns(f"{whole}.{micros:06d}") == whole * 10**9 + micros * 1_000
+
+
+@pytest.mark.parametrize("bad", ["1700000000.12345x", "170000000x.123456", "+700000000.123456", "1700000000.123456."])
+def test_bad_seconds_are_refused_after_good_ones(bad: str) -> None:
+    seconds_text_to_ns("1700000000.000001")
+    with pytest.raises(WireValueError):
+        seconds_text_to_ns(bad)
+
+
 @pytest.mark.parametrize(
     "bad",
     [
