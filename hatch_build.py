@@ -2,15 +2,15 @@
 
 The modules listed under ``[tool.hatch.build.targets.wheel.hooks.custom] modules`` (the feed
 session and its event buffer, the codec base and the Kraken codecs, the book engine and its
-checksum, the wire-text conversions) run for every frame received. They are ordinary, strictly
+checksum, the wire-text conversions, the event classes they make) run for every frame received. They are ordinary, strictly
 typed Python; mypyc turns them into C extensions with the same behaviour and about 30 % fewer
 instructions per frame. Where that cannot be done (no C compiler, an unusual platform) or when
 ``XFEEDS_PURE_PYTHON=1`` is set, the build warns and the pure-Python modules are used.
 
-In those modules a class or function imported from an uncompiled module (the event structs,
-``Decimal``, ``bisect_left``) and used per frame is bound once to a ``Final`` alias (``_BookUpdate``):
-compiled code reads a ``Final`` name from a C static, but looks an imported name up in the module's
-dictionary at every use.
+In those modules a class or function imported from an uncompiled module and used per frame is
+bound once to a ``Final`` name (the event structs in ``sdk/event_classes.py``; ``Decimal``,
+``bisect_left`` where they are used): compiled code reads a ``Final`` name from a C static, but
+looks an imported name up in the module's dictionary at every use.
 
 Compiled modules sit beside their sources (an editable install imports them from there), so every
 build first removes the previous ones: an edited source is never shadowed by a stale extension. A

@@ -22,6 +22,7 @@ import msgspec
 
 from schemas.events import BookSnapshot, BookUpdate, Event, EventsDropped, MarketEvent
 from sdk.errors import FeedClosed
+from sdk.event_classes import BOOK_SNAPSHOT, BOOK_UPDATE
 
 Overflow = Literal["wait", "drop_oldest", "fail"]
 
@@ -41,14 +42,9 @@ _FIXED_SIZE: Final = _MARKET_DATA - {BookSnapshot, BookUpdate}
 """Market data of a bounded size: a batch of only these is weighed without a look at each event."""
 
 
-_BookUpdate: Final = BookUpdate
-_BookSnapshot: Final = BookSnapshot
-"""Tested for every event handed over: ``Final`` aliases, C statics once compiled
-(see ``hatch_build.py``)."""
-
 def extra_bytes(event: Event) -> int:
     """An event's estimated memory beyond ``EVENT_BYTES``: book levels, and the texts of control events."""
-    if type(event) is _BookUpdate or type(event) is _BookSnapshot:  # most of a busy feed's events
+    if type(event) is BOOK_UPDATE or type(event) is BOOK_SNAPSHOT:  # most of a busy feed's events
         return LEVEL_BYTES * (len(event.bids) + len(event.asks))
     if type(event) in _FIXED_SIZE:
         return 0
@@ -225,7 +221,7 @@ class EventBuffer:
         if self._front:
             return self._front.pop(0)
         event = self._kept.popleft() if self._kept else self._events.popleft()
-        if type(event) is _BookUpdate or type(event) is _BookSnapshot:
+        if type(event) is BOOK_UPDATE or type(event) is BOOK_SNAPSHOT:
             self._extra -= LEVEL_BYTES * (len(event.bids) + len(event.asks))
         elif type(event) not in _FIXED_SIZE:
             self._extra -= extra_bytes(event)

@@ -43,6 +43,7 @@ from schemas.events import (
 from schemas.subscription import Channel, Subscription
 from sdk.books import BookKeeper, BookStats, BookView, ReadOnLoop, read_here
 from sdk.contract import Adapter, Codec, undecodable_frame
+from sdk.event_classes import BOOK_SNAPSHOT, BOOK_UPDATE
 from sdk.ledger import SubscriptionLedger, SubscriptionState
 from sdk.reconnect import ReconnectPolicy
 
@@ -62,10 +63,6 @@ CHANNEL_OF: Final[dict[type, Channel]] = {
 }
 """The channel a market-data event belongs to: liveness is kept per (channel, symbol) stream."""
 
-_BookUpdate: Final = BookUpdate
-_BookSnapshot: Final = BookSnapshot
-"""The event classes tested for every event: ``Final`` aliases, C statics once compiled
-(see ``hatch_build.py``)."""
 
 
 @dataclass(slots=True)
@@ -257,12 +254,12 @@ class FeedSession:
                 channel = CHANNEL_OF.get(type(event))
                 if channel is not None:  # market data: its stream is alive (one frame may carry several)
                     last_data[(channel, event.symbol)] = now  # type: ignore[union-attr,index]  # mapped types have one
-                    if type(event) is _BookUpdate:
+                    if type(event) is BOOK_UPDATE:
                         invalid = books.on_update(event)
                         if invalid is not None:
                             events.append(invalid)
                             self._resync(invalid)
-                    elif type(event) is _BookSnapshot:
+                    elif type(event) is BOOK_SNAPSHOT:
                         follow_up = books.on_snapshot(event, self._codec.book_checksum(event.symbol))
                         if follow_up is not None:
                             events.append(follow_up)

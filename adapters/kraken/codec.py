@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Final
+from typing import Any
 
 import msgspec
 
@@ -23,18 +23,10 @@ from adapters.kraken.wire import (
 )
 from adapters.kraken_common.checksum import KrakenChecksum
 from adapters.kraken_common.status import system_status
-from schemas.events import (
-    BookSnapshot,
-    BookUpdate,
-    Candle,
-    Event,
-    Instrument,
-    Quote,
-    Ticker,
-    Trade,
-)
+from schemas.events import Candle, Event, Instrument
 from schemas.subscription import Subscription
 from sdk.contract import Codec
+from sdk.event_classes import BOOK_SNAPSHOT, BOOK_UPDATE, QUOTE, TICKER, TRADE
 from sdk.requests import RequestTracker
 from sdk.subscriptions import format_interval
 from sdk.symbols import SymbolMap
@@ -48,14 +40,6 @@ from sdk.wiretext import (
 )
 
 ChannelHandler = Callable[[Any, int], list[Event]]
-
-_BookSnapshot: Final = BookSnapshot
-_BookUpdate: Final = BookUpdate
-_Quote: Final = Quote
-_Ticker: Final = Ticker
-_Trade: Final = Trade
-"""The events made for every message: ``Final`` aliases, C statics once compiled
-(see ``hatch_build.py``)."""
 
 
 class KrakenCodec(Codec):
@@ -217,7 +201,7 @@ class KrakenCodec(Codec):
         return [system_status(self.exchange, data.system, data.version, received_ns) for data in message.data]
 
     def _book(self, message: BookMessage, received_ns: int) -> list[Event]:
-        kind = _BookSnapshot if message.type == "snapshot" else _BookUpdate
+        kind = BOOK_SNAPSHOT if message.type == "snapshot" else BOOK_UPDATE
         if message.type not in ("snapshot", "update"):
             raise WireValueError(f"book message of unknown type {message.type!r}")
         events: list[Event] = []
@@ -243,7 +227,7 @@ class KrakenCodec(Codec):
     def _trades(self, message: TradeMessage, received_ns: int) -> list[Event]:
         from_wire = self.symbols.from_wire
         return [
-            _Trade(
+            TRADE(
                 exchange=self.exchange,
                 symbol=from_wire(data.symbol),
                 price=check_number(data.price),
@@ -267,7 +251,7 @@ class KrakenCodec(Codec):
             ask, ask_qty = check_number(data.ask), check_quantity(data.ask_qty)
             if symbol in self._quote_symbols:
                 events.append(
-                    _Quote(
+                    QUOTE(
                         exchange=self.exchange,
                         symbol=symbol,
                         bid=bid,
@@ -281,7 +265,7 @@ class KrakenCodec(Codec):
             if symbol in self._ticker_symbols or symbol not in self._quote_symbols:
                 last = check_number(data.last)
                 events.append(
-                    _Ticker(
+                    TICKER(
                         exchange=self.exchange,
                         symbol=symbol,
                         bid=bid,

@@ -34,17 +34,15 @@ from adapters.kraken_v1.wire import (
 from schemas.events import (
     BookLevel,
     BookSnapshot,
-    BookUpdate,
     Candle,
     Event,
     OrderType,
     Quote,
     Side,
-    Ticker,
-    Trade,
 )
 from schemas.subscription import Subscription
 from sdk.contract import Codec
+from sdk.event_classes import BOOK_LEVEL, BOOK_UPDATE, TICKER, TRADE
 from sdk.memo import Memo
 from sdk.requests import RequestTracker
 from sdk.symbols import SymbolMap
@@ -57,13 +55,8 @@ _CHECKSUM: Final = KrakenChecksum()
 _SIDES: Final[dict[str, Side]] = {"b": "buy", "s": "sell"}
 _ORDER_TYPES: Final[dict[str, OrderType]] = {"m": "market", "l": "limit"}
 
-_BookLevel: Final = BookLevel
-_BookUpdate: Final = BookUpdate
 _DictPayload: Final = DictPayload
-_Ticker: Final = Ticker
-_Trade: Final = Trade
-"""The classes made or tested for every frame: ``Final`` aliases, C statics once compiled
-(see ``hatch_build.py``)."""
+"""Tested for every data frame: a C static once compiled (see ``sdk/event_classes.py``)."""
 
 DataHandler = Callable[[list[Any], int | None, str, int], list[Event]]
 """Decodes one data frame's payloads given its channel option (book depth, candle minutes),
@@ -172,7 +165,7 @@ class KrakenV1Codec(Codec):
 
     def _trades(self, payloads: list[DataItem], option: int | None, symbol: str, received_ns: int) -> list[Event]:
         return [
-            _Trade(
+            TRADE(
                 exchange=self.exchange,
                 symbol=symbol,
                 price=wire_decimal(row[0]),
@@ -195,7 +188,7 @@ class KrakenV1Codec(Codec):
         bid_price, ask_price, last_price, vwap, low, high, open_ = [wire_decimal(text) for text in price_texts]
         bid_qty, ask_qty, last_qty, volume = [wire_quantity(text) for text in quantity_texts]
         return [
-            _Ticker(
+            TICKER(
                 exchange=self.exchange,
                 symbol=symbol,
                 bid=bid_price,
@@ -288,7 +281,7 @@ class KrakenV1Codec(Codec):
                     raise WireValueError(f"checksum must be a decimal string, got {text!r}")
                 checksum = int(text)
         return [
-            _BookUpdate(
+            BOOK_UPDATE(
                 exchange=self.exchange,
                 symbol=symbol,
                 depth=depth,
@@ -311,7 +304,7 @@ def _levels(rows: Sequence[LevelRow | str | int], latest: str | None) -> tuple[t
     for row in rows:
         if type(row) is not tuple or len(row) not in (3, 4):
             raise WireValueError(f"expected a book level, got {row!r}")
-        levels.append(_BookLevel(wire_decimal(row[0]), wire_quantity(row[1]), len(row) == 4 and row[3] == "r"))
+        levels.append(BOOK_LEVEL(wire_decimal(row[0]), wire_quantity(row[1]), len(row) == 4 and row[3] == "r"))
         time = row[2]
         if latest is None or (time > latest if len(time) == len(latest) else Decimal(time) > Decimal(latest)):
             latest = time
