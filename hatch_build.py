@@ -2,10 +2,11 @@
 
 The modules listed under ``[tool.hatch.build.targets.wheel.hooks.custom] modules`` (the feed
 session and its event buffer, the codec base and the Kraken codecs, the book engine and its
-checksum, the wire-text conversions, the event classes they make) run for every frame received. They are ordinary, strictly
-typed Python; mypyc turns them into C extensions with the same behaviour and about 30 % fewer
-instructions per frame. Where that cannot be done (no C compiler, an unusual platform) or when
-``XFEEDS_PURE_PYTHON=1`` is set, the build warns and the pure-Python modules are used.
+checksum, the wire-text conversions, the event classes they make) run for every frame received.
+They are ordinary, strictly typed Python; mypyc turns them into C extensions with the same
+behaviour and about 30 % fewer instructions per frame. Where that cannot be done (no C compiler,
+an unusual platform) or when ``XFEEDS_PURE_PYTHON=1`` is set, the build warns and the pure-Python
+modules are used.
 
 In those modules a class or function imported from an uncompiled module and used per frame is
 bound once to a ``Final`` name (the event structs in ``sdk/event_classes.py``; ``Decimal``,
