@@ -55,6 +55,12 @@ was busy; decoding them in batches of about a 64 KiB read's worth (what the webs
 hands over) keeps the feed's working set small and its consumer fed sooner."""
 
 
+TAKEN_KEPT = 8 * BATCH
+"""Messages the feed has taken that the received list may still hold. A feed that stays behind
+never empties the list (reading resumes as soon as it is under ``READ_AHEAD`` again), so what it
+took is let go once there is this much of it and it is most of the list."""
+
+
 class _WithoutFrames(logging.LoggerAdapter[logging.Logger]):
     """picows' logger without its per-frame debug lines: a private connection's frames carry its token."""
 
@@ -109,9 +115,14 @@ class PicowsWebSocket(WSListener):
             self._messages = []
             self._taken = self._counted = self._waiting_bytes = 0
         else:  # a position, not a shorter copy of the rest: a big read is not copied once per batch
-            batch = messages[start : start + BATCH]
-            self._taken = start + BATCH
+            taken = start + BATCH
+            batch = messages[start:taken]
+            self._taken = taken
             self._waiting_bytes -= sum(map(len, batch))
+            if taken >= TAKEN_KEPT and 2 * taken >= len(messages):  # a feed that stays behind: let go of
+                del messages[:taken]  # what it took (copying at most as many as it took since the last time)
+                self._taken = 0
+                self._counted -= taken
         self._read_or_pause()
         return batch
 
