@@ -75,7 +75,10 @@ class Publisher(ClosedOnExit):
     then the publisher's own notices: ``Disconnected``/``Reconnected`` (with ``exchange="redis"``)
     and ``StreamGap``. ``run()`` does the same without handing anything out. The queue holds at
     most ``buffer_events``: while the server is reachable a full queue holds the source back; while
-    it is not, the oldest events are dropped, counted and announced. The publisher owns its source:
+    it is not, the oldest events are dropped, counted and announced. A batch sent whose reply was
+    lost with the server is never among them (the server may have stored it: it is sent again, and
+    stored once), so the count is of events certainly not stored, and the queue may hold that one
+    batch more. The publisher owns its source:
     entering it enters the source, closing it closes the source.
 
     Each venue event goes to ``{prefix}:{exchange}:{channel}`` and each control event of the source
@@ -124,6 +127,8 @@ class Publisher(ClosedOnExit):
         self._queued = anyio.Event()  # set when the outbox gets entries (or the publisher closes)
         self._freed = anyio.Event()  # set when the writer took entries out (or the server went away)
         self._dropped: Counter[str] = Counter()
+        self._unsettled = 0
+        """Entries at the head of the outbox sent to the server without an answer yet: perhaps stored."""
         self._streams: set[str] = set()
         self._notices: list[Event] = []
         self._pending: deque[Event] = deque()
@@ -242,10 +247,14 @@ class Publisher(ClosedOnExit):
         while len(outbox) > self._buffer_events and self._down_since is None and self._failure is None:
             self._freed = anyio.Event()
             await self._freed.wait()
-        for _ in range(len(outbox) - self._buffer_events):
-            stream, _identity, _payload = outbox.popleft()
-            self._dropped[stream] += 1
-            self.stats.dropped += 1
+        excess = len(outbox) - self._buffer_events
+        if excess > 0:
+            unsettled = [outbox.popleft() for _ in range(self._unsettled)]  # sent again, never counted lost
+            for _ in range(min(excess, len(outbox))):
+                stream, _identity, _payload = outbox.popleft()
+                self._dropped[stream] += 1
+                self.stats.dropped += 1
+            outbox.extendleft(reversed(unsettled))
 
     def _close_outbox(self) -> None:
         """No more entries will come: the writer stores what is left, then ends."""
@@ -264,6 +273,7 @@ class Publisher(ClosedOnExit):
                 if self._down_since is not None and not await self._reconnected():
                     continue
                 chunk = [self._outbox[index] for index in range(min(self._batch_size, len(self._outbox)))]
+                self._unsettled = len(chunk)
                 try:
                     await self._send(chunk)
                 except UNREACHABLE as error:
@@ -276,6 +286,7 @@ class Publisher(ClosedOnExit):
                     continue
                 for _ in chunk:
                     self._outbox.popleft()
+                self._unsettled = 0
                 self._freed.set()
         except Exception as error:  # a defect: kept for the reader, who sees it as itself
             logger.error("publisher %s stopped by an unexpected error", self.collector, exc_info=error)

@@ -26,6 +26,7 @@ from sdk.fanout.publish import MAX_BATCH
 from sdk.identity import event_key
 from sdk.reconnect import ReconnectPolicy
 from sdk.source import EventList
+from tests.fanout.reply_cutter import ReplyCutter
 from tests.fanout.sources import trades
 
 pytestmark = [pytest.mark.anyio, pytest.mark.loopback, pytest.mark.timeout(60)]
@@ -227,6 +228,26 @@ async def test_events_beyond_the_outbox_while_the_server_is_away_are_counted_and
     assert len({trade.trade_id for trade in trades_stored}) == len(trades_stored)
     in_stream = [e for _k, e in stored(own_redis.url, f"{prefix}:kraken:trades") if isinstance(e, StreamGap)]
     assert dropped in in_stream
+
+
+async def test_a_batch_whose_reply_was_lost_is_never_counted_as_dropped(own_redis: RedisServer, prefix: str) -> None:
+    """The server stored a batch and its answer was lost with the connection; while the server stays
+    away the outbox overflows. That batch is kept and sent again (stored once), never announced as
+    dropped: the announced count is of events certainly not stored."""
+    events = trades(2_000)
+    policy = ReconnectPolicy(initial=0.02, cap=0.05)
+    async with ReplyCutter(own_redis.port, down_for=0.5) as cutter:
+        cutter.cut_next_script_reply()
+        source = EventList(events, batch=100, pause=0.001)
+        async with sdk.publish(
+            source, cutter.url, prefix=prefix, reconnect=policy, batch_size=100, buffer_events=300
+        ) as publisher:
+            await publisher.run()
+    assert cutter.cut == 1
+    assert publisher.stats.dropped > 0
+    trades_stored = [e for _k, e in stored(own_redis.url, f"{prefix}:kraken:trades") if isinstance(e, Trade)]
+    assert len({trade.trade_id for trade in trades_stored}) == len(trades_stored)
+    assert len(trades_stored) + publisher.stats.dropped == len(events)
 
 
 def test_the_blocking_face_publishes_the_same(redis_url: str, prefix: str) -> None:
