@@ -64,7 +64,6 @@ CHANNEL_OF: Final[dict[type, Channel]] = {
 """The channel a market-data event belongs to: liveness is kept per (channel, symbol) stream."""
 
 
-
 @dataclass(slots=True)
 class FeedStats:
     """Running counts a user can inspect at any time."""

@@ -302,9 +302,9 @@ def _levels(rows: Sequence[LevelRow | str | int], latest: str | None) -> tuple[t
     """
     levels = []
     for row in rows:
-        if type(row) is not tuple or len(row) not in (3, 4):
+        if type(row) is not tuple or len(row) < 3:  # fields Kraken may add after these are ignored
             raise WireValueError(f"expected a book level, got {row!r}")
-        levels.append(BOOK_LEVEL(wire_decimal(row[0]), wire_quantity(row[1]), len(row) == 4 and row[3] == "r"))
+        levels.append(BOOK_LEVEL(wire_decimal(row[0]), wire_quantity(row[1]), len(row) > 3 and row[3] == "r"))
         time = row[2]
         if latest is None or (time > latest if len(time) == len(latest) else Decimal(time) > Decimal(latest)):
             latest = time
@@ -331,7 +331,7 @@ def _rows(payloads: list[DataItem]) -> list[FillRow]:
     if type(payload) is not list:
         raise WireValueError("expected a list of trades")
     for row in payload:
-        if type(row) is not tuple or len(row) not in (5, 6):
+        if type(row) is not tuple or len(row) < 5:  # fields Kraken may add after these are ignored
             raise WireValueError(f"expected a trade, got {row!r}")
     return payload
 

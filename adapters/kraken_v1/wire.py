@@ -47,7 +47,7 @@ class Error(msgspec.Struct, tag_field="event", tag="error", omit_defaults=True):
 
 LevelRow = tuple[str, ...]
 """``[price, volume, timestamp]`` or ``[price, volume, timestamp, "r"]`` in a book payload; the
-codec checks the count.
+codec checks there are at least three (and ignores any later field, as Kraken may add some).
 
 Texts, not structs: numbers are decoded as text and built into Decimals once in the codec (cheaper
 than msgspec's Decimal decoding; v1 always sends them as strings), and a compiled codec indexes a
@@ -55,7 +55,7 @@ tuple directly where a struct's fields would each be a generic attribute lookup.
 
 FillRow = tuple[str, ...]
 """``[price, volume, time, side, orderType, misc]`` in a trade payload (``misc`` may be absent); the
-codec checks the count."""
+codec checks there are at least five."""
 
 
 class DictPayload(msgspec.Struct, gc=False):

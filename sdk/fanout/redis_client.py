@@ -40,7 +40,6 @@ def require_asyncio(what: str, blocking_twin: str) -> None:
         raise RuntimeError(f"{what} runs on asyncio (redis-py's client); use {blocking_twin} elsewhere")
 
 
-
 PASSING_REFUSALS = (
     redis.exceptions.OutOfMemoryError,
     redis.exceptions.ReadOnlyError,
