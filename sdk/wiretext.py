@@ -121,17 +121,17 @@ def seconds_text_to_ns(text: object) -> int:
     point = len(text) - 7
     if point > 0 and text[point] == ".":  # microseconds, as most exchanges write them
         micros = text[point + 1 :]
-        if micros.isdigit():
+        if micros.isascii() and micros.isdigit():  # ASCII: isdigit() alone takes "²", which int() refuses
             whole = text[:point]
             last = _last_seconds[0]
             if whole == last[0]:
                 return last[1] + int(micros) * 1_000
-            if whole.isdigit():
+            if whole.isascii() and whole.isdigit():
                 seconds_ns = int(whole) * 1_000_000_000
                 _last_seconds[0] = (whole, seconds_ns)
                 return seconds_ns + int(micros) * 1_000
     whole, _, fraction = text.partition(".")
-    if not whole.isdigit() or (fraction and not fraction.isdigit()):
+    if not (whole.isascii() and whole.isdigit()) or (fraction and not (fraction.isascii() and fraction.isdigit())):
         raise WireValueError(f"expected decimal seconds, got {text!r}")
     return int(whole) * 1_000_000_000 + int(fraction[:9].ljust(9, "0"))
 

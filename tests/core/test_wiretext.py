@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 from decimal import Decimal
 
@@ -54,7 +55,17 @@ def test_microsecond_timestamps_in_a_row(stamps: list[tuple[int, int]]) -> None:
         assert seconds_text_to_ns(f"{whole}.{micros:06d}") == whole * 10**9 + micros * 1_000
 
 
-@pytest.mark.parametrize("bad", ["1700000000.12345x", "170000000x.123456", "+700000000.123456", "1700000000.123456."])
+@given(st.text(max_size=24))
+def test_any_seconds_text_is_a_time_or_a_wire_error(text: str) -> None:
+    """Whatever a venue writes (digits of other scripts and superscripts included), the answer is a
+    time or ``WireValueError``, never another exception."""
+    with contextlib.suppress(WireValueError):
+        assert seconds_text_to_ns(text) >= 0
+
+
+@pytest.mark.parametrize(
+    "bad", ["1700000000.12345x", "170000000x.123456", "+700000000.123456", "1700000000.123456.", "1700000000.12345²", "²"]
+)
 def test_bad_seconds_are_refused_after_good_ones(bad: str) -> None:
     seconds_text_to_ns("1700000000.000001")
     with pytest.raises(WireValueError):
