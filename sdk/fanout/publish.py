@@ -5,7 +5,9 @@ A batch of the source becomes one call of an atomic server-side script (``store.
 per batch instead of per event, and the de-duplication check and the append cannot be separated by
 a crash. A collector killed mid-batch has stored all of it or none of it; its twin's copies of the
 same events are refused by their identity. A batch whose outcome is unknown (the connection broke
-while it was in flight) is sent again after reconnecting: the identities make that harmless.
+while it was in flight) is sent again after reconnecting: the identities make that harmless for
+venue events. Control events have no identity (nothing tells two of them apart), so one in such a
+batch, or a gap announcement whose answer was lost, may be stored twice.
 
 While the server is unreachable, events wait in a bounded outbox; what overflows it is counted per
 stream and announced, in the stream itself and to the caller, as ``StreamGap(publisher_dropped)``
@@ -76,10 +78,10 @@ class Publisher(ClosedOnExit):
     and ``StreamGap``. ``run()`` does the same without handing anything out. The queue holds at
     most ``buffer_events``: while the server is reachable a full queue holds the source back; while
     it is not, the oldest events are dropped, counted and announced. A batch sent whose reply was
-    lost with the server is never among them (the server may have stored it: it is sent again, and
-    stored once), so the count is of events certainly not stored, and the queue may hold that one
-    batch more. The publisher owns its source:
-    entering it enters the source, closing it closes the source.
+    lost with the server is never among them (the server may have stored it: it is sent again), so
+    the count is of events certainly not stored; that batch keeps its place, and newer events are
+    dropped instead. The publisher owns its source: entering it enters the source, closing it
+    closes the source.
 
     Each venue event goes to ``{prefix}:{exchange}:{channel}`` and each control event of the source
     (a collector's disconnects, the gaps it saw) to ``{prefix}:{exchange}:control``, naming the
@@ -172,7 +174,7 @@ class Publisher(ClosedOnExit):
             await self._writer_done.wait()
         if self._outbox or self._dropped:
             logger.warning(
-                "publisher %s closed with %d events not stored and %d dropped unannounced: %s unreachable",
+                "publisher %s closed with %d events perhaps not stored and %d dropped unannounced: %s unreachable",
                 self.collector,
                 len(self._outbox),
                 sum(self._dropped.values()),

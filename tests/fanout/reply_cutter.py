@@ -21,7 +21,6 @@ class ReplyCutter:
         self.cut = 0
         """Script replies lost so far."""
         self._armed = False
-        self._script_sent = False
         self._down_until = 0.0
         self._tasks: TaskGroup | None = None
 
@@ -52,22 +51,25 @@ class ReplyCutter:
             if anyio.current_time() < self._down_until:
                 return
             server = await anyio.connect_tcp("127.0.0.1", self.server_port)
+            script_sent = [False]  # this connection's last command was a script call, not yet answered
             async with server, anyio.create_task_group() as tasks:
-                tasks.start_soon(self._requests, client, server, tasks)
-                await self._replies(server, client)
+                tasks.start_soon(self._requests, client, server, script_sent, tasks)
+                await self._replies(server, client, script_sent)
                 tasks.cancel_scope.cancel()
 
-    async def _requests(self, client: SocketStream, server: SocketStream, tasks: TaskGroup) -> None:
+    async def _requests(self, client: SocketStream, server: SocketStream, script_sent: list[bool], tasks: TaskGroup) -> None:
         async for data in client:
-            self._script_sent = b"EVALSHA" in data
+            if b"EVALSHA" in data:  # the command's first bytes: later reads of a long one do not reset it
+                script_sent[0] = True
             await server.send(data)
         tasks.cancel_scope.cancel()
 
-    async def _replies(self, server: SocketStream, client: SocketStream) -> None:
+    async def _replies(self, server: SocketStream, client: SocketStream, script_sent: list[bool]) -> None:
         async for data in server:
-            if self._armed and self._script_sent and not data.startswith(b"-"):  # not an error: the script ran
+            if self._armed and script_sent[0] and not data.startswith(b"-"):  # not an error: the script ran
                 self._armed = False
                 self.cut += 1
                 self._down_until = anyio.current_time() + self.down_for
                 return
+            script_sent[0] = False
             await client.send(data)
